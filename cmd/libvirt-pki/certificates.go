@@ -1,0 +1,297 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/libvirt-pki/libvirt-pki/certs"
+	"github.com/libvirt-pki/libvirt-pki/layout"
+	"github.com/libvirt-pki/libvirt-pki/pki"
+)
+
+// CertificatesOptions holds the parsed flags of `certificates`.
+type CertificatesOptions struct {
+	IO *IOStreams
+
+	ConfigDir      string
+	Out            string
+	CADir          string
+	CACert, CAKey  string
+	Hosts          hostFlags
+	Mode           string
+	LayoutName     string
+	WildcardDomain string
+	Org            string
+	KeyAlgo        string
+	Days, CADays   int
+	RenewBefore    time.Duration
+	RotateKeys     bool
+	Force          bool
+	DryRun         bool
+	Output         string
+	Verbose        bool
+}
+
+// NewCmdCertificates parses flags and hands them to runF (runCertificates
+// unless a test substitutes it).
+func NewCmdCertificates(ios *IOStreams, runF func(*CertificatesOptions) error) *cobra.Command {
+	opts := &CertificatesOptions{IO: ios}
+	cmd := &cobra.Command{
+		Use:   "certificates",
+		Short: "Make the CA and every host's libvirt server and client certificates",
+		Long: `Make a CA (once) and, for every compute host, a libvirt server and client
+certificate whose SANs hold every name and address clients use for the host.
+
+Files go where Kolla Ansible looks for them (--layout kolla, the default):
+  <config-dir>/config/nova/nova-libvirt/<host>/{servercert,serverkey,clientcert,clientkey}.pem
+  <config-dir>/config/nova/nova-libvirt/cacert.pem
+or, with --mode shared, all five files in nova-libvirt/ (one pair for every host).
+--layout libvirt writes <out>/<host>/etc/pki/... for libvirtd running on the host;
+--layout pkipath writes <out>/<host>/ for virsh's ?pkipath=.
+
+The CA is kept in <config-dir>/certificates/libvirt/ (kolla) or <out>/ca/ (others),
+where nothing Kolla distributes picks it up. Re-runs change only what must change:
+new hosts, changed names, certificates from another CA, or ones expiring within
+--renew-before. Without hosts, it makes an all-in-one set for this machine.
+
+Defaults: ECDSA P-256 keys, leaves valid 730 days, the CA 3650 days.`,
+		Example: `  libvirt-pki certificates --config-dir /etc/kolla --hosts compute01,compute02 --domain example.org
+  libvirt-pki certificates --host compute01=10.0.0.11,compute01.mgmt --dry-run
+  libvirt-pki certificates --layout pkipath --out ./pki --hosts compute01`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(opts)
+			}
+			return runCertificates(opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.ConfigDir, "config-dir", layout.DefaultConfigDir, "Kolla config root (node_config); kolla layout files go to `DIR`/config/nova/nova-libvirt/")
+	fl.StringVar(&opts.Out, "out", "", "output `DIR` for --layout libvirt and pkipath")
+	fl.StringVar(&opts.CADir, "ca-dir", "", "`DIR` keeping the CA made by libvirt-pki (default <config-dir>/certificates/libvirt, or <out>/ca)")
+	fl.StringVar(&opts.CACert, "ca-cert", "", "sign with this existing CA or intermediate certificate `FILE` (chain up to the root appended)")
+	fl.StringVar(&opts.CAKey, "ca-key", "", "private key `FILE` of --ca-cert")
+	opts.Hosts.register(cmd)
+	fl.StringVar(&opts.Mode, "mode", "per-host", "per-host: a pair of certificates per host; shared: one pair for all hosts")
+	fl.StringVar(&opts.LayoutName, "layout", "kolla", "where files go: kolla, libvirt or pkipath")
+	fl.StringVar(&opts.WildcardDomain, "wildcard-domain", "", "shared mode: add *.`DOMAIN` to the server certificate")
+	fl.StringVar(&opts.Org, "org", "", "organization (O) in every certificate's subject")
+	fl.StringVar(&opts.KeyAlgo, "key-algo", string(pki.ECDSAP256), "key algorithm: ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072, rsa-4096")
+	fl.IntVar(&opts.Days, "days", pki.DefaultLeafDays, "validity of server and client certificates, in days")
+	fl.IntVar(&opts.CADays, "ca-days", pki.DefaultCADays, "validity of a new CA, in days")
+	fl.DurationVar(&opts.RenewBefore, "renew-before", 30*24*time.Hour, "re-issue certificates expiring within this `DURATION`")
+	fl.BoolVar(&opts.RotateKeys, "rotate-keys", false, "make new private keys for re-issued certificates (kept otherwise)")
+	fl.BoolVar(&opts.Force, "force", false, "re-issue every server and client certificate (never the CA)")
+	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the plan and write nothing")
+	fl.StringVarP(&opts.Output, "output", "o", "text", "output format: text or json")
+	fl.BoolVarP(&opts.Verbose, "verbose", "v", false, "list unchanged certificates too")
+	return cmd
+}
+
+func runCertificates(opts *CertificatesOptions) error {
+	o, err := opts.engineOptions()
+	if err != nil {
+		return err
+	}
+	if opts.Output != "text" && opts.Output != "json" {
+		return usageErrorf("--output %q: want text or json", opts.Output)
+	}
+	plan, err := certs.MakePlan(o)
+	if err != nil {
+		return err
+	}
+	if !opts.DryRun {
+		if err := plan.Apply(nil); err != nil {
+			return err
+		}
+	}
+	if opts.Output == "json" {
+		return writeCertificatesJSON(opts.IO.Out, plan, opts.DryRun)
+	}
+	writeCertificatesText(opts.IO.Out, plan, opts)
+	return nil
+}
+
+// engineOptions checks the flags and turns them into the engine's options.
+func (opts *CertificatesOptions) engineOptions() (certs.Options, error) {
+	var o certs.Options
+	l, err := layout.ByName(opts.LayoutName)
+	if err != nil {
+		return o, usageError{err}
+	}
+	algo, err := pki.ParseKeyAlgo(opts.KeyAlgo)
+	if err != nil {
+		return o, usageError{err}
+	}
+	switch opts.Mode {
+	case "per-host", "shared":
+	default:
+		return o, usageErrorf("--mode %q: want per-host or shared", opts.Mode)
+	}
+	if opts.Days <= 0 || opts.CADays <= 0 {
+		return o, usageErrorf("--days and --ca-days must be positive")
+	}
+	if opts.WildcardDomain != "" && opts.Mode != "shared" {
+		return o, usageErrorf("--wildcard-domain needs --mode shared")
+	}
+	hosts, _, err := opts.Hosts.resolve()
+	if err != nil {
+		return o, err
+	}
+	o = certs.Options{
+		Layout: l, Hosts: hosts, Shared: opts.Mode == "shared", WildcardDomain: opts.WildcardDomain,
+		Org: opts.Org, Algo: algo, Days: opts.Days, CADays: opts.CADays, RenewBefore: opts.RenewBefore,
+		RotateKeys: opts.RotateKeys, Force: opts.Force, CACertFile: opts.CACert, CAKeyFile: opts.CAKey,
+	}
+	if l.Name == layout.Kolla.Name {
+		if opts.Out != "" {
+			return o, usageErrorf("--out is for --layout libvirt and pkipath; the kolla layout writes under --config-dir")
+		}
+		o.Root = layout.NovaLibvirtDir(opts.ConfigDir, "")
+		o.CADir = layout.KollaCADir(opts.ConfigDir)
+	} else {
+		if opts.Out == "" {
+			return o, usageErrorf("--layout %s needs --out DIR", l.Name)
+		}
+		o.Root = opts.Out
+		o.CADir = layout.OutCADir(opts.Out)
+	}
+	if opts.CADir != "" {
+		o.CADir = opts.CADir
+	}
+	for _, p := range []*string{&o.Root, &o.CADir} {
+		if abs, err := filepath.Abs(*p); err == nil {
+			*p = abs
+		}
+	}
+	return o, nil
+}
+
+func writeCertificatesText(w io.Writer, plan *certs.Plan, opts *CertificatesOptions) {
+	verb := map[certs.Action]string{certs.Create: "created", certs.Reissue: "re-issued", certs.Unchanged: "unchanged", certs.Update: "updated"}
+	if opts.DryRun {
+		verb = map[certs.Action]string{certs.Create: "would create", certs.Reissue: "would re-issue", certs.Unchanged: "unchanged", certs.Update: "would update"}
+		fmt.Fprintln(w, "Dry run: nothing was written.")
+	}
+	ca := plan.CA
+	switch ca.Source {
+	case "new":
+		fmt.Fprintf(w, "CA: %s %q, valid until %s\n", verb[certs.Create], ca.Subject, ca.NotAfter.Format("2006-01-02"))
+	case "existing":
+		fmt.Fprintf(w, "CA: using %q, valid until %s\n", ca.Subject, ca.NotAfter.Format("2006-01-02"))
+	default:
+		fmt.Fprintf(w, "CA: signing with %s (%q), valid until %s\n", ca.CertPath, ca.Subject, ca.NotAfter.Format("2006-01-02"))
+	}
+	if ca.KeyPath != "" {
+		fmt.Fprintf(w, "    certificate %s\n    key         %s (0600: keep it private; Kolla never deploys it)\n", ca.CertPath, ca.KeyPath)
+	}
+	for _, f := range plan.CAFiles {
+		if f.Action != certs.Unchanged || opts.Verbose {
+			fmt.Fprintf(w, "cacert.pem %s: %s\n", verb[f.Action], f.Path)
+		}
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	shown := 0
+	for _, l := range plan.Leaves {
+		if l.Action == certs.Unchanged && !opts.Verbose {
+			continue
+		}
+		why := l.Reasons
+		switch {
+		case l.Action == certs.Unchanged || l.Action == certs.Update:
+		case l.NewKey:
+			why = append(why, "new key")
+		default:
+			why = append(why, "key kept")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", l.Unit, l.Profile, verb[l.Action], strings.Join(why, "; "))
+		shown++
+	}
+	tw.Flush()
+	for _, warn := range plan.Warnings {
+		fmt.Fprintln(w, "warning: "+warn)
+	}
+	s := plan.Summary()
+	total := len(plan.Leaves)
+	if s[certs.Unchanged] == total {
+		fmt.Fprintf(w, "All %d certificates unchanged in %s.\n", total, plan.Opts.Root)
+		return
+	}
+	var counts []string
+	for _, a := range []certs.Action{certs.Create, certs.Reissue, certs.Update, certs.Unchanged} {
+		if s[a] > 0 {
+			counts = append(counts, fmt.Sprintf("%d %s", s[a], verb[a]))
+		}
+	}
+	fmt.Fprintf(w, "Certificates: %s; files in %s\n", strings.Join(counts, ", "), plan.Opts.Root)
+	if !opts.DryRun && plan.Opts.Layout.Name == layout.Kolla.Name {
+		fmt.Fprintln(w, `Next: set libvirt_tls: "yes" in globals.yml and run: kolla-ansible reconfigure -t nova`)
+	}
+}
+
+type certificatesJSON struct {
+	DryRun       bool             `json:"dry_run"`
+	Layout       string           `json:"layout"`
+	Root         string           `json:"root"`
+	CA           caJSON           `json:"ca"`
+	CACertFiles  []certs.FilePlan `json:"cacert_files"`
+	Certificates []leafJSON       `json:"certificates"`
+	Warnings     []string         `json:"warnings"`
+	Summary      map[string]int   `json:"summary"`
+}
+
+type caJSON struct {
+	Source   string    `json:"source"`
+	CertPath string    `json:"cert_path"`
+	KeyPath  string    `json:"key_path,omitempty"`
+	Subject  string    `json:"subject"`
+	NotAfter time.Time `json:"not_after"`
+}
+
+type leafJSON struct {
+	Host     string       `json:"host"`
+	Profile  string       `json:"profile"`
+	Action   certs.Action `json:"action"`
+	Reasons  []string     `json:"reasons"`
+	NewKey   bool         `json:"new_key"`
+	SANs     []string     `json:"sans"`
+	CertPath string       `json:"cert_path"`
+	Copies   []string     `json:"copies,omitempty"`
+	NotAfter *time.Time   `json:"not_after,omitempty"`
+}
+
+func writeCertificatesJSON(w io.Writer, plan *certs.Plan, dryRun bool) error {
+	doc := certificatesJSON{
+		DryRun: dryRun, Layout: plan.Opts.Layout.Name, Root: plan.Opts.Root,
+		CA:          caJSON{plan.CA.Source, plan.CA.CertPath, plan.CA.KeyPath, plan.CA.Subject, plan.CA.NotAfter},
+		CACertFiles: plan.CAFiles, Warnings: plan.Warnings, Summary: map[string]int{},
+	}
+	if doc.Warnings == nil {
+		doc.Warnings = []string{}
+	}
+	for a, n := range plan.Summary() {
+		doc.Summary[string(a)] = n
+	}
+	for _, l := range plan.Leaves {
+		lj := leafJSON{Host: l.Unit, Profile: l.Profile, Action: l.Action, Reasons: l.Reasons, NewKey: l.NewKey, SANs: l.SANs, CertPath: l.CertPath, Copies: l.Copies}
+		if lj.Reasons == nil {
+			lj.Reasons = []string{}
+		}
+		if !l.NotAfter.IsZero() {
+			na := l.NotAfter
+			lj.NotAfter = &na
+		}
+		doc.Certificates = append(doc.Certificates, lj)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
+}

@@ -1,0 +1,99 @@
+package pki
+
+import (
+	"crypto/x509"
+	"net"
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestIssueEveryAlgo(t *testing.T) {
+	for _, algo := range KeyAlgos {
+		t.Run(string(algo), func(t *testing.T) {
+			ca, err := NewCA(CAOptions{CommonName: "test CA", Org: "Example", Algo: algo, Days: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ca.Cert.IsCA || ca.Cert.KeyUsage != x509.KeyUsageCertSign|x509.KeyUsageCRLSign {
+				t.Fatalf("CA usages: isCA=%v ku=%v", ca.Cert.IsCA, ca.Cert.KeyUsage)
+			}
+			for _, prof := range Profiles {
+				key, err := GenerateKey(algo)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := AlgoOf(key.Signer.Public()); got != algo {
+					t.Fatalf("AlgoOf = %s", got)
+				}
+				cert, _, err := ca.Issue(LeafRequest{Profile: prof, CommonName: "compute01", Org: "Example", Key: key, Days: 5,
+					SANs: SANs{DNS: []string{"compute01", "compute01.example.org"}, IPs: []net.IP{net.ParseIP("192.0.2.10"), net.ParseIP("2001:db8::10")}}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := ca.Verify(cert, time.Now()); err != nil {
+					t.Fatal(err)
+				}
+				if p := UsageProblems(cert, prof); p != nil {
+					t.Fatal(p)
+				}
+				if !cert.BasicConstraintsValid || cert.IsCA {
+					t.Fatal("leaf must carry basicConstraints CA:FALSE")
+				}
+				if cert.SerialNumber.BitLen() < 128 {
+					t.Fatalf("serial has %d bits", cert.SerialNumber.BitLen())
+				}
+				want := []string{"compute01", "compute01.example.org", "192.0.2.10", "2001:db8::10"}
+				if got := SANsOf(cert).Strings(); !slices.Equal(got, want) {
+					t.Fatalf("SANs %v, want %v", got, want)
+				}
+				if cert.Subject.CommonName != "compute01" || !slices.Equal(cert.Subject.Organization, []string{"Example"}) {
+					t.Fatalf("subject %v", cert.Subject)
+				}
+				if !KeyMatches(key.Signer, cert) {
+					t.Fatal("key does not match")
+				}
+				if cert.NotAfter.After(ca.Cert.NotAfter) {
+					t.Fatal("leaf outlives CA")
+				}
+			}
+		})
+	}
+}
+
+func TestLoadCARefusesBadInput(t *testing.T) {
+	ca, err := NewCA(CAOptions{CommonName: "a", Algo: ECDSAP256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := NewCA(CAOptions{CommonName: "b", Algo: ECDSAP256})
+	key, _ := GenerateKey(ECDSAP256)
+	leaf, leafPEM, _ := ca.Issue(LeafRequest{Profile: ServerProfile, CommonName: "h", Key: key, SANs: SANs{DNS: []string{"h"}}})
+	_ = leaf
+	cases := map[string]struct{ cert, key []byte }{
+		"garbage":      {[]byte("hello"), ca.Key.PEM},
+		"not a CA":     {leafPEM, key.PEM},
+		"key mismatch": {ca.CertPEM, other.Key.PEM},
+		"garbage key":  {ca.CertPEM, []byte("nope")},
+		"no root":      {append(append([]byte{}, ca.CertPEM...), other.CertPEM...), ca.Key.PEM},
+	}
+	for name, c := range cases {
+		if _, err := LoadCA(c.cert, c.key); err == nil {
+			t.Errorf("%s: LoadCA accepted it", name)
+		} else {
+			t.Logf("%s: %v", name, err)
+		}
+	}
+	if _, err := LoadCA(ca.CertPEM, ca.Key.PEM); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestParseKeyAlgo(t *testing.T) {
+	if _, err := ParseKeyAlgo("dsa-1024"); err == nil {
+		t.Fatal("accepted dsa")
+	}
+	if a, err := ParseKeyAlgo("RSA-3072"); err != nil || a != RSA3072 {
+		t.Fatal(a, err)
+	}
+}
