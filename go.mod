@@ -5,7 +5,10 @@ go 1.26.8
 require (
 	github.com/cloudflare/cfssl v1.6.5
 	github.com/rogpeppe/go-internal v1.16.0
+	github.com/sethvargo/go-password v0.4.0
 	github.com/spf13/cobra v1.10.2
+	github.com/xdg-go/scram v1.4.0
+	gopkg.in/yaml.v3 v3.0.1
 )
 
 require (
@@ -16,6 +19,7 @@ require (
 	github.com/pelletier/go-toml v1.9.3 // indirect
 	github.com/spf13/pflag v1.0.9 // indirect
 	github.com/weppos/publicsuffix-go v0.30.0 // indirect
+	github.com/xdg-go/stringprep v1.0.4 // indirect
 	github.com/zmap/zcrypto v0.0.0-20230310154051-c8b263fd8300 // indirect
 	github.com/zmap/zlint/v3 v3.5.0 // indirect
 	golang.org/x/crypto v0.28.0 // indirect

@@ -123,6 +123,10 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"certificates", "--config-dir", dir, "--hosts", "a", "--ca-cert", "/nonexistent", "--ca-key", "/nonexistent"}, exitUsage},
 		{[]string{"certificates", "--config-dir", dir, "--hosts", "a"}, exitOK},
 		{[]string{"version"}, exitOK},
+		{[]string{"verify", "--config-dir", dir}, exitOK},
+		{[]string{"verify", "--config-dir", dir, "--host", "a=b.example"}, exitFailure},
+		{[]string{"verify", "--config-dir", dir, "-o", "xml"}, exitUsage},
+		{[]string{"verify", "--config-dir", filepath.Join(dir, "nowhere")}, exitUsage},
 	}
 	for _, c := range cases {
 		var out, errOut bytes.Buffer

@@ -23,12 +23,20 @@ func (f *hostFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.Domain, "domain", "", "add NAME.`DOMAIN` to each host's names")
 }
 
+// given returns the hosts named on the command line (possibly none).
+func (f *hostFlags) given() ([]layout.Host, error) {
+	hosts, err := layout.ParseHosts(f.Specs, f.Lists, f.Domain)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return hosts, nil
+}
+
 // resolve returns the hosts given, or this machine (all-in-one) when none
 // was. allInOne reports the latter.
 func (f *hostFlags) resolve() (hosts []layout.Host, allInOne bool, err error) {
-	hosts, err = layout.ParseHosts(f.Specs, f.Lists, f.Domain)
-	if err != nil {
-		return nil, false, usageError{err}
+	if hosts, err = f.given(); err != nil {
+		return nil, false, err
 	}
 	if len(hosts) > 0 {
 		return hosts, false, nil

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/libvirt-pki/libvirt-pki/layout"
+	"github.com/libvirt-pki/libvirt-pki/verify"
+)
+
+// VerifyOptions holds the parsed flags of `verify`.
+type VerifyOptions struct {
+	IO *IOStreams
+
+	ConfigDir  string
+	Out        string
+	LayoutName string
+	Hosts      hostFlags
+	WarnDays   int
+	Perms      string
+	FailOn     string
+	Output     string
+}
+
+// NewCmdVerify parses flags and hands them to runF (runVerify by default).
+func NewCmdVerify(ios *IOStreams, runF func(*VerifyOptions) error) *cobra.Command {
+	opts := &VerifyOptions{IO: ios}
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Check every host's libvirt credentials the way libvirt will judge them",
+		Long: `Check, for every compute host, the files Kolla will actually deploy to it (its own
+directory first, then the shared one): that they exist and parse, that keys match
+certificates, that certificates chain to cacert.pem, carry the key usages libvirt
+demands, are within their dates, cover every name clients use (NAME and EXTRAs of
+--host), use strong keys and signatures, and have safe permissions.
+
+Without --host, every host directory found is checked by its directory name.
+Exit status: 0 when nothing at or above --fail-on was found, 1 when something was,
+2 for usage errors or unreadable input.`,
+		Example: `  libvirt-pki verify --config-dir /etc/kolla
+  libvirt-pki verify --config-dir /etc/kolla --host compute01=compute01.example.org -o junit > verify.xml`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			if runF != nil {
+				return runF(opts)
+			}
+			return runVerify(opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.ConfigDir, "config-dir", layout.DefaultConfigDir, "Kolla config root (node_config)")
+	fl.StringVar(&opts.Out, "out", "", "the `DIR` of a --layout libvirt or pkipath tree")
+	fl.StringVar(&opts.LayoutName, "layout", "kolla", "layout to check: kolla, libvirt or pkipath")
+	opts.Hosts.register(cmd)
+	fl.IntVar(&opts.WarnDays, "warn-days", 30, "warn about certificates expiring within this many `DAYS`")
+	fl.StringVar(&opts.Perms, "perms", "", "permission profile: kolla, libvirt-system or libvirt-user (default: the layout's)")
+	fl.StringVar(&opts.FailOn, "fail-on", "error", "exit 1 when a finding is at or above this severity: error or warning")
+	fl.StringVarP(&opts.Output, "output", "o", "table", "output format: table, json or junit")
+	return cmd
+}
+
+func runVerify(opts *VerifyOptions) error {
+	failOn, err := verify.ParseSeverity(opts.FailOn)
+	if err != nil {
+		return usageError{err}
+	}
+	switch opts.Output {
+	case "table", "json", "junit":
+	default:
+		return usageErrorf("--output %q: want table, json or junit", opts.Output)
+	}
+	l, err := layout.ByName(opts.LayoutName)
+	if err != nil {
+		return usageError{err}
+	}
+	hosts, err := opts.Hosts.given()
+	if err != nil {
+		return err
+	}
+	root := layout.NovaLibvirtDir(opts.ConfigDir, "")
+	if l.Name != layout.Kolla.Name {
+		if opts.Out == "" {
+			return usageErrorf("--layout %s needs --out DIR", l.Name)
+		}
+		root = opts.Out
+	}
+	if abs, err := filepath.Abs(root); err == nil {
+		root = abs
+	}
+	rep, err := verify.Offline(verify.Options{Layout: l, Root: root, Hosts: hosts, WarnDays: opts.WarnDays, Perms: opts.Perms})
+	if err != nil {
+		return usageError{err}
+	}
+	switch opts.Output {
+	case "json":
+		err = rep.WriteJSON(opts.IO.Out, failOn)
+	case "junit":
+		err = rep.WriteJUnit(opts.IO.Out, failOn, nil)
+	default:
+		err = rep.WriteTable(opts.IO.Out, failOn)
+	}
+	if err != nil {
+		return err
+	}
+	if rep.Summarize(failOn).Failed {
+		return exitError{exitFailure}
+	}
+	return nil
+}

@@ -1,0 +1,179 @@
+package verify
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// JSONSchema names the JSON document's shape; it changes only with a new
+// version, so CI parsers can rely on it.
+const JSONSchema = "libvirt-pki/verify/v1"
+
+// Summary counts what a run found.
+type Summary struct {
+	Hosts    int      `json:"hosts"`
+	Errors   int      `json:"errors"`
+	Warnings int      `json:"warnings"`
+	FailOn   Severity `json:"fail_on"`
+	Failed   bool     `json:"failed"`
+}
+
+// Summarize counts findings and decides pass/fail at failOn.
+func (r *Report) Summarize(failOn Severity) Summary {
+	s := Summary{Errors: r.Count(Error), Warnings: r.Count(Warning), FailOn: failOn}
+	for _, h := range r.Hosts {
+		if h.Host != SharedHost {
+			s.Hosts++
+		}
+	}
+	for _, f := range r.Findings {
+		if f.Severity.Rank() >= failOn.Rank() {
+			s.Failed = true
+		}
+	}
+	return s
+}
+
+// WriteJSON writes the report as the documented JSON document.
+func (r *Report) WriteJSON(w io.Writer, failOn Severity) error {
+	doc := struct {
+		Schema   string       `json:"schema"`
+		Hosts    []HostReport `json:"hosts"`
+		Findings []Finding    `json:"findings"`
+		Summary  Summary      `json:"summary"`
+	}{JSONSchema, r.Hosts, r.Findings, r.Summarize(failOn)}
+	if doc.Findings == nil {
+		doc.Findings = []Finding{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
+}
+
+// WriteTable writes the files each host gets, then the findings, then a
+// summary line.
+func (r *Report) WriteTable(w io.Writer, failOn Severity) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "HOST\tFILE\tFROM\tSUBJECT\tNOT AFTER")
+	for _, h := range r.Hosts {
+		for _, f := range h.Files {
+			na := "-"
+			if f.NotAfter != nil {
+				na = f.NotAfter.UTC().Format("2006-01-02")
+			}
+			path := f.Path
+			if path == "" {
+				path = "-"
+			}
+			subj := f.Subject
+			if subj == "" {
+				subj = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s.pem\t%s\t%s\t%s\n", h.Host, f.Role, f.Source, subj, na)
+		}
+	}
+	tw.Flush()
+	if len(r.Findings) > 0 {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "SEVERITY\tCODE\tHOST\tFILE\tMESSAGE")
+		for _, f := range r.Findings {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Severity, f.Code, f.Host, orDash(f.File), f.Message)
+		}
+		tw.Flush()
+	}
+	s := r.Summarize(failOn)
+	verdict := "OK"
+	if s.Failed {
+		verdict = "FAILED"
+	}
+	_, err := fmt.Fprintf(w, "\n%s: %d hosts checked, %d errors, %d warnings (failing on %s and above)\n", verdict, s.Hosts, s.Errors, s.Warnings, failOn)
+	return err
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// JUnit: one test case per host; findings at or above failOn are
+// failures, the rest go to system-out, so CI dashboards show them.
+type junitSuites struct {
+	XMLName xml.Name     `xml:"testsuites"`
+	Suites  []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name     string      `xml:"name,attr"`
+	Tests    int         `xml:"tests,attr"`
+	Failures int         `xml:"failures,attr"`
+	Cases    []junitCase `xml:"testcase"`
+}
+
+type junitCase struct {
+	ClassName string         `xml:"classname,attr"`
+	Name      string         `xml:"name,attr"`
+	Time      string         `xml:"time,attr,omitempty"`
+	Failures  []junitFailure `xml:"failure,omitempty"`
+	SystemOut string         `xml:"system-out,omitempty"`
+}
+
+type junitFailure struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr"`
+	Text    string `xml:",chardata"`
+}
+
+// JUnitCase is a test case another part of verify (the live check) adds.
+type JUnitCase = junitCase
+
+// JUnitFailure is a failure in a JUnitCase.
+type JUnitFailure = junitFailure
+
+// WriteJUnit writes JUnit XML: suite "offline" with a case per host, plus
+// any extra suites (the live checks).
+func (r *Report) WriteJUnit(w io.Writer, failOn Severity, extra map[string][]JUnitCase) error {
+	suite := junitSuite{Name: "libvirt-pki verify offline"}
+	for _, h := range r.Hosts {
+		c := junitCase{ClassName: "offline", Name: h.Host}
+		var out []string
+		for _, f := range h.Findings {
+			line := fmt.Sprintf("%s %s %s: %s", f.Severity, f.Code, orDash(f.File), f.Message)
+			if f.Severity.Rank() >= failOn.Rank() {
+				c.Failures = append(c.Failures, junitFailure{Message: f.Message, Type: string(f.Code), Text: line})
+			} else {
+				out = append(out, line)
+			}
+		}
+		c.SystemOut = strings.Join(out, "\n")
+		if len(c.Failures) > 0 {
+			suite.Failures++
+		}
+		suite.Cases = append(suite.Cases, c)
+	}
+	suite.Tests = len(suite.Cases)
+	doc := junitSuites{Suites: []junitSuite{suite}}
+	for name, cases := range extra {
+		s := junitSuite{Name: name, Tests: len(cases), Cases: cases}
+		for _, c := range cases {
+			if len(c.Failures) > 0 {
+				s.Failures++
+			}
+		}
+		doc.Suites = append(doc.Suites, s)
+	}
+	io.WriteString(w, xml.Header)
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
