@@ -114,6 +114,8 @@ type Plan struct {
 	CAFiles  []FilePlan
 	Leaves   []LeafPlan
 	Warnings []string
+
+	revoked map[string]bool // serials (hex) revoked by this CA
 }
 
 // Summary counts leaf actions.
@@ -154,9 +156,16 @@ func MakePlan(o Options) (*Plan, error) {
 	if err := checkOutputDir(o.Root); err != nil {
 		return nil, err
 	}
-	p := &Plan{Opts: o}
+	p := &Plan{Opts: o, revoked: map[string]bool{}}
 	if err := p.planCA(); err != nil {
 		return nil, err
+	}
+	revoked, err := LoadRevocations(o.CADir)
+	if err != nil {
+		return nil, &InputError{err}
+	}
+	for _, r := range revoked {
+		p.revoked[r.Serial] = true
 	}
 	if err := p.planLeaves(); err != nil {
 		return nil, err
@@ -343,6 +352,7 @@ func (p *Plan) decide(lp *LeafPlan) error {
 		}
 	}
 	reissue := func(reason string) { lp.Reasons = append(lp.Reasons, reason) }
+	distrustKey := false
 	if certPEM == nil {
 		lp.Action = Create
 	} else {
@@ -355,6 +365,11 @@ func (p *Plan) decide(lp *LeafPlan) error {
 			lp.NotAfter = cert.NotAfter
 			if o.Force {
 				reissue("forced")
+			}
+			if p.revoked[pki.SerialHex(cert)] {
+				// A revoked certificate's key is not trusted either.
+				reissue("revoked")
+				distrustKey = true
 			}
 			if err := p.CA.ca.Signed(cert); err != nil {
 				reissue("not signed by the current CA")
@@ -383,7 +398,7 @@ func (p *Plan) decide(lp *LeafPlan) error {
 		}
 	}
 	switch {
-	case key == nil:
+	case key == nil || distrustKey:
 		lp.NewKey = true
 	case pki.AlgoOf(key.Signer.Public()) != o.Algo:
 		lp.NewKey = true

@@ -3,10 +3,13 @@ package pki
 import (
 	"bytes"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
 	"os"
+	"strings"
 )
 
 // ParseCertsPEM returns every CERTIFICATE block in data, in order. It fails
@@ -55,4 +58,18 @@ func EncodeCertsPEM(certs ...*x509.Certificate) []byte {
 		pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
 	}
 	return b.Bytes()
+}
+
+// SerialHex is a certificate's serial in lowercase hex without colons or
+// leading zeros: the key revocation lists and reports use.
+func SerialHex(c *x509.Certificate) string { return hex.EncodeToString(c.SerialNumber.Bytes()) }
+
+// ParseSerial reads a hex serial as people paste it (colons, any case,
+// leading zeros) and returns it in SerialHex form.
+func ParseSerial(s string) (string, error) {
+	n, ok := new(big.Int).SetString(strings.ReplaceAll(s, ":", ""), 16)
+	if !ok || n.Sign() <= 0 {
+		return "", fmt.Errorf("serial %q is not a positive hexadecimal number", s)
+	}
+	return hex.EncodeToString(n.Bytes()), nil
 }

@@ -71,4 +71,7 @@ const (
 	CodePermissions   Code = "permissions"
 	CodeKeyExposed    Code = "key-exposed"
 	CodeNoHosts       Code = "no-hosts"
+	CodeRevoked       Code = "revoked"
+	CodeCRLExpired    Code = "crl-expired"
+	CodeCRLUntrusted  Code = "crl-untrusted"
 )

@@ -102,7 +102,7 @@ func Offline(o Options) (*Report, error) {
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("%s: not a directory", o.Root)
 	}
-	c := &checker{o: o, perms: perms, files: map[string]*parsedFile{}, reported: map[string]bool{}}
+	c := &checker{o: o, perms: perms, files: map[string]*parsedFile{}, crls: map[string]*parsedCRL{}, reported: map[string]bool{}}
 	hosts := o.Hosts
 	if len(hosts) == 0 {
 		if hosts, err = discoverHosts(o); err != nil {
@@ -146,6 +146,7 @@ func discoverHosts(o Options) ([]layout.Host, error) {
 
 type checker struct {
 	o        Options
+	crls     map[string]*parsedCRL
 	perms    PermProfile
 	files    map[string]*parsedFile // by path: each file is read once
 	reported map[string]bool        // shared files whose own findings are out
@@ -212,8 +213,10 @@ func (c *checker) checkHost(h layout.Host) HostReport {
 
 	ca := byRole[layout.CACert]
 	var anchors []*x509.Certificate
+	var crl *parsedCRL
 	if ca != nil {
 		anchors = ca.certs
+		crl = c.crlFor(h.Name, ca.path, anchors, add)
 	}
 	for _, pair := range []struct {
 		cert, key layout.Role
@@ -235,6 +238,9 @@ func (c *checker) checkHost(h layout.Host) HostReport {
 			if err := verifyChain(cert, cf.certs[1:], anchors); err != nil {
 				add(Error, CodeChain, file, "%s does not chain to cacert.pem (%v): re-issue it from the CA in cacert.pem", file, err)
 			}
+		}
+		if crl != nil && crl.revoked[pki.SerialHex(cert)] {
+			add(Error, CodeRevoked, file, "%s (serial %s) is revoked by %s: re-issue it (libvirt-pki certificates)", file, pki.SerialHex(cert), crl.path)
 		}
 		if pair.profile.Name == pki.ServerProfile.Name && h.Name != "" {
 			var missing []string
@@ -489,4 +495,72 @@ func coversName(cert *x509.Certificate, name string) bool {
 		return strings.EqualFold(cert.Subject.CommonName, name)
 	}
 	return cert.VerifyHostname(name) == nil
+}
+
+// parsedCRL is a cacrl.pem read once.
+type parsedCRL struct {
+	path    string
+	revoked map[string]bool
+}
+
+// crlFor finds the CRL libvirt would use beside the host's cacert.pem
+// (cacrl.pem, the name libvirt's defaults and pkipath use) and judges it:
+// it must be signed by a CA in cacert.pem and not past its next update,
+// after which libvirtd refuses every client.
+func (c *checker) crlFor(host, caPath string, anchors []*x509.Certificate, add func(Severity, Code, string, string, ...any)) *parsedCRL {
+	path := filepath.Join(filepath.Dir(caPath), "cacrl.pem")
+	if c.o.Layout.Name == layout.Kolla.Name && host != "" {
+		if p := filepath.Join(c.o.Root, host, "cacrl.pem"); fileExists(p) {
+			path = p
+		}
+	}
+	if pc, ok := c.crls[path]; ok {
+		return pc
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		c.crls[path] = nil
+		return nil
+	}
+	pc := &parsedCRL{path: path, revoked: map[string]bool{}}
+	c.crls[path] = pc
+	report := func(sev Severity, code Code, format string, a ...any) {
+		f := Finding{sev, code, SharedHost, "cacrl.pem", fmt.Sprintf(format, a...)}
+		if strings.HasPrefix(path, filepath.Join(c.o.Root, host)+string(filepath.Separator)) && host != "" {
+			add(sev, code, "cacrl.pem", format, a...)
+			return
+		}
+		c.shared = append(c.shared, f)
+	}
+	crl, err := pki.ParseCRLPEM(data)
+	if err != nil {
+		report(Error, CodeUnreadable, "%s: %v", path, err)
+		return pc
+	}
+	trusted := false
+	for _, a := range anchors {
+		if crl.CheckSignatureFrom(a) == nil {
+			trusted = true
+		}
+	}
+	if !trusted {
+		report(Error, CodeCRLUntrusted, "%s is not signed by a CA in cacert.pem: libvirtd will refuse clients; re-sign it (libvirt-pki revoke)", path)
+	}
+	switch left := crl.NextUpdate.Sub(c.o.Now); {
+	case !crl.NextUpdate.IsZero() && left <= 0:
+		report(Error, CodeCRLExpired, "%s passed its next update on %s: libvirtd refuses clients; re-sign it (libvirt-pki revoke --crl-days N)", path, crl.NextUpdate.UTC().Format("2006-01-02"))
+	case !crl.NextUpdate.IsZero() && left < time.Duration(c.o.WarnDays)*24*time.Hour:
+		report(Warning, CodeExpiring, "%s must be re-signed by %s (libvirt-pki revoke --crl-days N)", path, crl.NextUpdate.UTC().Format("2006-01-02"))
+	}
+	for _, r := range crl.RevokedCertificateEntries {
+		pc.revoked[hexSerial(r.SerialNumber.Bytes())] = true
+	}
+	return pc
+}
+
+func hexSerial(b []byte) string { return fmt.Sprintf("%x", b) }
+
+func fileExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && !fi.IsDir()
 }

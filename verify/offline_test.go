@@ -245,6 +245,22 @@ func TestOfflineChecksFire(t *testing.T) {
 			f.signWith(t, serverTemplate("h1"), key, f.ca.Cert, f.ca.Key.Signer, "h1/servercert.pem", "h1/serverkey.pem")
 		}, nil, CodeWeakKey, Error},
 		{"key readable by others", func(t *testing.T, f *fixture) { os.Chmod(f.path("h1/serverkey.pem"), 0o644) }, nil, CodeKeyExposed, Error},
+		{"revoked", func(t *testing.T, f *fixture) {
+			if _, err := certs.Revoke(certs.RevokeOptions{Layout: layout.Kolla, Root: f.root, CADir: layout.KollaCADir(f.dir), Hosts: []string{"h1"}, CRLDays: 30}); err != nil {
+				t.Fatal(err)
+			}
+		}, nil, CodeRevoked, Error},
+		{"CRL expired", func(t *testing.T, f *fixture) {
+			crl, err := f.ca.CRL(nil, -time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(f.path("cacrl.pem"), crl, 0o644)
+		}, nil, CodeCRLExpired, Error},
+		{"CRL from another CA", func(t *testing.T, f *fixture) {
+			crl, _ := otherCA.CRL(nil, time.Hour*24*60)
+			os.WriteFile(f.path("cacrl.pem"), crl, 0o644)
+		}, nil, CodeCRLUntrusted, Error},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

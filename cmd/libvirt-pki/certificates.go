@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -37,6 +38,7 @@ type CertificatesOptions struct {
 	DryRun         bool
 	Output         string
 	Verbose        bool
+	PrintDNList    bool
 }
 
 // NewCmdCertificates parses flags and hands them to runF (runCertificates
@@ -93,6 +95,7 @@ Defaults: ECDSA P-256 keys, leaves valid 730 days, the CA 3650 days.`,
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the plan and write nothing")
 	fl.StringVarP(&opts.Output, "output", "o", "text", "output format: text or json")
 	fl.BoolVarP(&opts.Verbose, "verbose", "v", false, "list unchanged certificates too")
+	fl.BoolVar(&opts.PrintDNList, "print-dn-list", false, "after the run, print only libvirtd.conf's tls_allowed_dn_list for the issued client certificates")
 	return cmd
 }
 
@@ -112,6 +115,9 @@ func runCertificates(opts *CertificatesOptions) error {
 		if err := plan.Apply(nil); err != nil {
 			return err
 		}
+	}
+	if opts.PrintDNList {
+		return writeDNList(opts.IO.Out, plan)
 	}
 	if opts.Output == "json" {
 		return writeCertificatesJSON(opts.IO.Out, plan, opts.DryRun)
@@ -294,4 +300,32 @@ func writeCertificatesJSON(w io.Writer, plan *certs.Plan, dryRun bool) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(doc)
+}
+
+// writeDNList prints tls_allowed_dn_list for libvirtd.conf: the DN of every
+// client certificate the layout holds, so libvirtd admits only our clients.
+func writeDNList(w io.Writer, plan *certs.Plan) error {
+	var dns []string
+	for _, l := range plan.Leaves {
+		if l.Profile != pki.ClientProfile.Name {
+			continue
+		}
+		c, err := pki.ReadCertsFile(l.CertPath)
+		if err != nil {
+			return fmt.Errorf("%v (run without --dry-run first)", err)
+		}
+		dn, err := pki.GnuTLSDN(c[0])
+		if err != nil {
+			return fmt.Errorf("%s: %v", l.CertPath, err)
+		}
+		// libvirt's config strings have no escapes: a quote cannot be said.
+		if strings.Contains(dn, `"`) {
+			return fmt.Errorf("%s: subject %s holds a double quote, which libvirtd.conf cannot express", l.CertPath, dn)
+		}
+		if !slices.Contains(dns, dn) {
+			dns = append(dns, dn)
+		}
+	}
+	_, err := fmt.Fprintf(w, "tls_allowed_dn_list = [\"%s\"]\n", strings.Join(dns, `", "`))
+	return err
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"path/filepath"
-
 	"github.com/spf13/cobra"
 
 	"github.com/libvirt-pki/libvirt-pki/layout"
@@ -78,15 +76,9 @@ func runVerify(opts *VerifyOptions) error {
 	if err != nil {
 		return err
 	}
-	root := layout.NovaLibvirtDir(opts.ConfigDir, "")
-	if l.Name != layout.Kolla.Name {
-		if opts.Out == "" {
-			return usageErrorf("--layout %s needs --out DIR", l.Name)
-		}
-		root = opts.Out
-	}
-	if abs, err := filepath.Abs(root); err == nil {
-		root = abs
+	root, _, err := layoutRoots(l, opts.ConfigDir, opts.Out, "")
+	if err != nil {
+		return err
 	}
 	rep, err := verify.Offline(verify.Options{Layout: l, Root: root, Hosts: hosts, WarnDays: opts.WarnDays, Perms: opts.Perms})
 	if err != nil {

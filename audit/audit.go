@@ -1,0 +1,273 @@
+// Package audit lists every certificate a layout holds, CAs included, with
+// its dates and status, for auditors, CI and monitoring: a table, JSON,
+// YAML, or Prometheus text exposition for node_exporter's textfile
+// collector with the metric names x509-certificate-exporter made common.
+package audit
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/libvirt-pki/libvirt-pki/layout"
+	"github.com/libvirt-pki/libvirt-pki/pki"
+)
+
+// Status of a certificate at the time of the audit.
+type Status string
+
+// Statuses.
+const (
+	OK          Status = "ok"
+	Expiring    Status = "expiring"
+	Expired     Status = "expired"
+	NotYetValid Status = "not-yet-valid"
+	Revoked     Status = "revoked"
+)
+
+// Row is one certificate (or one CRL).
+type Row struct {
+	Host      string    `json:"host" yaml:"host"`
+	File      string    `json:"file" yaml:"file"`
+	Path      string    `json:"path" yaml:"path"`
+	Kind      string    `json:"kind" yaml:"kind"` // "ca", "server", "client", "crl", "live"
+	Subject   string    `json:"subject_cn" yaml:"subject_cn"`
+	SANs      []string  `json:"sans,omitempty" yaml:"sans,omitempty"`
+	Issuer    string    `json:"issuer_cn" yaml:"issuer_cn"`
+	Serial    string    `json:"serial,omitempty" yaml:"serial,omitempty"`
+	NotBefore time.Time `json:"not_before" yaml:"not_before"`
+	NotAfter  time.Time `json:"not_after" yaml:"not_after"`
+	// Left is NotAfter minus the audit time, in whole seconds.
+	LeftSeconds int64  `json:"left_seconds" yaml:"left_seconds"`
+	Status      Status `json:"status" yaml:"status"`
+}
+
+// Options says what to audit.
+type Options struct {
+	Layout layout.Layout
+	Root   string // nova-libvirt, or the --out directory
+	CADir  string // where the CA is kept ("" to skip)
+	// Live lists HOST[:PORT] endpoints whose served certificate is read
+	// over TLS (port 16514 by default).
+	Live     []string
+	Timeout  time.Duration
+	WarnDays int
+	Now      time.Time
+	// Revoked holds revoked serials (hex); their rows get status revoked.
+	Revoked map[string]bool
+}
+
+// Collect reads every certificate file under the layout (and the CA
+// directory, and the live endpoints) and returns rows, soonest expiry first.
+func Collect(ctx context.Context, o Options) ([]Row, error) {
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
+	var rows []Row
+	add := func(host, path, kind string, c *x509.Certificate) {
+		rows = append(rows, o.row(host, path, kind, c))
+	}
+	if o.CADir != "" {
+		p := filepath.Join(o.CADir, "cacert.pem")
+		if certs, err := pki.ReadCertsFile(p); err == nil {
+			for _, c := range certs {
+				add("(ca)", p, "ca", c)
+			}
+		} else if !os.IsNotExist(err) {
+			return nil, err
+		}
+	}
+	if o.Root != "" {
+		if err := o.walk(add, &rows); err != nil {
+			return nil, err
+		}
+	}
+	for _, ep := range o.Live {
+		certs, err := FetchServed(ctx, ep, o.Timeout)
+		if err != nil {
+			return nil, fmt.Errorf("live %s: %w", ep, err)
+		}
+		for i, c := range certs {
+			kind := "live"
+			if i > 0 {
+				kind = "ca"
+			}
+			add(ep, "(served)", kind, c)
+		}
+	}
+	sort.SliceStable(rows, func(i, j int) bool {
+		if !rows[i].NotAfter.Equal(rows[j].NotAfter) {
+			return rows[i].NotAfter.Before(rows[j].NotAfter)
+		}
+		if rows[i].Host != rows[j].Host {
+			return rows[i].Host < rows[j].Host
+		}
+		return rows[i].File < rows[j].File
+	})
+	return rows, nil
+}
+
+// walk visits the certificate files of the layout: the shared directory and
+// every host directory.
+func (o Options) walk(add func(host, path, kind string, c *x509.Certificate), rows *[]Row) error {
+	fi, err := os.Stat(o.Root)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s: not a directory", o.Root)
+	}
+	kinds := map[layout.Role]string{layout.CACert: "ca", layout.ServerCert: "server", layout.ClientCert: "client"}
+	visitDir := func(host, dir string) error {
+		for _, spec := range o.Layout.Files {
+			kind, ok := kinds[spec.Role]
+			if !ok {
+				continue
+			}
+			p := filepath.Join(dir, filepath.FromSlash(spec.Rel))
+			certs, err := pki.ReadCertsFile(p)
+			if os.IsNotExist(err) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			for i, c := range certs {
+				k := kind
+				if i > 0 || (c.BasicConstraintsValid && c.IsCA) {
+					k = "ca"
+				}
+				add(host, p, k, c)
+			}
+		}
+		return o.addCRL(host, filepath.Join(dir, filepath.Dir(filepath.FromSlash(mustSpec(o.Layout, layout.CACert).Rel)), "cacrl.pem"), rows)
+	}
+	if o.Layout.Name == layout.Kolla.Name {
+		if err := visitDir("(shared)", o.Root); err != nil {
+			return err
+		}
+	}
+	entries, err := os.ReadDir(o.Root)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !e.IsDir() || (o.Layout.Name != layout.Kolla.Name && e.Name() == "ca") || layout.ValidateName(e.Name()) != nil {
+			continue
+		}
+		if err := visitDir(e.Name(), filepath.Join(o.Root, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func mustSpec(l layout.Layout, r layout.Role) layout.FileSpec {
+	s, _ := l.Spec(r)
+	return s
+}
+
+// addCRL adds a row for a CRL file: its "expiry" is its next update, after
+// which libvirtd rejects every client.
+func (o Options) addCRL(host, path string, rows *[]Row) error {
+	data, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	crl, err := pki.ParseCRLPEM(data)
+	if err != nil {
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	r := Row{Host: host, File: filepath.Base(path), Path: path, Kind: "crl", Issuer: crl.Issuer.CommonName,
+		NotBefore: crl.ThisUpdate, NotAfter: crl.NextUpdate}
+	r.LeftSeconds = int64(r.NotAfter.Sub(o.Now) / time.Second)
+	r.Status = o.status(r.NotBefore, r.NotAfter)
+	*rows = append(*rows, r)
+	return nil
+}
+
+func (o Options) row(host, path, kind string, c *x509.Certificate) Row {
+	r := Row{
+		Host: host, File: filepath.Base(path), Path: path, Kind: kind,
+		Subject: c.Subject.CommonName, SANs: pki.SANsOf(c).Strings(), Issuer: c.Issuer.CommonName,
+		Serial: pki.SerialHex(c), NotBefore: c.NotBefore, NotAfter: c.NotAfter,
+	}
+	r.LeftSeconds = int64(r.NotAfter.Sub(o.Now) / time.Second)
+	r.Status = o.status(c.NotBefore, c.NotAfter)
+	if o.Revoked[r.Serial] {
+		r.Status = Revoked
+	}
+	return r
+}
+
+func (o Options) status(nb, na time.Time) Status {
+	switch {
+	case o.Now.Before(nb):
+		return NotYetValid
+	case !o.Now.Before(na):
+		return Expired
+	case na.Sub(o.Now) < time.Duration(o.WarnDays)*24*time.Hour:
+		return Expiring
+	}
+	return OK
+}
+
+// NeedsAttention reports whether any row is expiring, expired, not yet
+// valid or revoked.
+func NeedsAttention(rows []Row) bool {
+	for _, r := range rows {
+		if r.Status != OK {
+			return true
+		}
+	}
+	return false
+}
+
+// FetchServed reads the certificate chain a TLS server presents, without
+// trusting it and without a client certificate: the server sends its
+// certificate before it asks for ours, so this works against libvirtd.
+func FetchServed(ctx context.Context, endpoint string, timeout time.Duration) ([]*x509.Certificate, error) {
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	if _, _, err := net.SplitHostPort(endpoint); err != nil {
+		endpoint = net.JoinHostPort(strings.Trim(endpoint, "[]"), "16514")
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var served []*x509.Certificate
+	d := tls.Dialer{Config: &tls.Config{
+		InsecureSkipVerify: true, // we read the chain; we do not trust it
+		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+			for _, der := range raw {
+				c, err := x509.ParseCertificate(der)
+				if err != nil {
+					return err
+				}
+				served = append(served, c)
+			}
+			return nil
+		},
+	}}
+	conn, err := d.DialContext(ctx, "tcp", endpoint)
+	if conn != nil {
+		conn.Close()
+	}
+	if len(served) > 0 {
+		return served, nil
+	}
+	if err == nil {
+		err = fmt.Errorf("no certificate served")
+	}
+	return nil, err
+}

@@ -1,0 +1,198 @@
+package certs
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/big"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
+	"github.com/libvirt-pki/libvirt-pki/layout"
+	"github.com/libvirt-pki/libvirt-pki/pki"
+)
+
+// RevokedCert records one revocation. The list lives in the CA directory
+// (revoked.json) so every CRL is re-signed from the whole history.
+type RevokedCert struct {
+	Serial    string    `json:"serial"` // lowercase hex
+	Host      string    `json:"host,omitempty"`
+	Profile   string    `json:"profile,omitempty"`
+	Subject   string    `json:"subject,omitempty"`
+	NotAfter  time.Time `json:"not_after,omitempty"`
+	RevokedAt time.Time `json:"revoked_at"`
+}
+
+const (
+	revokedFile = "revoked.json"
+	// CRLFile is where libvirt looks for a CRL beside cacert.pem.
+	CRLFile = "cacrl.pem"
+)
+
+// LoadRevocations reads the revocation list of a CA directory (none when
+// the file does not exist).
+func LoadRevocations(caDir string) ([]RevokedCert, error) {
+	path := filepath.Join(caDir, revokedFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var list []RevokedCert
+	if err := json.Unmarshal(data, &list); err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	return list, nil
+}
+
+// RevokeOptions says what to revoke.
+type RevokeOptions struct {
+	Layout                layout.Layout
+	Root                  string
+	CADir                 string
+	CACertFile, CAKeyFile string // an external CA, as in Options
+	Hosts                 []string
+	Serials               []string // hex, colons allowed
+	CRLDays               int
+	Now                   time.Time
+	DryRun                bool
+}
+
+// RevokeResult says what was revoked and where the CRL went.
+type RevokeResult struct {
+	Revoked    []RevokedCert `json:"revoked"`
+	Already    []string      `json:"already_revoked"`
+	CRLFiles   []string      `json:"crl_files"`
+	NextUpdate time.Time     `json:"next_update"`
+}
+
+// Revoke adds the named hosts' certificates (or serials) to the CA's
+// revocation list and writes a fresh CRL, signed by the CA, to the CA
+// directory and beside every cacert.pem of the layout. With no hosts and
+// no serials it only re-signs the CRL (to push its next update out).
+func Revoke(o RevokeOptions) (*RevokeResult, error) {
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
+	if o.CRLDays <= 0 {
+		return nil, inputErr("--crl-days must be positive")
+	}
+	p := &Plan{Opts: Options{Layout: o.Layout, Root: o.Root, CADir: o.CADir, CACertFile: o.CACertFile, CAKeyFile: o.CAKeyFile}}
+	if err := p.planCA(); err != nil {
+		return nil, err
+	}
+	if p.CA.created {
+		return nil, inputErr("no CA in %s: nothing was ever issued there", o.CADir)
+	}
+	ca := p.CA.ca
+	list, err := LoadRevocations(o.CADir)
+	if err != nil {
+		return nil, &InputError{err}
+	}
+	res := &RevokeResult{}
+	have := func(serial string) bool {
+		return slices.ContainsFunc(list, func(r RevokedCert) bool { return r.Serial == serial })
+	}
+	for _, host := range o.Hosts {
+		found := 0
+		for _, prof := range pki.Profiles {
+			spec, ok := o.Layout.Spec(pairRoles[prof.Name].cert)
+			if !ok {
+				continue
+			}
+			path := o.Layout.Path(o.Root, host, spec.Role, false)
+			certs, err := pki.ReadCertsFile(path)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				return nil, &InputError{err}
+			}
+			c := certs[0]
+			if ca.Signed(c) != nil {
+				return nil, inputErr("%s was not issued by this CA; it cannot be revoked here", path)
+			}
+			found++
+			rc := RevokedCert{Serial: pki.SerialHex(c), Host: host, Profile: prof.Name, Subject: c.Subject.CommonName, NotAfter: c.NotAfter, RevokedAt: o.Now.UTC()}
+			if have(rc.Serial) {
+				res.Already = append(res.Already, rc.Serial)
+				continue
+			}
+			list = append(list, rc)
+			res.Revoked = append(res.Revoked, rc)
+		}
+		if found == 0 {
+			return nil, inputErr("host %q has no certificates of its own under %s (a host using the shared pair cannot be revoked alone: revoking it would cut off every host)", host, o.Root)
+		}
+	}
+	for _, s := range o.Serials {
+		hexSerial, err := pki.ParseSerial(s)
+		if err != nil {
+			return nil, &InputError{err}
+		}
+		if have(hexSerial) {
+			res.Already = append(res.Already, hexSerial)
+			continue
+		}
+		rc := RevokedCert{Serial: hexSerial, RevokedAt: o.Now.UTC()}
+		list = append(list, rc)
+		res.Revoked = append(res.Revoked, rc)
+	}
+
+	revs := make([]pki.Revocation, 0, len(list))
+	for _, r := range list {
+		n, _ := new(big.Int).SetString(r.Serial, 16)
+		revs = append(revs, pki.Revocation{Serial: n, RevokedAt: r.RevokedAt})
+	}
+	validity := time.Duration(o.CRLDays) * 24 * time.Hour
+	crlPEM, err := ca.CRL(revs, validity)
+	if err != nil {
+		return nil, err
+	}
+	res.NextUpdate = o.Now.Add(validity)
+	res.CRLFiles = crlPaths(o)
+	if o.DryRun {
+		return res, nil
+	}
+	data, err := json.MarshalIndent(list, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := fsutil.WriteFileAtomic(filepath.Join(o.CADir, revokedFile), append(data, '\n'), 0o600); err != nil {
+		return nil, err
+	}
+	for _, path := range res.CRLFiles {
+		if err := fsutil.MkdirAll(filepath.Dir(path), o.Layout.DirMode); err != nil {
+			return nil, err
+		}
+		if err := fsutil.WriteFileAtomic(path, crlPEM, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// crlPaths: the CA directory, and beside each cacert.pem of the layout
+// (libvirtd's default crl_file is /etc/pki/CA/cacrl.pem; pkipath clients
+// read cacrl.pem from the pkipath directory).
+func crlPaths(o RevokeOptions) []string {
+	paths := []string{filepath.Join(o.CADir, CRLFile)}
+	spec, _ := o.Layout.Spec(layout.CACert)
+	if spec.Shared {
+		return append(paths, filepath.Join(o.Root, filepath.Dir(spec.Rel), CRLFile))
+	}
+	entries, _ := os.ReadDir(o.Root)
+	for _, e := range entries {
+		caPath := o.Layout.Path(o.Root, e.Name(), layout.CACert, false)
+		if _, err := os.Stat(caPath); e.IsDir() && err == nil {
+			paths = append(paths, filepath.Join(filepath.Dir(caPath), CRLFile))
+		}
+	}
+	return paths
+}

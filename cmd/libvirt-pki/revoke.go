@@ -1,0 +1,137 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/libvirt-pki/libvirt-pki/certs"
+	"github.com/libvirt-pki/libvirt-pki/layout"
+)
+
+// RevokeOptions holds the parsed flags of `revoke`.
+type RevokeOptions struct {
+	IO *IOStreams
+
+	ConfigDir, Out, LayoutName, CADir string
+	CACert, CAKey                     string
+	Hosts, Serials                    []string
+	CRLDays                           int
+	DryRun                            bool
+	Output                            string
+}
+
+// NewCmdRevoke parses flags and hands them to runF (runRevoke by default).
+func NewCmdRevoke(ios *IOStreams, runF func(*RevokeOptions) error) *cobra.Command {
+	opts := &RevokeOptions{IO: ios}
+	cmd := &cobra.Command{
+		Use:   "revoke",
+		Short: "Revoke a host's certificates and write the CA's CRL (cacrl.pem)",
+		Long: `Revoke a host's server and client certificates (or certificates by serial), then
+write a CRL signed by the CA: to the CA directory and beside every cacert.pem of
+the layout, named cacrl.pem, for libvirtd's crl_file (its default is
+/etc/pki/CA/cacrl.pem). Without --host or --serial it re-signs the CRL, pushing
+its next update out: do that before --crl-days run out, as libvirtd refuses
+clients once its CRL has expired (expiry reports the CRL's next update).
+
+The next certificates run re-issues a revoked host that is still listed.`,
+		Example: `  libvirt-pki revoke --config-dir /etc/kolla --host compute07
+  libvirt-pki revoke --config-dir /etc/kolla --crl-days 90   # re-sign only`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			if runF != nil {
+				return runF(opts)
+			}
+			return runRevoke(opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.ConfigDir, "config-dir", layout.DefaultConfigDir, "Kolla config root (node_config)")
+	fl.StringVar(&opts.Out, "out", "", "the `DIR` of a --layout libvirt or pkipath tree")
+	fl.StringVar(&opts.LayoutName, "layout", "kolla", "layout: kolla, libvirt or pkipath")
+	fl.StringVar(&opts.CADir, "ca-dir", "", "`DIR` of the CA (default <config-dir>/certificates/libvirt, or <out>/ca)")
+	fl.StringVar(&opts.CACert, "ca-cert", "", "the external CA certificate `FILE` the certificates were signed with")
+	fl.StringVar(&opts.CAKey, "ca-key", "", "its private key `FILE`")
+	fl.StringArrayVar(&opts.Hosts, "host", nil, "revoke this host's server and client certificates (repeatable)")
+	fl.StringArrayVar(&opts.Serials, "serial", nil, "revoke the certificate with this hex `SERIAL` (repeatable)")
+	fl.IntVar(&opts.CRLDays, "crl-days", 90, "the CRL's validity (next update), in days")
+	fl.BoolVar(&opts.DryRun, "dry-run", false, "say what would be revoked and write nothing")
+	fl.StringVarP(&opts.Output, "output", "o", "text", "output format: text or json")
+	return cmd
+}
+
+func runRevoke(opts *RevokeOptions) error {
+	if opts.Output != "text" && opts.Output != "json" {
+		return usageErrorf("--output %q: want text or json", opts.Output)
+	}
+	l, err := layout.ByName(opts.LayoutName)
+	if err != nil {
+		return usageError{err}
+	}
+	for _, h := range opts.Hosts {
+		if err := layout.ValidateName(h); err != nil {
+			return usageErrorf("host %q: %v", h, err)
+		}
+	}
+	o := certs.RevokeOptions{Layout: l, Hosts: opts.Hosts, Serials: opts.Serials, CRLDays: opts.CRLDays, DryRun: opts.DryRun, CACertFile: opts.CACert, CAKeyFile: opts.CAKey}
+	if o.Root, o.CADir, err = layoutRoots(l, opts.ConfigDir, opts.Out, opts.CADir); err != nil {
+		return err
+	}
+	res, err := certs.Revoke(o)
+	if err != nil {
+		return err
+	}
+	w := opts.IO.Out
+	if opts.Output == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	if opts.DryRun {
+		fmt.Fprintln(w, "Dry run: nothing was written.")
+	}
+	for _, r := range res.Revoked {
+		if r.Host != "" {
+			fmt.Fprintf(w, "revoked %s %s certificate (CN=%s, serial %s)\n", r.Host, r.Profile, r.Subject, r.Serial)
+		} else {
+			fmt.Fprintf(w, "revoked serial %s\n", r.Serial)
+		}
+	}
+	for _, s := range res.Already {
+		fmt.Fprintf(w, "already revoked: serial %s\n", s)
+	}
+	for _, p := range res.CRLFiles {
+		fmt.Fprintf(w, "CRL: %s\n", p)
+	}
+	fmt.Fprintf(w, "The CRL's next update is %s: re-sign before then with libvirt-pki revoke --crl-days N.\n", res.NextUpdate.UTC().Format("2006-01-02"))
+	if l.Name == layout.Kolla.Name && !opts.DryRun {
+		fmt.Fprintln(w, `Next: set crl_file = "/etc/pki/CA/cacrl.pem" in nova-libvirt's libvirtd.conf override, deploy cacrl.pem there, and run kolla-ansible reconfigure -t nova.`)
+	}
+	return nil
+}
+
+// layoutRoots returns a layout's root and CA directory from the common
+// flags, made absolute.
+func layoutRoots(l layout.Layout, configDir, out, caDir string) (root, ca string, err error) {
+	if l.Name == layout.Kolla.Name {
+		if out != "" {
+			return "", "", usageErrorf("--out is for --layout libvirt and pkipath; the kolla layout lives under --config-dir")
+		}
+		root, ca = layout.NovaLibvirtDir(configDir, ""), layout.KollaCADir(configDir)
+	} else {
+		if out == "" {
+			return "", "", usageErrorf("--layout %s needs --out DIR", l.Name)
+		}
+		root, ca = out, layout.OutCADir(out)
+	}
+	if caDir != "" {
+		ca = caDir
+	}
+	if root, err = filepath.Abs(root); err != nil {
+		return "", "", err
+	}
+	ca, err = filepath.Abs(ca)
+	return root, ca, err
+}
