@@ -1,0 +1,528 @@
+// Package live checks a running libvirtd the way a libvirt client (nova,
+// virsh) would: TCP connect, TLS with the client certificate, libvirt's
+// confirmation byte, AUTH_LIST, SASL (SCRAM-SHA-256 or DIGEST-MD5) when the
+// daemon requires it, then CONNECT_OPEN and two harmless read-only calls.
+//
+// Every failure is reduced to a stable Class so that reports and scripts
+// can act on it, and every check is bounded by Options.Timeout however the
+// peer behaves (silent, garbage, plain TCP, half a TLS handshake).
+package live
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/libvirt-pki/libvirt-pki/verify/rpc"
+	"github.com/libvirt-pki/libvirt-pki/verify/saslclient"
+)
+
+// Defaults for Target and Options.
+const (
+	DefaultPort        = "16514"
+	DefaultTimeout     = 10 * time.Second
+	DefaultURI         = "qemu:///system"
+	DefaultConcurrency = 32
+	// maxSASLRounds bounds the SASL exchange: both mechanisms finish in
+	// three round trips, so a server asking for more is misbehaving.
+	maxSASLRounds = 8
+)
+
+// Class is a stable, machine-readable failure code.
+type Class string
+
+// The classes a check can end in.
+const (
+	ClassOK                 Class = "ok"
+	ClassRefused            Class = "refused"              // nothing listens on the port
+	ClassTimeout            Class = "timeout"              // the peer did not answer within Options.Timeout
+	ClassNotTLS             Class = "not-tls"              // the peer does not speak TLS
+	ClassUnknownCA          Class = "unknown-ca"           // server chain does not lead to our CA
+	ClassNameMismatch       Class = "name-mismatch"        // server certificate does not name ServerName
+	ClassServerCertExpired  Class = "server-cert-expired"  // server (or its chain) outside its validity window
+	ClassClientCertRejected Class = "client-cert-rejected" // daemon closed the connection instead of confirming
+	ClassSASLNoPassword     Class = "sasl-no-password"     // daemon requires SASL, no password given
+	ClassMechNotOffered     Class = "mech-not-offered"     // wanted mechanism not in the daemon's list
+	ClassAuthFailed         Class = "auth-failed"          // wrong credentials, or the server failed to prove its own
+	ClassOpenFailed         Class = "open-failed"          // CONNECT_OPEN refused
+	ClassError              Class = "error"                // anything else
+)
+
+// Target says where to connect.
+type Target struct {
+	Host       string // inventory name, used in reports only
+	Addr       string // host:port to dial; the port defaults to 16514, the host to Host
+	ServerName string // name the server certificate must carry; default: host part of Addr
+}
+
+// Credentials are what a libvirt client presents.
+type Credentials struct {
+	// CA holds the trusted CA certificates (libvirt's cacert.pem); load a
+	// PEM file with x509.NewCertPool + AppendCertsFromPEM. Required.
+	CA *x509.CertPool
+	// ClientCert is always sent, whatever CAs the server says it accepts.
+	ClientCert tls.Certificate
+	// Authname and Password are the SASL credentials (auth.conf). An
+	// empty Password against a daemon requiring SASL is sasl-no-password.
+	Authname, Password string
+}
+
+// Options tune one check.
+type Options struct {
+	// Timeout bounds the whole check: connect, handshake and every read.
+	// Default 10s.
+	Timeout time.Duration
+	// Mech forces a SASL mechanism ("SCRAM-SHA-256" or "DIGEST-MD5");
+	// "" picks from the server's list, preferring SCRAM-SHA-256.
+	Mech string
+	// URI is the connection URI passed to CONNECT_OPEN; default
+	// "qemu:///system".
+	URI string
+}
+
+// Step records one stage of a check.
+type Step struct {
+	Name     string
+	Duration time.Duration
+	Detail   string
+}
+
+// Result is the outcome of one check. OK is true exactly when Class is
+// "ok"; Err then is empty.
+type Result struct {
+	Target Target
+	OK     bool
+	Class  Class
+	Err    string
+	Steps  []Step
+
+	Mechanism          string    // SASL mechanism used, or "none" when the daemon needs no SASL
+	Identity           string    // SASL authname; with no SASL, the client certificate subject
+	Hostname           string    // CONNECT_GET_HOSTNAME
+	LibVersion         string    // e.g. "9.0.0"
+	TLSVersion         string    // e.g. "TLS 1.3"; set once the server's certificate arrived
+	ServerCertNotAfter time.Time // server leaf expiry; set even when the certificate is rejected
+}
+
+// Job is one check for CheckAll.
+type Job struct {
+	Target      Target
+	Credentials Credentials
+	Options     Options
+}
+
+// failure carries a class with an error through the check.
+type failure struct {
+	class Class
+	err   error
+}
+
+func (f *failure) Error() string { return f.err.Error() }
+func (f *failure) Unwrap() error { return f.err }
+
+func fail(c Class, format string, a ...any) error {
+	return &failure{class: c, err: fmt.Errorf(format, a...)}
+}
+
+// Check runs one live check. It never returns before recording a Class and
+// never runs longer than o.Timeout (plus scheduling noise), and it stops
+// early when ctx is done.
+func Check(ctx context.Context, t Target, c Credentials, o Options) Result {
+	t = t.withDefaults()
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.URI == "" {
+		o.URI = DefaultURI
+	}
+	r := Result{Target: t}
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	ck := &checker{ctx: ctx, parent: parent, t: t, c: c, o: o, r: &r}
+	err := ck.run()
+	if ck.conn != nil {
+		ck.conn.Close()
+	}
+	if err == nil {
+		r.OK, r.Class = true, ClassOK
+		return r
+	}
+	r.Class = ck.classify(err)
+	r.Err = err.Error()
+	return r
+}
+
+func (t Target) withDefaults() Target {
+	if t.Addr == "" {
+		t.Addr = t.Host
+	}
+	if _, _, err := net.SplitHostPort(t.Addr); err != nil {
+		t.Addr = net.JoinHostPort(strings.Trim(t.Addr, "[]"), DefaultPort)
+	}
+	if t.ServerName == "" {
+		t.ServerName, _, _ = net.SplitHostPort(t.Addr)
+	}
+	return t
+}
+
+type checker struct {
+	ctx, parent context.Context
+	t           Target
+	c           Credentials
+	o           Options
+	r           *Result
+	conn        net.Conn
+}
+
+// step times fn and records it; the error, if any, becomes the detail.
+func (ck *checker) step(name string, fn func() (string, error)) error {
+	start := time.Now()
+	detail, err := fn()
+	if err != nil {
+		if detail == "" {
+			detail = err.Error()
+		} else {
+			detail += ": " + err.Error()
+		}
+		err = fmt.Errorf("%s: %w", name, err)
+	}
+	ck.r.Steps = append(ck.r.Steps, Step{Name: name, Duration: time.Since(start), Detail: detail})
+	return err
+}
+
+func (ck *checker) run() error {
+	if ck.c.CA == nil {
+		return fail(ClassError, "no CA certificates given")
+	}
+	deadline, _ := ck.ctx.Deadline()
+
+	var raw net.Conn
+	if err := ck.step("connect", func() (string, error) {
+		var d net.Dialer
+		conn, err := d.DialContext(ck.ctx, "tcp", ck.t.Addr)
+		if err != nil {
+			return "", err
+		}
+		raw = conn
+		ck.conn = conn
+		return conn.RemoteAddr().String(), nil
+	}); err != nil {
+		return err
+	}
+	// One deadline for every later read and write; cancelling ctx moves
+	// it to the past so pending I/O fails at once.
+	raw.SetDeadline(deadline)
+	stop := context.AfterFunc(ck.ctx, func() { raw.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+
+	tc := tls.Client(raw, ck.tlsConfig())
+	ck.conn = tc
+	if err := ck.step("tls-handshake", func() (string, error) {
+		if err := tc.HandshakeContext(ck.ctx); err != nil {
+			return "", err
+		}
+		cs := tc.ConnectionState()
+		ck.r.TLSVersion = tls.VersionName(cs.Version)
+		leaf := cs.PeerCertificates[0]
+		ck.r.ServerCertNotAfter = leaf.NotAfter
+		return fmt.Sprintf("%s %s, server %q valid until %s", ck.r.TLSVersion, tls.CipherSuiteName(cs.CipherSuite),
+			leaf.Subject.String(), leaf.NotAfter.UTC().Format(time.RFC3339)), nil
+	}); err != nil {
+		return err
+	}
+
+	if err := ck.step("confirmation", func() (string, error) {
+		// libvirtd checks our certificate after the handshake and sends
+		// 0x01 if it accepts it; otherwise it just closes.
+		var b [1]byte
+		if _, err := io.ReadFull(tc, b[:]); err != nil {
+			if isTimeout(err) {
+				return "no confirmation byte", err
+			}
+			return "", fail(ClassClientCertRejected, "server closed the connection instead of confirming the client certificate (%v)", err)
+		}
+		if b[0] != 1 {
+			return "", fail(ClassError, "unexpected confirmation byte %#02x (want 0x01)", b[0])
+		}
+		return "0x01", nil
+	}); err != nil {
+		return err
+	}
+
+	cl := rpc.NewClient(tc)
+	var types []int
+	if err := ck.step("auth-list", func() (string, error) {
+		var err error
+		types, err = cl.AuthList()
+		return fmt.Sprint(types), err
+	}); err != nil {
+		return err
+	}
+	has := func(a int) bool {
+		for _, x := range types {
+			if x == a {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case has(rpc.AuthNone) || len(types) == 0:
+		ck.r.Mechanism = "none"
+		if leafs := ck.c.ClientCert.Leaf; leafs != nil {
+			ck.r.Identity = leafs.Subject.String()
+		} else if len(ck.c.ClientCert.Certificate) > 0 {
+			if cert, err := x509.ParseCertificate(ck.c.ClientCert.Certificate[0]); err == nil {
+				ck.r.Identity = cert.Subject.String()
+			}
+		}
+	case has(rpc.AuthSASL):
+		if ck.c.Password == "" {
+			return fail(ClassSASLNoPassword, "daemon requires SASL but no password is configured")
+		}
+		if err := ck.sasl(cl); err != nil {
+			return err
+		}
+	default:
+		return fail(ClassError, "daemon requires an unsupported authentication type %v (2 = polkit)", types)
+	}
+
+	if err := ck.step("connect-open", func() (string, error) {
+		err := cl.ConnectOpen(ck.o.URI, 0)
+		if err != nil && !isTimeout(err) {
+			err = &failure{class: ClassOpenFailed, err: err}
+		}
+		return ck.o.URI, err
+	}); err != nil {
+		return err
+	}
+	if err := ck.step("get-hostname", func() (string, error) {
+		h, err := cl.ConnectGetHostname()
+		ck.r.Hostname = h
+		return h, err
+	}); err != nil {
+		return err
+	}
+	if err := ck.step("lib-version", func() (string, error) {
+		v, err := cl.ConnectGetLibVersion()
+		if err != nil {
+			return "", err
+		}
+		ck.r.LibVersion = rpc.FormatVersion(v)
+		return ck.r.LibVersion, nil
+	}); err != nil {
+		return err
+	}
+	// The answers are in; a failed close is worth a note, not a failure.
+	ck.step("close", func() (string, error) {
+		if err := cl.ConnectClose(); err != nil {
+			return "close failed (ignored): " + err.Error(), nil
+		}
+		return "", nil
+	})
+	return nil
+}
+
+func (ck *checker) sasl(cl *rpc.Client) error {
+	var offered []string
+	if err := ck.step("sasl-init", func() (string, error) {
+		var err error
+		offered, err = cl.AuthSASLInit()
+		return strings.Join(offered, ","), err
+	}); err != nil {
+		return err
+	}
+	serverName := func(want string) string {
+		for _, m := range offered {
+			if strings.EqualFold(m, want) {
+				return m
+			}
+		}
+		return ""
+	}
+	var mechName, wireName string
+	if ck.o.Mech != "" {
+		wireName = serverName(ck.o.Mech)
+		if wireName == "" {
+			return fail(ClassMechNotOffered, "mechanism %s not offered by the daemon (offers %s)", ck.o.Mech, strings.Join(offered, ","))
+		}
+		mechName = strings.ToUpper(ck.o.Mech)
+	} else {
+		for _, m := range saslclient.Supported {
+			if wireName = serverName(m); wireName != "" {
+				mechName = m
+				break
+			}
+		}
+		if wireName == "" {
+			return fail(ClassMechNotOffered, "daemon offers none of %s (offers %s)", strings.Join(saslclient.Supported, ","), strings.Join(offered, ","))
+		}
+	}
+	mech, err := saslclient.New(mechName, saslclient.Config{
+		Authname: ck.c.Authname, Password: ck.c.Password,
+		Service: "libvirt", Host: ck.t.ServerName,
+	})
+	if err != nil {
+		return fail(ClassError, "%v", err)
+	}
+	ck.r.Mechanism = wireName
+
+	var reply rpc.SASLReply
+	if err := ck.step("sasl-start", func() (string, error) {
+		initial, err := mech.Start()
+		if err != nil {
+			return "", err
+		}
+		reply, err = cl.AuthSASLStart(wireName, initial, initial == nil)
+		return wireName, saslErr(err)
+	}); err != nil {
+		return err
+	}
+	for round := 1; !reply.Complete; round++ {
+		if round > maxSASLRounds {
+			return fail(ClassError, "SASL did not complete after %d steps", maxSASLRounds)
+		}
+		if err := ck.step("sasl-step", func() (string, error) {
+			var resp []byte
+			// Once the server has proved itself, Cyrus may still want an
+			// empty round before it reports completion.
+			if !mech.Verified() {
+				var err error
+				if resp, _, err = mech.Step(reply.Data); err != nil {
+					return "", mechErr(err)
+				}
+			}
+			var err error
+			reply, err = cl.AuthSASLStep(resp)
+			return fmt.Sprintf("round %d", round), saslErr(err)
+		}); err != nil {
+			return err
+		}
+	}
+	// Final data (SCRAM's server-final, DIGEST-MD5's rspauth) may come
+	// with completion; the server's proof is checked either way.
+	if len(reply.Data) > 0 && !mech.Verified() {
+		if _, _, err := mech.Step(reply.Data); err != nil {
+			return mechErr(err)
+		}
+	}
+	if !mech.Verified() {
+		return &failure{class: ClassAuthFailed, err: saslclient.ErrServerNotVerified}
+	}
+	ck.r.Identity = ck.c.Authname
+	return nil
+}
+
+// saslErr maps libvirt's VIR_ERR_AUTH_FAILED to auth-failed.
+func saslErr(err error) error {
+	var re *rpc.RemoteError
+	if errors.As(err, &re) && re.Code == rpc.ErrCodeAuthFailed {
+		return &failure{class: ClassAuthFailed, err: err}
+	}
+	return err
+}
+
+// mechErr maps a bad server proof to auth-failed and anything else the
+// mechanism rejects (malformed challenges) to error.
+func mechErr(err error) error {
+	if errors.Is(err, saslclient.ErrServerNotVerified) || errors.Is(err, saslclient.ErrRejected) {
+		return &failure{class: ClassAuthFailed, err: err}
+	}
+	return &failure{class: ClassError, err: err}
+}
+
+func (ck *checker) tlsConfig() *tls.Config {
+	cfg := &tls.Config{
+		// Go's verifier rejects CN-only certificates that libvirt (GnuTLS)
+		// accepts, so verification happens in VerifyConnection instead.
+		InsecureSkipVerify: true,
+		MinVersion:         tls.VersionTLS12,
+		// Send our certificate even when the server's acceptable-CA
+		// list does not name its issuer; libvirtd decides, not us.
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return &ck.c.ClientCert, nil
+		},
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			// Record what the server presented even if we reject it, so
+			// a report on an expired certificate can say when it expired.
+			ck.r.TLSVersion = tls.VersionName(cs.Version)
+			if len(cs.PeerCertificates) > 0 {
+				ck.r.ServerCertNotAfter = cs.PeerCertificates[0].NotAfter
+			}
+			return verifyServer(cs.PeerCertificates, ck.c.CA, ck.t.ServerName, time.Now())
+		},
+	}
+	if net.ParseIP(ck.t.ServerName) == nil {
+		cfg.ServerName = ck.t.ServerName // SNI
+	}
+	return cfg
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) ||
+		(errors.As(err, &ne) && ne.Timeout())
+}
+
+// clientCertAlerts are TLS alerts a server sends when it dislikes our
+// certificate.
+var clientCertAlerts = []string{
+	"bad certificate", "unsupported certificate", "certificate revoked", "certificate expired",
+	"certificate unknown", "unknown certificate authority", "certificate required", "access denied",
+}
+
+func (ck *checker) classify(err error) Class {
+	var f *failure
+	if errors.As(err, &f) && f.class != ClassError {
+		return f.class
+	}
+	// Our own deadline fired (or the caller's): a timeout, whatever I/O
+	// error it surfaced as. A caller's cancellation is not a timeout.
+	if ck.parent.Err() == context.Canceled {
+		return ClassError
+	}
+	if ck.ctx.Err() != nil || isTimeout(err) {
+		return ClassTimeout
+	}
+	if f != nil {
+		return f.class
+	}
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return ClassRefused
+	}
+	var rh tls.RecordHeaderError
+	if errors.As(err, &rh) {
+		return ClassNotTLS
+	}
+	last := ck.lastStep()
+	msg := err.Error()
+	if last == "tls-handshake" {
+		for _, a := range clientCertAlerts {
+			if strings.Contains(msg, "remote error: tls: "+a) {
+				return ClassClientCertRejected
+			}
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) {
+			// Hung up on our ClientHello: not a TLS service (or one
+			// that rejects every TLS version we speak).
+			return ClassNotTLS
+		}
+	}
+	return ClassError
+}
+
+func (ck *checker) lastStep() string {
+	if n := len(ck.r.Steps); n > 0 {
+		return ck.r.Steps[n-1].Name
+	}
+	return ""
+}
