@@ -16,6 +16,7 @@ import (
 
 	"github.com/libvirt-pki/libvirt-pki/layout"
 	"github.com/libvirt-pki/libvirt-pki/pki"
+	"github.com/libvirt-pki/libvirt-pki/verify/live"
 )
 
 // libvirt reads at most 16 certificates and 64 KiB from its CA file.
@@ -59,8 +60,9 @@ type HostReport struct {
 // Report is a whole offline check. Findings about shared files are
 // reported once, under the host "(shared)".
 type Report struct {
-	Hosts    []HostReport `json:"hosts"`
-	Findings []Finding    `json:"findings"`
+	Hosts    []HostReport  `json:"hosts"`
+	Findings []Finding     `json:"findings"`
+	Live     []live.Result `json:"live,omitempty"`
 }
 
 // Worst returns the highest severity found ("" when nothing was).

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 )
 
 // JSONSchema names the JSON document's shape; it changes only with a new
@@ -43,9 +44,10 @@ func (r *Report) WriteJSON(w io.Writer, failOn Severity) error {
 	doc := struct {
 		Schema   string       `json:"schema"`
 		Hosts    []HostReport `json:"hosts"`
+		Live     []liveJSON   `json:"live"`
 		Findings []Finding    `json:"findings"`
 		Summary  Summary      `json:"summary"`
-	}{JSONSchema, r.Hosts, r.Findings, r.Summarize(failOn)}
+	}{JSONSchema, r.Hosts, r.liveJSON(), r.Findings, r.Summarize(failOn)}
 	if doc.Findings == nil {
 		doc.Findings = []Finding{}
 	}
@@ -83,6 +85,19 @@ func (r *Report) WriteTable(w io.Writer, failOn Severity) error {
 		fmt.Fprintln(tw, "SEVERITY\tCODE\tHOST\tFILE\tMESSAGE")
 		for _, f := range r.Findings {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Severity, f.Code, f.Host, orDash(f.File), f.Message)
+		}
+		tw.Flush()
+	}
+	if len(r.Live) > 0 {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "LIVE\tADDRESS\tRESULT\tMECH\tIDENTITY\tHOSTNAME\tLIBVIRT\tSTEPS")
+		for _, l := range r.liveJSON() {
+			var steps []string
+			for _, st := range l.Steps {
+				steps = append(steps, fmt.Sprintf("%s %.0fms", st.Name, st.Millis))
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.Host, l.Addr, l.Class, orDash(l.Mechanism), orDash(l.Identity), orDash(l.Hostname), orDash(l.LibVersion), strings.Join(steps, ", "))
 		}
 		tw.Flush()
 	}
@@ -159,6 +174,23 @@ func (r *Report) WriteJUnit(w io.Writer, failOn Severity, extra map[string][]JUn
 	}
 	suite.Tests = len(suite.Cases)
 	doc := junitSuites{Suites: []junitSuite{suite}}
+	if len(r.Live) > 0 {
+		ls := junitSuite{Name: "libvirt-pki verify live"}
+		for _, l := range r.liveJSON() {
+			var total float64
+			for _, st := range l.Steps {
+				total += st.Millis
+			}
+			c := junitCase{ClassName: "live", Name: l.Host + " " + l.Addr, Time: fmt.Sprintf("%.3f", total/1000)}
+			if !l.OK {
+				c.Failures = []junitFailure{{Message: l.Error, Type: "live-" + l.Class, Text: l.Error}}
+				ls.Failures++
+			}
+			ls.Cases = append(ls.Cases, c)
+		}
+		ls.Tests = len(ls.Cases)
+		doc.Suites = append(doc.Suites, ls)
+	}
 	for name, cases := range extra {
 		s := junitSuite{Name: name, Tests: len(cases), Cases: cases}
 		for _, c := range cases {
@@ -176,4 +208,44 @@ func (r *Report) WriteJUnit(w io.Writer, failOn Severity, extra map[string][]JUn
 	}
 	_, err := io.WriteString(w, "\n")
 	return err
+}
+
+// liveJSON is a live check as the JSON report documents it.
+type liveJSON struct {
+	Host               string     `json:"host"`
+	Addr               string     `json:"addr"`
+	ServerName         string     `json:"server_name"`
+	OK                 bool       `json:"ok"`
+	Class              string     `json:"class"`
+	Error              string     `json:"error,omitempty"`
+	Mechanism          string     `json:"mechanism,omitempty"`
+	Identity           string     `json:"identity,omitempty"`
+	Hostname           string     `json:"hostname,omitempty"`
+	LibVersion         string     `json:"lib_version,omitempty"`
+	TLSVersion         string     `json:"tls_version,omitempty"`
+	ServerCertNotAfter *time.Time `json:"server_cert_not_after,omitempty"`
+	Steps              []stepJSON `json:"steps"`
+}
+
+type stepJSON struct {
+	Name   string  `json:"name"`
+	Millis float64 `json:"ms"`
+	Detail string  `json:"detail,omitempty"`
+}
+
+func (r *Report) liveJSON() []liveJSON {
+	out := []liveJSON{}
+	for _, l := range r.Live {
+		j := liveJSON{Host: l.Target.Host, Addr: l.Target.Addr, ServerName: l.Target.ServerName, OK: l.OK, Class: string(l.Class), Error: l.Err,
+			Mechanism: l.Mechanism, Identity: l.Identity, Hostname: l.Hostname, LibVersion: l.LibVersion, TLSVersion: l.TLSVersion, Steps: []stepJSON{}}
+		if !l.ServerCertNotAfter.IsZero() {
+			na := l.ServerCertNotAfter
+			j.ServerCertNotAfter = &na
+		}
+		for _, st := range l.Steps {
+			j.Steps = append(j.Steps, stepJSON{st.Name, float64(st.Duration.Microseconds()) / 1000, st.Detail})
+		}
+		out = append(out, j)
+	}
+	return out
 }

@@ -1,9 +1,14 @@
 package main
 
 import (
+	"context"
+	"path/filepath"
+	"time"
+
 	"github.com/spf13/cobra"
 
 	"github.com/libvirt-pki/libvirt-pki/layout"
+	"github.com/libvirt-pki/libvirt-pki/sasl"
 	"github.com/libvirt-pki/libvirt-pki/verify"
 )
 
@@ -19,6 +24,16 @@ type VerifyOptions struct {
 	Perms      string
 	FailOn     string
 	Output     string
+
+	Live         []string
+	LiveAll      bool
+	Concurrency  int
+	Timeout      time.Duration
+	Passwords    string
+	PasswordFile string
+	Authname     string
+	Mech         string
+	URI          string
 }
 
 // NewCmdVerify parses flags and hands them to runF (runVerify by default).
@@ -55,6 +70,15 @@ Exit status: 0 when nothing at or above --fail-on was found, 1 when something wa
 	fl.StringVar(&opts.Perms, "perms", "", "permission profile: kolla, libvirt-system or libvirt-user (default: the layout's)")
 	fl.StringVar(&opts.FailOn, "fail-on", "error", "exit 1 when a finding is at or above this severity: error or warning")
 	fl.StringVarP(&opts.Output, "output", "o", "table", "output format: table, json or junit")
+	fl.StringArrayVar(&opts.Live, "live", nil, "also log in to libvirtd at `HOST[:PORT]` (port 16514 by default) with HOST's client credentials (repeatable)")
+	fl.BoolVar(&opts.LiveAll, "live-all", false, "log in to every host at each of its names, port 16514")
+	fl.IntVar(&opts.Concurrency, "concurrency", 32, "live checks in flight at once")
+	fl.DurationVar(&opts.Timeout, "timeout", 10*time.Second, "bound on each live check: connect, handshake and every read")
+	fl.StringVar(&opts.Passwords, "passwords", "", "passwords.yml `FILE` with libvirt_sasl_password (default <config-dir>/passwords.yml)")
+	fl.StringVar(&opts.PasswordFile, "password-file", "", "read the SASL password from `FILE` instead")
+	fl.StringVar(&opts.Authname, "authname", "nova", "SASL user for live checks")
+	fl.StringVar(&opts.Mech, "mech", "", "force a SASL mechanism (default: the server's choice, preferring SCRAM-SHA-256)")
+	fl.StringVar(&opts.URI, "uri", "qemu:///system", "the libvirt URI to open once logged in")
 	return cmd
 }
 
@@ -80,9 +104,28 @@ func runVerify(opts *VerifyOptions) error {
 	if err != nil {
 		return err
 	}
-	rep, err := verify.Offline(verify.Options{Layout: l, Root: root, Hosts: hosts, WarnDays: opts.WarnDays, Perms: opts.Perms})
+	vo := verify.Options{Layout: l, Root: root, Hosts: hosts, WarnDays: opts.WarnDays, Perms: opts.Perms}
+	rep, err := verify.Offline(vo)
 	if err != nil {
 		return usageError{err}
+	}
+	if len(opts.Live) > 0 || opts.LiveAll {
+		if opts.Concurrency < 1 || opts.Timeout <= 0 {
+			return usageErrorf("--concurrency and --timeout must be positive")
+		}
+		lo := verify.LiveOptions{Endpoints: opts.Live, All: opts.LiveAll, Authname: opts.Authname, Mech: opts.Mech, URI: opts.URI, Timeout: opts.Timeout, Concurrency: opts.Concurrency}
+		// A password is optional: a daemon without SASL needs none, and
+		// one that needs it reports sasl-no-password.
+		if opts.PasswordFile != "" || opts.Passwords != "" {
+			if lo.Password, err = readPassword(opts.PasswordFile, opts.Passwords, opts.ConfigDir); err != nil {
+				return err
+			}
+		} else if pw, err := sasl.ReadPassword(filepath.Join(opts.ConfigDir, "passwords.yml"), sasl.SASLPasswordKey); err == nil {
+			lo.Password = pw
+		}
+		if err := verify.LiveCheck(context.Background(), vo, lo, hosts, rep); err != nil {
+			return usageError{err}
+		}
 	}
 	switch opts.Output {
 	case "json":
