@@ -1,0 +1,364 @@
+package inventory
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+const mappingKind = yaml.MappingNode
+
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// parseYAMLDoc parses the first YAML document of data. It returns nil for
+// an empty document. Errors are "file:line: message".
+func parseYAMLDoc(path string, data []byte) (*yaml.Node, error) {
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil
+		}
+		msg := err.Error()
+		if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+			return nil, fmt.Errorf("%s:%s: %s", path, m[1], m[2])
+		}
+		return nil, fmt.Errorf("%s: %s", path, strings.TrimPrefix(msg, "yaml: "))
+	}
+	n := &doc
+	if n.Kind == yaml.DocumentNode {
+		if len(n.Content) == 0 {
+			return nil, nil
+		}
+		n = n.Content[0]
+	}
+	n = resolveAlias(n)
+	if isNull(n) {
+		return nil, nil
+	}
+	return n, nil
+}
+
+func resolveAlias(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 100; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool {
+	return n == nil || (n.Kind == yaml.ScalarNode && n.Tag == "!!null")
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		return fmt.Sprintf("the scalar %q", n.Value)
+	}
+	return "something else"
+}
+
+// yaml11Bools are the plain scalars PyYAML (YAML 1.1, what Ansible uses)
+// reads as booleans; yaml.v3 reads yes/no/on/off as strings.
+var yaml11Bools = map[string]bool{
+	"yes": true, "Yes": true, "YES": true, "on": true, "On": true, "ON": true,
+	"true": true, "True": true, "TRUE": true,
+	"no": false, "No": false, "NO": false, "off": false, "Off": false, "OFF": false,
+	"false": false, "False": false, "FALSE": false,
+}
+
+// nodeValue converts a YAML node into plain Go values the way Ansible's
+// loader would: string, bool, int, float64, nil, []any, map[string]any.
+func nodeValue(n *yaml.Node, depth int) (any, error) {
+	if depth > 100 {
+		return nil, fmt.Errorf("line %d: nested too deep", n.Line)
+	}
+	n = resolveAlias(n)
+	if n == nil {
+		return nil, nil
+	}
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+			return n.Value, nil
+		}
+		if n.Style&yaml.TaggedStyle != 0 && (n.Tag == "!!str" || !strings.HasPrefix(n.Tag, "!!")) {
+			// !!str, Ansible's own tags (!unsafe, !vault) and unknown ones:
+			// keep the text.
+			return n.Value, nil
+		}
+		if b, ok := yaml11Bools[n.Value]; ok && n.Style&yaml.TaggedStyle == 0 {
+			return b, nil
+		}
+		var v any
+		if err := n.Decode(&v); err != nil {
+			return n.Value, nil
+		}
+		switch x := v.(type) {
+		case nil, bool, int, float64, string:
+			return x, nil
+		case int64:
+			return int(x), nil
+		case uint64:
+			return float64(x), nil
+		default:
+			return n.Value, nil // timestamps and such stay text
+		}
+	case yaml.SequenceNode:
+		out := make([]any, 0, len(n.Content))
+		for _, c := range n.Content {
+			v, err := nodeValue(c, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, nil
+	case yaml.MappingNode:
+		out := map[string]any{}
+		err := eachPair(n, depth, func(k string, kn, vn *yaml.Node) error {
+			v, err := nodeValue(vn, depth+1)
+			if err != nil {
+				return err
+			}
+			out[k] = v
+			return nil
+		})
+		return out, err
+	}
+	return nil, fmt.Errorf("line %d: unsupported YAML node", n.Line)
+}
+
+// eachPair walks a mapping's key/value pairs in order, expanding YAML merge
+// keys ("<<: *anchor") first so explicit keys override them.
+func eachPair(n *yaml.Node, depth int, fn func(k string, kn, vn *yaml.Node) error) error {
+	if depth > 100 {
+		return fmt.Errorf("line %d: nested too deep", n.Line)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		kn, vn := n.Content[i], n.Content[i+1]
+		if kn.Kind == yaml.ScalarNode && kn.Value == "<<" && (kn.Tag == "!!merge" || kn.Tag == "") {
+			srcs := []*yaml.Node{resolveAlias(vn)}
+			if srcs[0].Kind == yaml.SequenceNode {
+				srcs = srcs[0].Content
+			}
+			for _, s := range srcs {
+				s = resolveAlias(s)
+				if s.Kind != yaml.MappingNode {
+					return fmt.Errorf("line %d: merge key needs a mapping, got %s", s.Line, kindName(s))
+				}
+				if err := eachPair(s, depth+1, fn); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		kn, vn := n.Content[i], n.Content[i+1]
+		if kn.Kind == yaml.ScalarNode && kn.Value == "<<" && (kn.Tag == "!!merge" || kn.Tag == "") {
+			continue
+		}
+		k, err := keyString(kn)
+		if err != nil {
+			return err
+		}
+		if err := fn(k, kn, vn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func keyString(kn *yaml.Node) (string, error) {
+	kn = resolveAlias(kn)
+	if kn.Kind != yaml.ScalarNode {
+		return "", fmt.Errorf("line %d: a key must be a scalar, got %s", kn.Line, kindName(kn))
+	}
+	return kn.Value, nil
+}
+
+// varsFromMapping reads a mapping of variables, each remembered with
+// "file:line" of its key.
+func varsFromMapping(path string, n *yaml.Node, what string) (map[string]val, error) {
+	out := map[string]val{}
+	if isNull(n) {
+		return out, nil
+	}
+	n = resolveAlias(n)
+	if n.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("%s:%d: %s must be a mapping of variables, got %s", path, n.Line, what, kindName(n))
+	}
+	err := eachPair(n, 0, func(k string, kn, vn *yaml.Node) error {
+		v, err := nodeValue(vn, 1)
+		if err != nil {
+			return err
+		}
+		out[k] = val{v, fmt.Sprintf("%s:%d", path, kn.Line)}
+		return nil
+	})
+	if err != nil {
+		return nil, prefixLine(path, err)
+	}
+	return out, nil
+}
+
+var lineErrRE = regexp.MustCompile(`^line (\d+): (.*)$`)
+
+// prefixLine turns "line N: msg" from the YAML walkers into "path:N: msg".
+func prefixLine(path string, err error) error {
+	if m := lineErrRE.FindStringSubmatch(err.Error()); m != nil {
+		return fmt.Errorf("%s:%s: %s", path, m[1], m[2])
+	}
+	if strings.HasPrefix(err.Error(), path) {
+		return err
+	}
+	return fmt.Errorf("%s: %v", path, err)
+}
+
+func cacheKey(sub, dir, name string) string {
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		real = dir
+	}
+	if abs, err := filepath.Abs(real); err == nil {
+		real = abs
+	}
+	return sub + "\x00" + real + "\x00" + name
+}
+
+// loadVarFiles reads group_vars/ and host_vars/ of every source for every
+// group and host, so a broken file fails Load rather than a later Hosts.
+func (inv *Inventory) loadVarFiles() error {
+	for _, dir := range inv.varDirs {
+		for _, g := range inv.groupList {
+			if err := inv.loadEntityVars("group_vars", dir, g); err != nil {
+				return err
+			}
+		}
+		for _, h := range inv.hostList {
+			if err := inv.loadEntityVars("host_vars", dir, h); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// varExts is the order Ansible's find_vars_files tries names in; the first
+// that exists is the only one used.
+var varExts = []string{"", ".yml", ".yaml", ".json"}
+
+func (inv *Inventory) loadEntityVars(sub, dir, name string) error {
+	key := cacheKey(sub, dir, name)
+	if _, done := inv.varCache[key]; done {
+		return nil
+	}
+	inv.varCache[key] = nil
+	// Ansible skips names that look like absolute paths (chroot hosts); also
+	// refuse anything that would leave the directory.
+	if strings.HasPrefix(name, "/") || strings.Contains(name, "/") || name == ".." || name == "." {
+		return nil
+	}
+	base := filepath.Join(dir, sub)
+	if fi, err := os.Stat(base); err != nil || !fi.IsDir() {
+		return nil
+	}
+	var found []string
+	var used string
+	for _, ext := range varExts {
+		p := filepath.Join(base, name+ext)
+		fi, err := os.Stat(p)
+		if err != nil {
+			continue
+		}
+		if used != "" {
+			inv.warnings = append(inv.warnings, fmt.Sprintf("%s ignored: %s is used instead (Ansible reads only the first of %s, .yml, .yaml, .json)", p, used, name))
+			continue
+		}
+		used = p
+		if fi.IsDir() {
+			files, err := dirVarFiles(p, 0)
+			if err != nil {
+				return err
+			}
+			found = files
+		} else {
+			found = []string{p}
+		}
+	}
+	var out []varFile
+	for _, f := range found {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("inventory: %v", err)
+		}
+		if isVault(data) {
+			inv.warnings = append(inv.warnings, fmt.Sprintf("%s: vault-encrypted, not read (its variables are ignored)", f))
+			continue
+		}
+		doc, err := parseYAMLDoc(f, data)
+		if err != nil {
+			return err
+		}
+		vars, err := varsFromMapping(f, doc, sub+" file")
+		if err != nil {
+			return err
+		}
+		out = append(out, varFile{f, vars})
+	}
+	inv.varCache[key] = out
+	return nil
+}
+
+// dirVarFiles lists a vars directory as Ansible's _get_dir_vars_files:
+// sorted, recursive into extension-less subdirectories, files with no
+// extension or .yml/.yaml/.json, hidden names and backups (~) skipped.
+func dirVarFiles(dir string, depth int) ([]string, error) {
+	if depth > 32 {
+		return nil, fmt.Errorf("%s: directories nested too deep (a symlink loop?)", dir)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("inventory: %v", err)
+	}
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	sort.Strings(names)
+	var out []string
+	for _, name := range names {
+		if strings.HasPrefix(name, ".") || strings.HasSuffix(name, "~") {
+			continue
+		}
+		full := filepath.Join(dir, name)
+		fi, err := os.Stat(full)
+		if err != nil {
+			return nil, fmt.Errorf("inventory: %v", err)
+		}
+		ext := filepath.Ext(name)
+		switch {
+		case fi.IsDir() && ext == "":
+			sub, err := dirVarFiles(full, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, sub...)
+		case fi.Mode().IsRegular() && (ext == "" || ext == ".yml" || ext == ".yaml" || ext == ".json"):
+			out = append(out, full)
+		}
+	}
+	return out, nil
+}
