@@ -13,22 +13,32 @@ import (
 	"github.com/libvirt-pki/libvirt-pki/pki"
 )
 
-// Apply carries out the plan: it writes a new CA, then every cacert.pem,
-// then generates keys and signs leaves on Opts.Workers goroutines, writing
+// Apply carries out the plan: it stages a new CA, then every cacert.pem,
+// then generates keys and signs leaves on Opts.Workers goroutines, staging
 // each host's files as soon as they are ready so memory does not grow with
-// the host count. progress, when set, is called after each leaf.
-func (p *Plan) Apply(progress func(done, total int)) error {
+// the host count. All files become durable and take their places together
+// at the end (fsutil.Batch): on any error, nothing is replaced. progress,
+// when set, is called after each leaf.
+func (p *Plan) Apply(progress func(done, total int)) (err error) {
 	o := p.Opts
+	batch := &fsutil.Batch{}
+	defer func() {
+		if err != nil {
+			batch.Abort()
+			return
+		}
+		err = batch.Commit()
+	}()
 	if p.CA.created {
 		if err := fsutil.MkdirAll(o.CADir, 0o700); err != nil {
 			return err
 		}
 		// The key first: a CA certificate without its key would make the
 		// next run refuse to continue.
-		if err := fsutil.WriteFileAtomic(p.CA.KeyPath, p.CA.ca.Key.PEM, 0o600); err != nil {
+		if err := batch.WriteFile(p.CA.KeyPath, p.CA.ca.Key.PEM, 0o600); err != nil {
 			return err
 		}
-		if err := fsutil.WriteFileAtomic(p.CA.CertPath, p.CA.ca.CertPEM, 0o644); err != nil {
+		if err := batch.WriteFile(p.CA.CertPath, p.CA.ca.CertPEM, 0o644); err != nil {
 			return err
 		}
 		p.CA.created = false
@@ -42,7 +52,7 @@ func (p *Plan) Apply(progress func(done, total int)) error {
 		if err := p.mkdirs(filepath.Dir(f.Path)); err != nil {
 			return err
 		}
-		if err := fsutil.WriteFileAtomic(f.Path, bundle, caSpec.Mode); err != nil {
+		if err := batch.WriteFile(f.Path, bundle, caSpec.Mode); err != nil {
 			return err
 		}
 	}
@@ -57,7 +67,7 @@ func (p *Plan) Apply(progress func(done, total int)) error {
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				if err := p.applyLeaf(&p.Leaves[i]); err != nil {
+				if err := p.applyLeaf(&p.Leaves[i], batch); err != nil {
 					errs <- err
 				}
 				if progress != nil {
@@ -78,7 +88,7 @@ func (p *Plan) Apply(progress func(done, total int)) error {
 	return <-errs // nil when the channel is empty
 }
 
-func (p *Plan) applyLeaf(lp *LeafPlan) error {
+func (p *Plan) applyLeaf(lp *LeafPlan, batch *fsutil.Batch) error {
 	o := p.Opts
 	var certPEM, keyPEM []byte
 	switch lp.Action {
@@ -115,7 +125,7 @@ func (p *Plan) applyLeaf(lp *LeafPlan) error {
 				continue
 			}
 		}
-		if err := p.writePair(t, certPEM, keyPEM, lp.profile); err != nil {
+		if err := p.writePair(batch, t, certPEM, keyPEM, lp.profile); err != nil {
 			return fmt.Errorf("%s %s: %w", lp.Unit, lp.Profile, err)
 		}
 	}
@@ -124,7 +134,7 @@ func (p *Plan) applyLeaf(lp *LeafPlan) error {
 
 // writePair writes the key before the certificate: after a crash between
 // the two, the next run sees a key that does not match and re-issues.
-func (p *Plan) writePair(t target, certPEM, keyPEM []byte, prof pki.Profile) error {
+func (p *Plan) writePair(batch *fsutil.Batch, t target, certPEM, keyPEM []byte, prof pki.Profile) error {
 	roles := pairRoles[prof.Name]
 	certSpec, _ := p.Opts.Layout.Spec(roles.cert)
 	keySpec, _ := p.Opts.Layout.Spec(roles.key)
@@ -133,22 +143,34 @@ func (p *Plan) writePair(t target, certPEM, keyPEM []byte, prof pki.Profile) err
 			return err
 		}
 	}
-	if err := writeIfChanged(t.key, keyPEM, keySpec.Mode); err != nil {
+	if err := stageIfChanged(batch, t.key, keyPEM, keySpec.Mode); err != nil {
 		return err
 	}
-	return writeIfChanged(t.cert, certPEM, certSpec.Mode)
+	return stageIfChanged(batch, t.cert, certPEM, certSpec.Mode)
 }
 
 // writeIfChanged keeps a file that already holds data byte for byte
 // (a kept key), fixing only its mode.
 func writeIfChanged(path string, data []byte, mode fs.FileMode) error {
 	if sameFile(path, data) {
-		if fi, err := os.Stat(path); err == nil && fi.Mode().Perm() != mode {
-			return os.Chmod(path, mode)
-		}
-		return nil
+		return fixMode(path, mode)
 	}
 	return fsutil.WriteFileAtomic(path, data, mode)
+}
+
+// stageIfChanged is writeIfChanged into a batch.
+func stageIfChanged(batch *fsutil.Batch, path string, data []byte, mode fs.FileMode) error {
+	if sameFile(path, data) {
+		return fixMode(path, mode)
+	}
+	return batch.WriteFile(path, data, mode)
+}
+
+func fixMode(path string, mode fs.FileMode) error {
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm() != mode {
+		return os.Chmod(path, mode)
+	}
+	return nil
 }
 
 // mkdirs creates dir and any missing parents below the layout root with the
