@@ -1,0 +1,660 @@
+package certs
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
+	"github.com/libvirt-pki/libvirt-pki/layout"
+	"github.com/libvirt-pki/libvirt-pki/pki"
+)
+
+// CA rotation without downtime, in three steps the operator runs between
+// deploys:
+//
+//	start    next CA made in <ca-dir>/next/; every cacert.pem becomes the
+//	         bundle current+next. Deploy: every peer now trusts both.
+//	reissue  <ca-dir>/ becomes the next CA, the old one moves to previous/;
+//	         every leaf is re-issued by the new CA (subject, SANs and key
+//	         kept). Deploy: peers present new-CA certificates, which every
+//	         peer already trusts; old ones still work meanwhile.
+//	finish   every cacert.pem holds the new CA alone; previous/ becomes
+//	         retired-<date>/. Deploy: the old CA is no longer trusted.
+//
+// The state is the CA directory itself (which of next/ and previous/
+// exist), so there is no state file to lose or to disagree with the keys.
+
+// Rotation states.
+const (
+	StateNone     = "none"
+	StateStarted  = "started"
+	StateReissued = "reissued"
+	// StateReissuing is a reissue that stopped between saving the old CA
+	// and putting the new one in place; reissue resumes it.
+	StateReissuing = "reissue-interrupted"
+)
+
+// libvirt's limits on a CA file (shared/reference facts, section 2):
+// larger bundles make libvirtd refuse to start.
+const (
+	MaxCACerts     = 16
+	MaxCAFileBytes = 64 * 1024
+)
+
+const (
+	nextDir     = "next"
+	previousDir = "previous"
+	caCertName  = "cacert.pem"
+	caKeyName   = "cakey.pem"
+)
+
+// RotateOptions are the inputs of every rotate-ca step.
+type RotateOptions struct {
+	Layout layout.Layout
+	Root   string
+	CADir  string
+	// CACertFile is set when the user named an external CA: refused.
+	CACertFile string
+
+	Algo   pki.KeyAlgo // start: the next CA's key ("" = the current CA's)
+	Org    string      // start: the next CA's O ("" = the current CA's)
+	CADays int         // start: the next CA's validity
+	Days   int         // reissue: the leaves' validity
+	Now    time.Time
+	DryRun bool
+}
+
+// RotationCA describes one CA taking part in a rotation.
+type RotationCA struct {
+	Role     string    `json:"role"` // current, next or previous
+	Subject  string    `json:"subject"`
+	Serial   string    `json:"serial"`
+	KeyAlgo  string    `json:"key_algo"`
+	NotAfter time.Time `json:"not_after"`
+	Dir      string    `json:"dir"`
+	ca       *pki.CA
+}
+
+// RotateResult is what a step did (or, with DryRun, would do).
+type RotateResult struct {
+	Step    string       `json:"step"`
+	DryRun  bool         `json:"dry_run"`
+	State   string       `json:"state"` // after the step
+	CAs     []RotationCA `json:"cas"`
+	CAFiles []FilePlan   `json:"cacert_files"`
+	// BundleCerts is how many certificates every cacert.pem now holds.
+	BundleCerts int          `json:"bundle_certificates"`
+	Leaves      *RenewResult `json:"leaves,omitempty"`
+	Retired     string       `json:"retired_dir,omitempty"`
+}
+
+// rotation is the CA directory as found.
+type rotation struct {
+	o     RotateOptions
+	state string
+	// cur is the CA in the CA directory (nil while a reissue is
+	// interrupted, when its cert and key may be from different CAs);
+	// next the incoming one; prev the outgoing one after reissue.
+	cur, next, prev *pki.CA
+}
+
+func (o *RotateOptions) defaults() {
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
+	if o.CADays <= 0 {
+		o.CADays = pki.DefaultCADays
+	}
+	if o.Days <= 0 {
+		o.Days = pki.DefaultLeafDays
+	}
+}
+
+// RotationState says which step the CA directory is in.
+func RotationState(caDir string) (string, error) {
+	isDir := func(name string) (bool, error) {
+		fi, err := os.Lstat(filepath.Join(caDir, name))
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return false, nil
+		case err != nil:
+			return false, &InputError{err}
+		case !fi.IsDir():
+			return false, inputErr("%s: not a directory", filepath.Join(caDir, name))
+		}
+		return true, nil
+	}
+	next, err := isDir(nextDir)
+	if err != nil {
+		return "", err
+	}
+	prev, err := isDir(previousDir)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case next && prev:
+		return StateReissuing, nil
+	case next:
+		return StateStarted, nil
+	case prev:
+		return StateReissued, nil
+	}
+	return StateNone, nil
+}
+
+// loadRotation reads the CA directory and the CAs the state implies.
+func loadRotation(o RotateOptions) (*rotation, error) {
+	if o.CACertFile != "" {
+		return nil, inputErr("rotate-ca rotates only a CA that libvirt-pki made and keeps in a CA directory; --ca-cert names an external CA: have its owner issue a new one, then run certificates with it")
+	}
+	r := &rotation{o: o}
+	var err error
+	if r.state, err = RotationState(o.CADir); err != nil {
+		return nil, err
+	}
+	load := func(dir string) (*pki.CA, error) {
+		return loadCAFiles(filepath.Join(dir, caCertName), filepath.Join(dir, caKeyName))
+	}
+	if r.state != StateReissuing {
+		if _, err := os.Stat(filepath.Join(o.CADir, caCertName)); errors.Is(err, fs.ErrNotExist) {
+			return nil, inputErr("no CA in %s: rotate-ca rotates the CA that certificates made there (run certificates first, or give --ca-dir)", o.CADir)
+		}
+		if r.cur, err = load(o.CADir); err != nil {
+			return nil, err
+		}
+	}
+	switch r.state {
+	case StateStarted:
+		r.next, err = load(filepath.Join(o.CADir, nextDir))
+	case StateReissued:
+		r.prev, err = load(filepath.Join(o.CADir, previousDir))
+	case StateReissuing:
+		if r.prev, err = load(filepath.Join(o.CADir, previousDir)); err != nil {
+			return nil, err
+		}
+		// Each of the pair is in next/ until reissue moved it.
+		pick := func(name string) string {
+			if p := filepath.Join(o.CADir, nextDir, name); exists(p) {
+				return p
+			}
+			return filepath.Join(o.CADir, name)
+		}
+		r.next, err = loadCAFiles(pick(caCertName), pick(caKeyName))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func exists(path string) bool { _, err := os.Lstat(path); return err == nil }
+
+// cas lists the rotation's CAs with their roles.
+func (r *rotation) cas() []RotationCA {
+	var out []RotationCA
+	add := func(role, dir string, ca *pki.CA) {
+		if ca == nil {
+			return
+		}
+		out = append(out, RotationCA{
+			Role: role, Subject: ca.Cert.Subject.String(), Serial: pki.SerialHex(ca.Cert),
+			KeyAlgo: string(pki.AlgoOf(ca.Key.Signer.Public())), NotAfter: ca.Cert.NotAfter, Dir: dir, ca: ca,
+		})
+	}
+	add("current", r.o.CADir, r.cur)
+	nextAt := filepath.Join(r.o.CADir, nextDir)
+	if r.state == StateReissuing {
+		nextAt = r.o.CADir
+	}
+	add("next", nextAt, r.next)
+	add("previous", filepath.Join(r.o.CADir, previousDir), r.prev)
+	return out
+}
+
+// wrongStep is the error for a step run out of order.
+func wrongStep(step, state string) error {
+	want := map[string]string{
+		StateNone:      "no rotation is in progress: the first step is rotate-ca start",
+		StateStarted:   "the rotation is started: deploy the bundled cacert.pem everywhere, then run rotate-ca reissue",
+		StateReissuing: "a reissue was interrupted: run rotate-ca reissue again to complete it",
+		StateReissued:  "the leaves are re-issued: deploy them everywhere, then run rotate-ca finish",
+	}[state]
+	return inputErr("rotate-ca %s: wrong order: %s", step, want)
+}
+
+// caFiles plans writing data to every cacert.pem of the layout.
+func (r *rotation) caFiles(data []byte) ([]FilePlan, error) {
+	paths, err := scanCAFiles(r.o.Layout, r.o.Root, r.o.CADir)
+	if err != nil {
+		return nil, err
+	}
+	if len(paths) == 0 {
+		return nil, inputErr("no cacert.pem under %s: run certificates first", r.o.Root)
+	}
+	var out []FilePlan
+	for _, p := range paths {
+		fp := FilePlan{Path: p, Action: Unchanged}
+		if !sameFile(p, data) {
+			fp.Action = Update
+		}
+		out = append(out, fp)
+	}
+	return out, nil
+}
+
+func (r *rotation) writeCAFiles(files []FilePlan, data []byte) error {
+	spec, _ := r.o.Layout.Spec(layout.CACert)
+	for _, f := range files {
+		if f.Action == Unchanged {
+			continue
+		}
+		if err := fsutil.WriteFileAtomic(f.Path, data, spec.Mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckCABundle refuses a cacert.pem libvirt cannot load: more than
+// MaxCACerts certificates or more than MaxCAFileBytes.
+func CheckCABundle(certs []*x509.Certificate, data []byte) error {
+	if len(certs) > MaxCACerts {
+		return inputErr("the CA bundle would hold %d certificates; libvirt loads at most %d from a CA file", len(certs), MaxCACerts)
+	}
+	if len(data) > MaxCAFileBytes {
+		return inputErr("the CA bundle would be %d bytes; libvirt reads at most %d bytes of a CA file", len(data), MaxCAFileBytes)
+	}
+	return nil
+}
+
+// RotateStart makes the next CA and bundles it into every cacert.pem.
+// Run again while started, it only puts the bundle back into cacert.pem
+// files that lost it (a host added by certificates meanwhile); with every
+// bundle in place it is an error, like any step out of order.
+func RotateStart(o RotateOptions) (*RotateResult, error) {
+	o.defaults()
+	r, err := loadRotation(o)
+	if err != nil {
+		return nil, err
+	}
+	if r.state != StateNone && r.state != StateStarted {
+		return nil, wrongStep("start", r.state)
+	}
+	fresh := r.state == StateNone
+	if fresh {
+		algo := o.Algo
+		if algo == "" {
+			if algo = pki.AlgoOf(r.cur.Key.Signer.Public()); algo == "" {
+				algo = pki.ECDSAP256
+			}
+		}
+		org := o.Org
+		if org == "" && len(r.cur.Cert.Subject.Organization) > 0 {
+			org = r.cur.Cert.Subject.Organization[0]
+		}
+		if r.next, err = pki.NewCA(pki.CAOptions{CommonName: nextCACommonName(org, o.Now, r.cur), Org: org, Algo: algo, Days: o.CADays}); err != nil {
+			return nil, err
+		}
+	}
+	certs := append(r.cur.Bundle(), r.next.Bundle()...)
+	bundle := pki.EncodeCertsPEM(certs...)
+	if err := CheckCABundle(certs, bundle); err != nil {
+		return nil, err
+	}
+	files, err := r.caFiles(bundle)
+	if err != nil {
+		return nil, err
+	}
+	if !fresh && !anyUpdate(files) {
+		return nil, inputErr("rotate-ca start: wrong order: the rotation is already started and every cacert.pem holds the bundle; deploy it everywhere, then run rotate-ca reissue")
+	}
+	res := &RotateResult{Step: "start", DryRun: o.DryRun, State: StateStarted, CAs: r.cas(), CAFiles: files, BundleCerts: len(certs)}
+	if o.DryRun {
+		return res, nil
+	}
+	// Bundles first, the next CA last and in one rename: a crash before
+	// the rename leaves state "none", and start runs again from scratch
+	// (the bundles' orphan certificate is replaced; nothing was signed by it).
+	if err := r.writeCAFiles(files, bundle); err != nil {
+		return nil, err
+	}
+	if fresh {
+		if err := writeCADir(filepath.Join(o.CADir, nextDir), r.next, nil); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func anyUpdate(files []FilePlan) bool {
+	for _, f := range files {
+		if f.Action != Unchanged {
+			return true
+		}
+	}
+	return false
+}
+
+// nextCACommonName gives the next CA a subject of its own: with two CAs of
+// one name in a bundle, peers that look issuers up by name could try the
+// wrong one. The date also tells the generations apart in reports.
+func nextCACommonName(org string, now time.Time, cur *pki.CA) string {
+	base := caCommonName(org) + " " + now.UTC().Format("2006-01-02")
+	name := base
+	for i := 2; ; i++ {
+		taken := false
+		for _, c := range cur.Bundle() {
+			taken = taken || c.Subject.CommonName == name
+		}
+		if !taken {
+			return name
+		}
+		name = fmt.Sprintf("%s %d", base, i)
+	}
+}
+
+// writeCADir writes ca (and extra files, name to content, 0600) into a
+// temporary sibling of dir and renames it into place, so dir appears
+// complete or not at all.
+func writeCADir(dir string, ca *pki.CA, extra map[string][]byte) error {
+	tmp := dir + ".tmp"
+	// A leftover from a crashed run holds only an unused copy.
+	if err := os.RemoveAll(tmp); err != nil {
+		return err
+	}
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		return err
+	}
+	if err := fsutil.WriteFileAtomic(filepath.Join(tmp, caKeyName), ca.Key.PEM, 0o600); err != nil {
+		return err
+	}
+	if err := fsutil.WriteFileAtomic(filepath.Join(tmp, caCertName), ca.CertPEM, 0o644); err != nil {
+		return err
+	}
+	for name, data := range extra {
+		if err := fsutil.WriteFileAtomic(filepath.Join(tmp, name), data, 0o600); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return err
+	}
+	return fsutil.SyncDir(filepath.Dir(dir))
+}
+
+// RotateReissue makes the next CA current (the old one is kept in
+// previous/) and re-issues every leaf with it, keeping subjects, SANs and
+// keys. cacert.pem files keep the bundle. Run again after an interrupted
+// reissue it completes the swap and re-issues only what the new CA has not
+// signed yet.
+func RotateReissue(o RotateOptions) (*RotateResult, error) {
+	o.defaults()
+	r, err := loadRotation(o)
+	if err != nil {
+		return nil, err
+	}
+	var newCA *pki.CA
+	switch r.state {
+	case StateStarted, StateReissuing:
+		newCA = r.next
+	case StateReissued:
+		newCA = r.cur
+	default:
+		return nil, wrongStep("reissue", r.state)
+	}
+	// Leaves from the new CA are only safe where the peers trust it.
+	paths, err := scanCAFiles(o.Layout, o.Root, o.CADir)
+	if err != nil {
+		return nil, err
+	}
+	var lacking []string
+	for _, p := range paths {
+		if data, _ := os.ReadFile(p); !containsCert(data, newCA.Cert) {
+			lacking = append(lacking, p)
+		}
+	}
+	if len(lacking) > 0 {
+		return nil, inputErr("%s do not hold the next CA (written after rotate-ca start?): run rotate-ca start again to restore the bundle, deploy it, then reissue", strings.Join(lacking, ", "))
+	}
+	ro := RenewOptions{Layout: o.Layout, Root: o.Root, CADir: o.CADir, Days: o.Days, Now: o.Now, DryRun: o.DryRun}
+	if r.state == StateStarted {
+		ro.All, ro.allReason = true, "new CA"
+	} else {
+		ro.selectFn = func(c *x509.Certificate) string {
+			if newCA.Signed(c) != nil {
+				return "not signed by the new CA"
+			}
+			return ""
+		}
+	}
+	leaves, err := planRenew(ro, newCA)
+	if err != nil {
+		return nil, err
+	}
+	if r.state == StateReissued && leaves.Renewed == 0 {
+		return nil, wrongStep("reissue", r.state)
+	}
+	leaves.RenewBefore = ""
+	res := &RotateResult{Step: "reissue", DryRun: o.DryRun, State: StateReissued, Leaves: leaves}
+	if o.DryRun {
+		res.CAs = r.cas()
+		return res, nil
+	}
+	if r.state != StateReissued {
+		if err := r.swap(); err != nil {
+			return nil, err
+		}
+		if r.state == StateStarted { // resumed runs loaded previous/ already
+			r.prev = r.cur
+		}
+		r.cur, r.next, r.state = newCA, nil, StateReissued
+	}
+	res.CAs = r.cas()
+	if err := leaves.apply(); err != nil {
+		return res, fmt.Errorf("%w (the new CA is in place: run rotate-ca reissue again to re-issue the rest)", err)
+	}
+	return res, nil
+}
+
+// swap saves the current CA in previous/ (complete, in one rename), then
+// renames the next CA's key and certificate into the CA directory. Every
+// point it can stop at is a state loadRotation recognises.
+func (r *rotation) swap() error {
+	dir := r.o.CADir
+	if r.state == StateStarted {
+		// revoked.json and the CRL stay (revocations are by serial and
+		// the list is history); previous/ keeps copies for the audit.
+		extra := map[string][]byte{}
+		for _, name := range []string{revokedFile, CRLFile} {
+			if data, err := os.ReadFile(filepath.Join(dir, name)); err == nil {
+				extra[name] = data
+			}
+		}
+		if err := writeCADir(filepath.Join(dir, previousDir), r.cur, extra); err != nil {
+			return err
+		}
+	}
+	// The key first: an interrupted swap is then a new key beside the old
+	// certificate, which loadRotation reads from previous/ and next/.
+	for _, name := range []string{caKeyName, caCertName} {
+		src := filepath.Join(dir, nextDir, name)
+		if !exists(src) {
+			continue
+		}
+		if err := os.Rename(src, filepath.Join(dir, name)); err != nil {
+			return err
+		}
+	}
+	if err := fsutil.SyncDir(dir); err != nil {
+		return err
+	}
+	// next/ is empty now but for anything a person put there.
+	if err := os.RemoveAll(filepath.Join(dir, nextDir)); err != nil {
+		return err
+	}
+	return fsutil.SyncDir(dir)
+}
+
+// RotateFinish makes every cacert.pem hold the new CA alone and retires
+// the old CA to retired-<UTC date>/. It refuses while any leaf is still
+// signed by another CA: that host would be cut off.
+func RotateFinish(o RotateOptions) (*RotateResult, error) {
+	o.defaults()
+	r, err := loadRotation(o)
+	if err != nil {
+		return nil, err
+	}
+	if r.state != StateReissued {
+		return nil, wrongStep("finish", r.state)
+	}
+	leaves, err := scanLeaves(o.Layout, o.Root, o.CADir)
+	if err != nil {
+		return nil, err
+	}
+	var stale []string
+	for _, l := range leaves {
+		if r.cur.Signed(l.cert) != nil {
+			stale = append(stale, l.certPath)
+		}
+	}
+	if len(stale) > 0 {
+		if len(stale) > 5 {
+			stale = append(stale[:5], fmt.Sprintf("and %d more", len(stale)-5))
+		}
+		return nil, inputErr("rotate-ca finish: not signed by the current CA (they would be cut off): %s; run rotate-ca reissue again first", strings.Join(stale, ", "))
+	}
+	certs := r.cur.Bundle()
+	bundle := pki.EncodeCertsPEM(certs...)
+	files, err := r.caFiles(bundle)
+	if err != nil {
+		return nil, err
+	}
+	retired := retiredDir(o.CADir, o.Now)
+	res := &RotateResult{Step: "finish", DryRun: o.DryRun, State: StateNone, CAs: r.cas(), CAFiles: files, BundleCerts: len(certs), Retired: retired}
+	if o.DryRun {
+		return res, nil
+	}
+	// Bundles first: until previous/ is renamed the step can run again.
+	if err := r.writeCAFiles(files, bundle); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(filepath.Join(o.CADir, previousDir), retired); err != nil {
+		return nil, err
+	}
+	return res, fsutil.SyncDir(o.CADir)
+}
+
+// retiredDir is retired-<UTC date>, with -2, -3... for more than one
+// rotation on a day.
+func retiredDir(caDir string, now time.Time) string {
+	base := filepath.Join(caDir, "retired-"+now.UTC().Format("2006-01-02"))
+	name := base
+	for i := 2; exists(name); i++ {
+		name = fmt.Sprintf("%s-%d", base, i)
+	}
+	return name
+}
+
+// RotationStatus reports where a rotation stands.
+type RotationStatus struct {
+	State    string       `json:"state"`
+	NextStep string       `json:"next_step"`
+	CAs      []RotationCA `json:"cas"`
+	// CACertFiles lists each cacert.pem with the roles of the CAs it
+	// holds ("current", "next", "previous", "other").
+	CACertFiles []CAFileStatus `json:"cacert_files"`
+	// CACertCounts counts cacert.pem files by what they hold, e.g.
+	// "current+next": 3.
+	CACertCounts map[string]int `json:"cacert_counts"`
+	Leaves       []LeafStatus   `json:"leaves"`
+	// LeafCounts counts leaves by the role of the CA that signed them.
+	LeafCounts map[string]int `json:"leaf_counts"`
+}
+
+// CAFileStatus is one cacert.pem.
+type CAFileStatus struct {
+	Path  string   `json:"path"`
+	Holds []string `json:"holds"`
+}
+
+// LeafStatus is one leaf and the CA that signed it.
+type LeafStatus struct {
+	Host     string `json:"host"`
+	Profile  string `json:"profile"`
+	Path     string `json:"path"`
+	SignedBy string `json:"signed_by"`
+}
+
+// Status reads the rotation state, every cacert.pem and every leaf.
+func Status(o RotateOptions) (*RotationStatus, error) {
+	o.defaults()
+	r, err := loadRotation(o)
+	if err != nil {
+		return nil, err
+	}
+	st := &RotationStatus{
+		State: r.state, CAs: r.cas(), CACertCounts: map[string]int{}, LeafCounts: map[string]int{},
+		CACertFiles: []CAFileStatus{}, Leaves: []LeafStatus{},
+		NextStep: map[string]string{
+			StateNone:      "none in progress (rotate-ca start begins one)",
+			StateStarted:   "deploy cacert.pem everywhere, then rotate-ca reissue",
+			StateReissuing: "rotate-ca reissue (interrupted: run it again)",
+			StateReissued:  "deploy the new certificates everywhere, then rotate-ca finish",
+		}[r.state],
+	}
+	paths, err := scanCAFiles(o.Layout, o.Root, o.CADir)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range paths {
+		certs, err := pki.ReadCertsFile(p)
+		if err != nil {
+			return nil, &InputError{err}
+		}
+		var holds []string
+		for _, role := range []string{"current", "next", "previous", "other"} {
+			for _, c := range certs {
+				if roleOfCACert(st.CAs, c) == role {
+					holds = append(holds, role)
+					break
+				}
+			}
+		}
+		st.CACertFiles = append(st.CACertFiles, CAFileStatus{Path: p, Holds: holds})
+		st.CACertCounts[strings.Join(holds, "+")]++
+	}
+	leaves, err := scanLeaves(o.Layout, o.Root, o.CADir)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range leaves {
+		by := "other"
+		for _, c := range st.CAs {
+			if c.ca.Signed(l.cert) == nil {
+				by = c.Role
+				break
+			}
+		}
+		st.Leaves = append(st.Leaves, LeafStatus{Host: l.host, Profile: l.profile.Name, Path: l.certPath, SignedBy: by})
+		st.LeafCounts[by]++
+	}
+	return st, nil
+}
+
+func roleOfCACert(cas []RotationCA, c *x509.Certificate) string {
+	for _, ca := range cas {
+		for _, b := range ca.ca.Bundle() {
+			if b.Equal(c) {
+				return ca.Role
+			}
+		}
+	}
+	return "other"
+}
