@@ -39,6 +39,8 @@ type CertificatesOptions struct {
 	Output         string
 	Verbose        bool
 	PrintDNList    bool
+
+	kolla kollaSettings // globals.yml, for the kolla layout
 }
 
 // NewCmdCertificates parses flags and hands them to runF (runCertificates
@@ -111,8 +113,20 @@ func runCertificates(opts *CertificatesOptions) error {
 	if err != nil {
 		return err
 	}
+	notes := opts.IO.Out
+	if opts.Output == "json" || opts.PrintDNList {
+		notes = opts.IO.ErrOut
+	}
+	opts.Hosts.printWarnings(notes)
+	opts.kolla.report(notes, true, false)
 	if !opts.DryRun {
-		if err := plan.Apply(nil); err != nil {
+		var bar *progressBar
+		if opts.Output != "json" {
+			bar = newProgressBar(opts.IO.ErrOut, "Issuing certificates")
+		}
+		err := plan.Apply(bar.callback())
+		bar.Done()
+		if err != nil {
 			return err
 		}
 	}
@@ -161,7 +175,12 @@ func (opts *CertificatesOptions) engineOptions() (certs.Options, error) {
 		if opts.Out != "" {
 			return o, usageErrorf("--out is for --layout libvirt and pkipath; the kolla layout writes under --config-dir")
 		}
-		o.Root = layout.NovaLibvirtDir(opts.ConfigDir, "")
+		k, err := readKolla(opts.ConfigDir)
+		if err != nil {
+			return o, err
+		}
+		opts.kolla = k
+		o.Root = k.novaLibvirtDir()
 		o.CADir = layout.KollaCADir(opts.ConfigDir)
 	} else {
 		if opts.Out == "" {
@@ -239,7 +258,11 @@ func writeCertificatesText(w io.Writer, plan *certs.Plan, opts *CertificatesOpti
 	}
 	fmt.Fprintf(w, "Certificates: %s; files in %s\n", strings.Join(counts, ", "), plan.Opts.Root)
 	if !opts.DryRun && plan.Opts.Layout.Name == layout.Kolla.Name {
-		fmt.Fprintln(w, `Next: set libvirt_tls: "yes" in globals.yml and run: kolla-ansible reconfigure -t nova`)
+		if opts.kolla.tls() {
+			fmt.Fprintln(w, "Next: kolla-ansible reconfigure -t nova")
+		} else {
+			fmt.Fprintln(w, `Next: set libvirt_tls: "yes" in globals.yml and run: kolla-ansible reconfigure -t nova`)
+		}
 	}
 }
 

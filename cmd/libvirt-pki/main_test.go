@@ -37,6 +37,7 @@ func TestScripts(t *testing.T) {
 			"perm":    cmdPerm,
 			"certsan": cmdCertSAN,
 			"certcn":  cmdCertCN,
+			"changed": cmdChanged,
 		},
 	})
 }
@@ -81,4 +82,23 @@ func cmdCertCN(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	c := readCert(ts, args[0])
 	fmt.Fprintf(ts.Stdout(), "subject=%s issuer=%s\n", c.Subject.CommonName, c.Issuer.CommonName)
+}
+
+// cmdChanged: changed OLD NEW prints "-line" / "+line" for every line that
+// differs between two files of the same line count (a line-level diff
+// good enough to show that an edit touched exactly one line).
+func cmdChanged(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: changed OLD NEW")
+	}
+	a := strings.Split(ts.ReadFile(args[0]), "\n")
+	b := strings.Split(ts.ReadFile(args[1]), "\n")
+	if len(a) != len(b) {
+		ts.Fatalf("%s has %d lines, %s has %d", args[0], len(a), args[1], len(b))
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			fmt.Fprintf(ts.Stdout(), "-%s\n+%s\n", a[i], b[i])
+		}
+	}
 }

@@ -119,7 +119,11 @@ func layoutRoots(l layout.Layout, configDir, out, caDir string) (root, ca string
 		if out != "" {
 			return "", "", usageErrorf("--out is for --layout libvirt and pkipath; the kolla layout lives under --config-dir")
 		}
-		root, ca = layout.NovaLibvirtDir(configDir, ""), layout.KollaCADir(configDir)
+		k, err := readKolla(configDir)
+		if err != nil {
+			return "", "", err
+		}
+		root, ca = k.novaLibvirtDir(), layout.KollaCADir(configDir)
 	} else {
 		if out == "" {
 			return "", "", usageErrorf("--layout %s needs --out DIR", l.Name)

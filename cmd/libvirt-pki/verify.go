@@ -34,6 +34,8 @@ type VerifyOptions struct {
 	Authname     string
 	Mech         string
 	URI          string
+
+	changed func(flag string) bool
 }
 
 // NewCmdVerify parses flags and hands them to runF (runVerify by default).
@@ -54,7 +56,8 @@ Exit status: 0 when nothing at or above --fail-on was found, 1 when something wa
 		Example: `  libvirt-pki verify --config-dir /etc/kolla
   libvirt-pki verify --config-dir /etc/kolla --host compute01=compute01.example.org -o junit > verify.xml`,
 		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.changed = cmd.Flags().Changed
 			if runF != nil {
 				return runF(opts)
 			}
@@ -112,6 +115,13 @@ func runVerify(opts *VerifyOptions) error {
 	if len(opts.Live) > 0 || opts.LiveAll {
 		if opts.Concurrency < 1 || opts.Timeout <= 0 {
 			return usageErrorf("--concurrency and --timeout must be positive")
+		}
+		if l.Name == layout.Kolla.Name && !flagChanged(opts.changed, "authname") {
+			k, err := readKolla(opts.ConfigDir)
+			if err != nil {
+				return err
+			}
+			opts.Authname = k.authname()
 		}
 		lo := verify.LiveOptions{Endpoints: opts.Live, All: opts.LiveAll, Authname: opts.Authname, Mech: opts.Mech, URI: opts.URI, Timeout: opts.Timeout, Concurrency: opts.Concurrency}
 		// A password is optional: a daemon without SASL needs none, and

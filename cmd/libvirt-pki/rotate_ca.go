@@ -1,0 +1,291 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/libvirt-pki/libvirt-pki/certs"
+	"github.com/libvirt-pki/libvirt-pki/layout"
+	"github.com/libvirt-pki/libvirt-pki/pki"
+)
+
+// RotateCAOptions holds the parsed flags of `rotate-ca STEP`.
+type RotateCAOptions struct {
+	IO *IOStreams
+
+	Step string // start, reissue, finish or status
+
+	ConfigDir, Out, LayoutName, CADir string
+	CACert, CAKey                     string
+	KeyAlgo, Org                      string
+	CADays, Days                      int
+	DryRun                            bool
+	Output                            string
+}
+
+// rotateSteps are the subcommands, in the order they are run.
+var rotateSteps = []struct{ name, short string }{
+	{"start", "Make the next CA and bundle it with the current one in every cacert.pem"},
+	{"reissue", "Make the next CA current and re-issue every certificate with it"},
+	{"finish", "Make every cacert.pem hold the new CA alone and retire the old one"},
+	{"status", "Say which rotation step the layout is in"},
+}
+
+// NewCmdRotateCA builds `rotate-ca` and its step subcommands; each parses
+// its flags and hands them to runF (runRotateCA by default).
+func NewCmdRotateCA(ios *IOStreams, runF func(*RotateCAOptions) error) *cobra.Command {
+	opts := &RotateCAOptions{IO: ios}
+	cmd := &cobra.Command{
+		Use:   "rotate-ca start|reissue|finish|status",
+		Short: "Replace the CA without downtime, in steps run between deploys",
+		Long: `Replace the CA that libvirt-pki made, without a moment when two peers do not
+trust each other. Deploy the files (kolla-ansible reconfigure -t nova) after each step:
+
+  start    makes the next CA in <ca-dir>/next/ and writes every cacert.pem as the
+           bundle current+next. Deploy: every peer trusts both CAs.
+  reissue  makes the next CA current (the old one moves to <ca-dir>/previous/) and
+           re-issues every server and client certificate with it, keeping subjects,
+           SANs and keys. Deploy: peers present new certificates everyone trusts.
+  finish   writes every cacert.pem with the new CA alone and renames previous/ to
+           retired-<date>/. Deploy: the old CA is trusted no more.
+  status   says which step the layout is in and which CA signed what.
+
+Steps out of order fail with exit status 2 and write nothing. certificates keeps
+working during a rotation (it signs with whichever CA is current).`,
+		Example: `  libvirt-pki rotate-ca start --config-dir /etc/kolla
+  kolla-ansible reconfigure -t nova
+  libvirt-pki rotate-ca reissue --config-dir /etc/kolla
+  kolla-ansible reconfigure -t nova
+  libvirt-pki rotate-ca finish --config-dir /etc/kolla
+  kolla-ansible reconfigure -t nova`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageErrorf("rotate-ca: unknown step %q (want start, reissue, finish or status)", args[0])
+			}
+			return nil
+		},
+		RunE: func(*cobra.Command, []string) error {
+			return usageErrorf("rotate-ca: name a step: start, reissue, finish or status")
+		},
+	}
+	for _, s := range rotateSteps {
+		step := s.name
+		sub := &cobra.Command{
+			Use:   step,
+			Short: s.short,
+			Args:  cobra.NoArgs,
+			RunE: func(*cobra.Command, []string) error {
+				opts.Step = step
+				if runF != nil {
+					return runF(opts)
+				}
+				return runRotateCA(opts)
+			},
+		}
+		fl := sub.Flags()
+		fl.StringVar(&opts.ConfigDir, "config-dir", layout.DefaultConfigDir, "Kolla config root (node_config)")
+		fl.StringVar(&opts.Out, "out", "", "the `DIR` of a --layout libvirt or pkipath tree")
+		fl.StringVar(&opts.LayoutName, "layout", "kolla", "layout: kolla, libvirt or pkipath")
+		fl.StringVar(&opts.CADir, "ca-dir", "", "`DIR` of the CA (default <config-dir>/certificates/libvirt, or <out>/ca)")
+		// Accepted only to refuse clearly: an external CA is not ours to rotate.
+		fl.StringVar(&opts.CACert, "ca-cert", "", "not supported: rotation manages only CAs made by libvirt-pki")
+		fl.StringVar(&opts.CAKey, "ca-key", "", "not supported (see --ca-cert)")
+		fl.StringVarP(&opts.Output, "output", "o", "text", "output format: text or json")
+		if step != "status" {
+			fl.BoolVar(&opts.DryRun, "dry-run", false, "say what the step would do and write nothing")
+		}
+		switch step {
+		case "start":
+			fl.StringVar(&opts.KeyAlgo, "key-algo", "", "the next CA's key algorithm (default: the current CA's)")
+			fl.StringVar(&opts.Org, "org", "", "the next CA's organization (O) (default: the current CA's)")
+			fl.IntVar(&opts.CADays, "ca-days", pki.DefaultCADays, "validity of the next CA, in days")
+		case "reissue":
+			fl.IntVar(&opts.Days, "days", pki.DefaultLeafDays, "validity of the re-issued certificates, in days")
+		}
+		cmd.AddCommand(sub)
+	}
+	return cmd
+}
+
+func runRotateCA(opts *RotateCAOptions) error {
+	if opts.Output != "text" && opts.Output != "json" {
+		return usageErrorf("--output %q: want text or json", opts.Output)
+	}
+	if opts.CACert != "" || opts.CAKey != "" {
+		return usageErrorf("rotate-ca rotates only a CA that libvirt-pki made and keeps in its CA directory; --ca-cert names an external CA: have its owner issue a new one, then run certificates with it")
+	}
+	l, err := layout.ByName(opts.LayoutName)
+	if err != nil {
+		return usageError{err}
+	}
+	o := certs.RotateOptions{Layout: l, Org: opts.Org, CADays: opts.CADays, Days: opts.Days, DryRun: opts.DryRun}
+	if opts.KeyAlgo != "" {
+		if o.Algo, err = pki.ParseKeyAlgo(opts.KeyAlgo); err != nil {
+			return usageError{err}
+		}
+	}
+	if opts.Step == "start" && opts.CADays <= 0 || opts.Step == "reissue" && opts.Days <= 0 {
+		return usageErrorf("--days and --ca-days must be positive")
+	}
+	if o.Root, o.CADir, err = layoutRoots(l, opts.ConfigDir, opts.Out, opts.CADir); err != nil {
+		return err
+	}
+	w := opts.IO.Out
+	if opts.Step == "status" {
+		st, err := certs.Status(o)
+		if err != nil {
+			return err
+		}
+		if opts.Output == "json" {
+			return writeJSON(w, st)
+		}
+		writeRotationStatus(w, st)
+		return nil
+	}
+	var res *certs.RotateResult
+	switch opts.Step {
+	case "start":
+		res, err = certs.RotateStart(o)
+	case "reissue":
+		res, err = certs.RotateReissue(o)
+	case "finish":
+		res, err = certs.RotateFinish(o)
+	default:
+		return usageErrorf("rotate-ca: unknown step %q", opts.Step)
+	}
+	if err != nil {
+		return err
+	}
+	if opts.Output == "json" {
+		return writeJSON(w, res)
+	}
+	writeRotateText(w, res, l)
+	return nil
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func caByRole(cas []certs.RotationCA, role string) *certs.RotationCA {
+	for i := range cas {
+		if cas[i].Role == role {
+			return &cas[i]
+		}
+	}
+	return nil
+}
+
+func writeRotateText(w io.Writer, res *certs.RotateResult, l layout.Layout) {
+	would := func(done, dry string) string {
+		if res.DryRun {
+			return dry
+		}
+		return done
+	}
+	if res.DryRun {
+		fmt.Fprintln(w, "Dry run: nothing was written.")
+	}
+	describe := func(ca *certs.RotationCA) string {
+		return fmt.Sprintf("%q (%s, valid until %s)", ca.Subject, ca.KeyAlgo, ca.NotAfter.Format("2006-01-02"))
+	}
+	switch res.Step {
+	case "start":
+		if next := caByRole(res.CAs, "next"); next != nil {
+			fmt.Fprintf(w, "Next CA: %s in %s\n", describe(next), next.Dir)
+		}
+		if cur := caByRole(res.CAs, "current"); cur != nil {
+			fmt.Fprintf(w, "Current CA (still signing): %s\n", describe(cur))
+		}
+	case "reissue":
+		// A dry run reports the CAs as they are, before the swap.
+		if next := caByRole(res.CAs, "next"); res.DryRun && next != nil {
+			fmt.Fprintf(w, "Would make current: %s\n", describe(next))
+			if cur := caByRole(res.CAs, "current"); cur != nil {
+				fmt.Fprintf(w, "Would keep as previous: %s\n", describe(cur))
+			}
+			break
+		}
+		if cur := caByRole(res.CAs, "current"); cur != nil {
+			fmt.Fprintf(w, "Current CA: %s\n", describe(cur))
+		}
+		if prev := caByRole(res.CAs, "previous"); prev != nil {
+			fmt.Fprintf(w, "Previous CA (kept in %s): %s\n", prev.Dir, describe(prev))
+		}
+	case "finish":
+		if cur := caByRole(res.CAs, "current"); cur != nil {
+			fmt.Fprintf(w, "Current CA: %s\n", describe(cur))
+		}
+		if prev := caByRole(res.CAs, "previous"); prev != nil {
+			fmt.Fprintf(w, "Previous CA %q %s %s\n", prev.Subject, would("retired to", "would be retired to"), res.Retired)
+		}
+	}
+	for _, f := range res.CAFiles {
+		action := "unchanged"
+		if f.Action != certs.Unchanged {
+			action = would("updated", "would update")
+		}
+		fmt.Fprintf(w, "cacert.pem %s (%s): %s\n", action, plural(res.BundleCerts, "certificate"), f.Path)
+	}
+	if res.Leaves != nil {
+		writeRenewText(w, res.Leaves, false, "re-issued", true)
+	}
+	if res.DryRun {
+		return
+	}
+	switch res.Step {
+	case "start":
+		writeDeployHint(w, l, "cacert.pem (the bundle) to every host")
+		fmt.Fprintln(w, "Then: libvirt-pki rotate-ca reissue")
+	case "reissue":
+		writeDeployHint(w, l, "the re-issued certificates to every host")
+		fmt.Fprintln(w, "Then: libvirt-pki rotate-ca finish")
+	case "finish":
+		writeDeployHint(w, l, "cacert.pem (the new CA alone) to every host")
+		fmt.Fprintln(w, "The rotation is complete.")
+	}
+}
+
+func writeRotationStatus(w io.Writer, st *certs.RotationStatus) {
+	fmt.Fprintf(w, "Rotation: %s\n", st.State)
+	fmt.Fprintf(w, "Next step: %s\n", st.NextStep)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, ca := range st.CAs {
+		fmt.Fprintf(tw, "%s CA\t%q\t%s\tuntil %s\t%s\n", ca.Role, ca.Subject, ca.KeyAlgo, ca.NotAfter.Format("2006-01-02"), ca.Dir)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "cacert.pem files: %s\n", countsLine(st.CACertCounts))
+	fmt.Fprintf(w, "certificates signed by: %s\n", countsLine(st.LeafCounts))
+}
+
+// countsLine prints {"current+next": 3} as "3 current+next", sorted.
+func countsLine(m map[string]int) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%d %s", m[k], k)
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,263 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/libvirt-pki/libvirt-pki/layout"
+	"github.com/libvirt-pki/libvirt-pki/sasl"
+)
+
+// PasswordsOptions holds the parsed flags of `passwords`.
+type PasswordsOptions struct {
+	IO        *IOStreams
+	ConfigDir string
+	Passwords string
+	Rotate    bool
+}
+
+// NewCmdPasswords parses flags and hands them to runF (runPasswords by default).
+func NewCmdPasswords(ios *IOStreams, runF func(*PasswordsOptions) error) *cobra.Command {
+	opts := &PasswordsOptions{IO: ios}
+	cmd := &cobra.Command{
+		Use:   "passwords",
+		Short: "Make sure libvirt_sasl_password in passwords.yml has a value",
+		Long: `Fill libvirt_sasl_password in Kolla's passwords.yml with 40 characters from
+[A-Za-z0-9] (as kolla-genpwd does) when it is empty. An existing value is kept
+unless --rotate. Only that one line changes: every other key, comment and blank
+line stays byte for byte, and the file keeps its mode (a new file is 0640).`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			if runF != nil {
+				return runF(opts)
+			}
+			return runPasswords(opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.ConfigDir, "config-dir", layout.DefaultConfigDir, "Kolla config root; passwords.yml is read from it")
+	fl.StringVar(&opts.Passwords, "passwords", "", "the passwords.yml `FILE` (default <config-dir>/passwords.yml)")
+	fl.BoolVar(&opts.Rotate, "rotate", false, "replace an existing password")
+	return cmd
+}
+
+func (o *PasswordsOptions) path() string {
+	if o.Passwords != "" {
+		return o.Passwords
+	}
+	return filepath.Join(o.ConfigDir, "passwords.yml")
+}
+
+func runPasswords(opts *PasswordsOptions) error {
+	path := opts.path()
+	res, err := sasl.EnsurePassword(path, sasl.SASLPasswordKey, opts.Rotate)
+	if err != nil {
+		return usageError{err}
+	}
+	switch {
+	case res.Created:
+		fmt.Fprintf(opts.IO.Out, "%s: created with a new %s (mode 0640)\n", path, sasl.SASLPasswordKey)
+	case res.Generated && opts.Rotate:
+		fmt.Fprintf(opts.IO.Out, "%s: %s rotated; run libvirt-pki sasl, then kolla-ansible reconfigure -t nova\n", path, sasl.SASLPasswordKey)
+	case res.Generated:
+		fmt.Fprintf(opts.IO.Out, "%s: %s generated\n", path, sasl.SASLPasswordKey)
+	default:
+		fmt.Fprintf(opts.IO.Out, "%s: %s already set; unchanged\n", path, sasl.SASLPasswordKey)
+	}
+	return nil
+}
+
+// SASLOptions holds the parsed flags of `sasl`.
+type SASLOptions struct {
+	IO           *IOStreams
+	ConfigDir    string
+	Passwords    string
+	PasswordFile string
+	Hosts        hostFlags
+	Authname     string
+	Realm        string
+	Mech         string
+	DBFormat     string
+	Iterations   int
+	DryRun       bool
+	Output       string
+
+	changed func(flag string) bool
+}
+
+// NewCmdSASL parses flags and hands them to runF (runSASL by default).
+func NewCmdSASL(ios *IOStreams, runF func(*SASLOptions) error) *cobra.Command {
+	opts := &SASLOptions{IO: ios}
+	cmd := &cobra.Command{
+		Use:   "sasl",
+		Short: "Write each host's sasldb (passwd.db), sasl.conf and client auth.conf",
+		Long: `For every host, write into <config-dir>/config/nova/nova-libvirt/<host>/:
+  passwd.db  a Cyrus sasldb holding --authname in the host's realm, with userPassword
+             (both mechanisms use it) and, for SCRAM-SHA-256, an authPassword secret;
+             Berkeley DB (Debian, Ubuntu) or GDBM (RHEL, Rocky, Fedora), written natively
+  sasl.conf  /etc/sasl2/libvirt.conf: mech_list and sasldb_path /etc/libvirt/passwd.db
+  auth.conf  libvirt's client credentials file for nova-compute (0600)
+
+The password comes from libvirt_sasl_password in passwords.yml (run
+"libvirt-pki passwords" first) or --password-file; never from the command line.
+
+The realm must equal the realm libvirtd computes for itself: its own host name,
+lowercased (the canonical FQDN when the short name resolves to one; "virsh
+hostname" on the host shows it). A different realm in passwd.db makes every
+login fail. By default each host's realm is its name, lowercased.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.changed = cmd.Flags().Changed
+			if runF != nil {
+				return runF(opts)
+			}
+			return runSASL(opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.ConfigDir, "config-dir", layout.DefaultConfigDir, "Kolla config root")
+	fl.StringVar(&opts.Passwords, "passwords", "", "passwords.yml `FILE` (default <config-dir>/passwords.yml)")
+	fl.StringVar(&opts.PasswordFile, "password-file", "", "read the password from `FILE` instead of passwords.yml")
+	opts.Hosts.register(cmd)
+	fl.StringVar(&opts.Authname, "authname", "nova", "the SASL user nova logs in as (default: libvirt_sasl_authname in globals.yml, else nova)")
+	fl.StringVar(&opts.Realm, "realm", "", "SASL realm for every host (default: each host's name, lowercased)")
+	fl.StringVar(&opts.Mech, "mech", "scram-sha-256", "mechanism: scram-sha-256 or digest-md5 (default: globals.yml's libvirt_sasl_mech_list, else Kolla's choice: SCRAM-SHA-256 with TLS)")
+	fl.StringVar(&opts.DBFormat, "db-format", "bdb", "sasldb format: bdb (Debian, Ubuntu) or gdbm (RHEL, Rocky, Fedora)")
+	fl.IntVar(&opts.Iterations, "scram-iterations", sasl.DefaultSCRAMIterations, "PBKDF2 iterations of the SCRAM secret (4096 to 65536)")
+	fl.BoolVar(&opts.DryRun, "dry-run", false, "say what would change and write nothing")
+	fl.StringVarP(&opts.Output, "output", "o", "text", "output format: text or json")
+	return cmd
+}
+
+func runSASL(opts *SASLOptions) error {
+	if opts.Output != "text" && opts.Output != "json" {
+		return usageErrorf("--output %q: want text or json", opts.Output)
+	}
+	k, err := readKolla(opts.ConfigDir)
+	if err != nil {
+		return err
+	}
+	mechNames := []string{opts.Mech}
+	if k.g.File != "" && !flagChanged(opts.changed, "mech") {
+		mechNames = k.mechs()
+	}
+	if k.g.File != "" && !flagChanged(opts.changed, "authname") {
+		opts.Authname = k.authname()
+	}
+	var mechs []string
+	for _, m := range mechNames {
+		mech, err := sasl.ParseMech(m)
+		if err != nil {
+			return usageError{err}
+		}
+		mechs = append(mechs, mech)
+	}
+	format, err := sasl.ParseDBFormat(opts.DBFormat)
+	if err != nil {
+		return usageError{err}
+	}
+	if opts.Iterations < sasl.MinSCRAMIterations || opts.Iterations > sasl.MaxSCRAMIterations {
+		return usageErrorf("--scram-iterations %d: want %d to %d", opts.Iterations, sasl.MinSCRAMIterations, sasl.MaxSCRAMIterations)
+	}
+	if opts.Authname == "" || strings.ContainsAny(opts.Authname, "\x00@") {
+		return usageErrorf("--authname %q: want a user name without '@'", opts.Authname)
+	}
+	hosts, _, err := opts.Hosts.resolve()
+	if err != nil {
+		return err
+	}
+	notes := opts.IO.Out
+	if opts.Output == "json" {
+		notes = opts.IO.ErrOut
+	}
+	opts.Hosts.printWarnings(notes)
+	k.report(notes, false, true)
+	pw, err := readPassword(opts.PasswordFile, opts.Passwords, opts.ConfigDir)
+	if err != nil {
+		return err
+	}
+	root := k.novaLibvirtDir()
+	type hostResult struct {
+		Host  string            `json:"host"`
+		Realm string            `json:"realm"`
+		Files []sasl.FileResult `json:"files"`
+	}
+	var results []hostResult
+	for _, h := range hosts {
+		realm := opts.Realm
+		if realm == "" {
+			realm = strings.ToLower(h.Name)
+		}
+		files, err := sasl.WriteHostFiles(sasl.HostOptions{
+			Dir: filepath.Join(root, h.Name), Realm: realm, Authname: opts.Authname, Password: pw,
+			Mechs: mechs, Format: format, Iterations: opts.Iterations, DryRun: opts.DryRun,
+		})
+		if err != nil {
+			return usageError{err}
+		}
+		results = append(results, hostResult{h.Name, realm, files})
+	}
+	if opts.Output == "json" {
+		enc := json.NewEncoder(opts.IO.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"dry_run": opts.DryRun, "authname": opts.Authname, "mechanisms": mechs, "db_format": format, "hosts": results})
+	}
+	w := opts.IO.Out
+	if opts.DryRun {
+		fmt.Fprintln(w, "Dry run: nothing was written.")
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	changed := 0
+	for _, r := range results {
+		for _, f := range r.Files {
+			if f.Action != "unchanged" {
+				changed++
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Host, filepath.Base(f.Path), f.Action, f.Reason)
+		}
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "SASL user %s, %s, %s sasldb; realm per host as listed above. %d files changed.\n", opts.Authname, strings.Join(mechs, " "), format, changed)
+	return nil
+}
+
+// NewCmdSASLDB groups the sasldb inspection commands.
+func NewCmdSASLDB(ios *IOStreams) *cobra.Command {
+	cmd := &cobra.Command{Use: "sasldb", Short: "Inspect Cyrus sasldb files (Berkeley DB or GDBM)"}
+	var output string
+	list := &cobra.Command{
+		Use:   "list FILE",
+		Short: "List each user, realm and property of a sasldb (never the secrets)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			if output != "text" && output != "json" {
+				return usageErrorf("--output %q: want text or json", output)
+			}
+			format, records, err := sasl.ReadDB(args[0])
+			if err != nil {
+				return usageError{err}
+			}
+			if output == "json" {
+				if records == nil {
+					records = []sasl.Record{}
+				}
+				enc := json.NewEncoder(ios.Out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(map[string]any{"file": args[0], "format": format, "records": records})
+			}
+			// The same lines as sasldblistusers2.
+			for _, r := range records {
+				fmt.Fprintf(ios.Out, "%s@%s: %s\n", r.AuthID, r.Realm, r.Property)
+			}
+			return nil
+		},
+	}
+	list.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	cmd.AddCommand(list)
+	return cmd
+}
