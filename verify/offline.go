@@ -38,6 +38,8 @@ type Options struct {
 	// Perms is a PermProfile name; empty picks the layout's own.
 	Perms string
 	Now   time.Time
+	// SASL, when set, checks the SASL files against the password.
+	SASL *SASLOptions
 }
 
 // FileInfo is the file one role of one host resolved to.
@@ -118,6 +120,9 @@ func Offline(o Options) (*Report, error) {
 	}
 	for _, h := range hosts {
 		rep.Hosts = append(rep.Hosts, c.checkHost(h))
+	}
+	if o.SASL != nil {
+		c.checkSASL(rep, hosts)
 	}
 	if len(c.shared) > 0 {
 		rep.Hosts = append([]HostReport{{Host: SharedHost, Files: []FileInfo{}, Findings: c.shared}}, rep.Hosts...)

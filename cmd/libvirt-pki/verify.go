@@ -107,7 +107,19 @@ func runVerify(opts *VerifyOptions) error {
 	if err != nil {
 		return err
 	}
-	vo := verify.Options{Layout: l, Root: root, Hosts: hosts, WarnDays: opts.WarnDays, Perms: opts.Perms}
+	if l.Name == layout.Kolla.Name && !flagChanged(opts.changed, "authname") {
+		k, err := readKolla(opts.ConfigDir)
+		if err != nil {
+			return err
+		}
+		opts.Authname = k.authname()
+	}
+	passwords := opts.Passwords
+	if passwords == "" {
+		passwords = filepath.Join(opts.ConfigDir, "passwords.yml")
+	}
+	vo := verify.Options{Layout: l, Root: root, Hosts: hosts, WarnDays: opts.WarnDays, Perms: opts.Perms,
+		SASL: &verify.SASLOptions{PasswordsFile: passwords, Authname: opts.Authname}}
 	rep, err := verify.Offline(vo)
 	if err != nil {
 		return usageError{err}
@@ -115,13 +127,6 @@ func runVerify(opts *VerifyOptions) error {
 	if len(opts.Live) > 0 || opts.LiveAll {
 		if opts.Concurrency < 1 || opts.Timeout <= 0 {
 			return usageErrorf("--concurrency and --timeout must be positive")
-		}
-		if l.Name == layout.Kolla.Name && !flagChanged(opts.changed, "authname") {
-			k, err := readKolla(opts.ConfigDir)
-			if err != nil {
-				return err
-			}
-			opts.Authname = k.authname()
 		}
 		lo := verify.LiveOptions{Endpoints: opts.Live, All: opts.LiveAll, Authname: opts.Authname, Mech: opts.Mech, URI: opts.URI, Timeout: opts.Timeout, Concurrency: opts.Concurrency}
 		// A password is optional: a daemon without SASL needs none, and
