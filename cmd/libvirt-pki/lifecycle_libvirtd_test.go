@@ -112,3 +112,22 @@ func runExit(t *testing.T, want int, args ...string) string {
 	}
 	return out.String()
 }
+
+// TestExpiryLiveReadsServedCertificate: expiry --live reads the chain a
+// real libvirtd serves, without trusting it and without a client pair.
+func TestExpiryLiveReadsServedCertificate(t *testing.T) {
+	peer.Require(t, "libvirtd")
+	kolla := filepath.Join(t.TempDir(), "kolla")
+	runCLI(t, "certificates", "--config-dir", kolla, "--host", "compute01=localhost", "--days", "10")
+	nl := filepath.Join(kolla, "config/nova/nova-libvirt")
+	d := libvirttest.Start(t, libvirttest.Config{
+		CACert: filepath.Join(nl, "cacert.pem"), ServerCert: filepath.Join(nl, "compute01/servercert.pem"),
+		ServerKey: filepath.Join(nl, "compute01/serverkey.pem"),
+	})
+	ep := "localhost:" + strconv.Itoa(d.Port)
+	out := runExit(t, exitFailure, "expiry", "--config-dir", kolla, "--live", ep)
+	if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(ep) + ` +\(served\) +compute01 +compute01,localhost .* 9d +libvirt-pki CA +expiring$`).MatchString(out) {
+		t.Fatalf("expiry --live did not report the served certificate:\n%s", out)
+	}
+	runExit(t, exitUsage, "expiry", "--config-dir", kolla, "--live", "localhost:1", "--timeout", "2s")
+}
