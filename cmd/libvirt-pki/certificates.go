@@ -20,14 +20,10 @@ import (
 // CertificatesOptions holds the parsed flags of `certificates`.
 type CertificatesOptions struct {
 	IO *IOStreams
+	layoutFlags
 
-	ConfigDir      string
-	Out            string
-	CADir          string
-	CACert, CAKey  string
 	Hosts          hostFlags
 	Mode           string
-	LayoutName     string
 	WildcardDomain string
 	Org            string
 	KeyAlgo        string
@@ -78,14 +74,9 @@ Defaults: ECDSA P-256 keys, leaves valid 730 days, the CA 3650 days.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.ConfigDir, "config-dir", layout.DefaultConfigDir, "Kolla config root (node_config); kolla layout files go to `DIR`/config/nova/nova-libvirt/")
-	fl.StringVar(&opts.Out, "out", "", "output `DIR` for --layout libvirt and pkipath")
-	fl.StringVar(&opts.CADir, "ca-dir", "", "`DIR` keeping the CA made by libvirt-pki (default <config-dir>/certificates/libvirt, or <out>/ca)")
-	fl.StringVar(&opts.CACert, "ca-cert", "", "sign with this existing CA or intermediate certificate `FILE` (chain up to the root appended)")
-	fl.StringVar(&opts.CAKey, "ca-key", "", "private key `FILE` of --ca-cert")
+	opts.layoutFlags.register(fl, withCADir|withExternalCA)
 	opts.Hosts.register(cmd)
 	fl.StringVar(&opts.Mode, "mode", "per-host", "per-host: a pair of certificates per host; shared: one pair for all hosts")
-	fl.StringVar(&opts.LayoutName, "layout", "kolla", "where files go: kolla, libvirt or pkipath")
 	fl.StringVar(&opts.WildcardDomain, "wildcard-domain", "", "shared mode: add *.`DOMAIN` to the server certificate")
 	fl.StringVar(&opts.Org, "org", "", "organization (O) in every certificate's subject")
 	fl.StringVar(&opts.KeyAlgo, "key-algo", string(pki.ECDSAP256), "key algorithm: ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072, rsa-4096")

@@ -14,15 +14,12 @@ import (
 // ExpiryOptions holds the parsed flags of `expiry`.
 type ExpiryOptions struct {
 	IO *IOStreams
+	layoutFlags
 
-	ConfigDir  string
-	Out        string
-	LayoutName string
-	CADir      string
-	Live       []string
-	Timeout    time.Duration
-	WarnDays   int
-	Output     string
+	Live     []string
+	Timeout  time.Duration
+	WarnDays int
+	Output   string
 }
 
 // NewCmdExpiry parses flags and hands them to runF (runExpiry by default).
@@ -51,10 +48,7 @@ x509_cert_not_before and x509_cert_expired for node_exporter's textfile collecto
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.ConfigDir, "config-dir", layout.DefaultConfigDir, "Kolla config root (node_config)")
-	fl.StringVar(&opts.Out, "out", "", "the `DIR` of a --layout libvirt or pkipath tree")
-	fl.StringVar(&opts.LayoutName, "layout", "kolla", "layout: kolla, libvirt or pkipath")
-	fl.StringVar(&opts.CADir, "ca-dir", "", "`DIR` of the CA (default <config-dir>/certificates/libvirt, or <out>/ca)")
+	opts.layoutFlags.register(fl, withCADir)
 	fl.StringArrayVar(&opts.Live, "live", nil, "also read the certificate served at `HOST[:PORT]` (port 16514 by default; repeatable)")
 	fl.DurationVar(&opts.Timeout, "timeout", 10*time.Second, "timeout for each --live endpoint")
 	fl.IntVar(&opts.WarnDays, "warn-days", 30, "status expiring within this many `DAYS`")

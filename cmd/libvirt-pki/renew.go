@@ -20,15 +20,14 @@ import (
 type RenewOptions struct {
 	IO *IOStreams
 
-	ConfigDir, Out, LayoutName, CADir string
-	CACert, CAKey                     string
-	RenewBefore                       time.Duration
-	All                               bool
-	RotateKeys                        bool
-	Days                              int
-	DryRun                            bool
-	Output                            string
-	Verbose                           bool
+	layoutFlags
+	RenewBefore time.Duration
+	All         bool
+	RotateKeys  bool
+	Days        int
+	DryRun      bool
+	Output      string
+	Verbose     bool
 }
 
 // NewCmdRenew parses flags and hands them to runF (runRenew by default).
@@ -57,12 +56,7 @@ A second run with the same flags changes nothing.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.ConfigDir, "config-dir", layout.DefaultConfigDir, "Kolla config root (node_config)")
-	fl.StringVar(&opts.Out, "out", "", "the `DIR` of a --layout libvirt or pkipath tree")
-	fl.StringVar(&opts.LayoutName, "layout", "kolla", "layout: kolla, libvirt or pkipath")
-	fl.StringVar(&opts.CADir, "ca-dir", "", "`DIR` of the CA (default <config-dir>/certificates/libvirt, or <out>/ca)")
-	fl.StringVar(&opts.CACert, "ca-cert", "", "sign with this external CA certificate `FILE` instead of the CA directory")
-	fl.StringVar(&opts.CAKey, "ca-key", "", "private key `FILE` of --ca-cert")
+	opts.layoutFlags.register(fl, withCADir|withExternalCA)
 	fl.DurationVar(&opts.RenewBefore, "renew-before", 30*24*time.Hour, "renew certificates expiring within this `DURATION`")
 	fl.BoolVar(&opts.All, "all", false, "renew every certificate, whatever its dates")
 	fl.BoolVar(&opts.RotateKeys, "rotate-keys", false, "make new private keys (of the same algorithm) for renewed certificates")

@@ -15,12 +15,11 @@ import (
 type RevokeOptions struct {
 	IO *IOStreams
 
-	ConfigDir, Out, LayoutName, CADir string
-	CACert, CAKey                     string
-	Hosts, Serials                    []string
-	CRLDays                           int
-	DryRun                            bool
-	Output                            string
+	layoutFlags
+	Hosts, Serials []string
+	CRLDays        int
+	DryRun         bool
+	Output         string
 }
 
 // NewCmdRevoke parses flags and hands them to runF (runRevoke by default).
@@ -48,12 +47,7 @@ The next certificates run re-issues a revoked host that is still listed.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.ConfigDir, "config-dir", layout.DefaultConfigDir, "Kolla config root (node_config)")
-	fl.StringVar(&opts.Out, "out", "", "the `DIR` of a --layout libvirt or pkipath tree")
-	fl.StringVar(&opts.LayoutName, "layout", "kolla", "layout: kolla, libvirt or pkipath")
-	fl.StringVar(&opts.CADir, "ca-dir", "", "`DIR` of the CA (default <config-dir>/certificates/libvirt, or <out>/ca)")
-	fl.StringVar(&opts.CACert, "ca-cert", "", "the external CA certificate `FILE` the certificates were signed with")
-	fl.StringVar(&opts.CAKey, "ca-key", "", "its private key `FILE`")
+	opts.layoutFlags.register(fl, withCADir|withExternalCA)
 	fl.StringArrayVar(&opts.Hosts, "host", nil, "revoke this host's server and client certificates (repeatable)")
 	fl.StringArrayVar(&opts.Serials, "serial", nil, "revoke the certificate with this hex `SERIAL` (repeatable)")
 	fl.IntVar(&opts.CRLDays, "crl-days", 90, "the CRL's validity (next update), in days")

@@ -21,12 +21,11 @@ type RotateCAOptions struct {
 
 	Step string // start, reissue, finish or status
 
-	ConfigDir, Out, LayoutName, CADir string
-	CACert, CAKey                     string
-	KeyAlgo, Org                      string
-	CADays, Days                      int
-	DryRun                            bool
-	Output                            string
+	layoutFlags
+	KeyAlgo, Org string
+	CADays, Days int
+	DryRun       bool
+	Output       string
 }
 
 // rotateSteps are the subcommands, in the order they are run.
@@ -89,10 +88,7 @@ working during a rotation (it signs with whichever CA is current).`,
 			},
 		}
 		fl := sub.Flags()
-		fl.StringVar(&opts.ConfigDir, "config-dir", layout.DefaultConfigDir, "Kolla config root (node_config)")
-		fl.StringVar(&opts.Out, "out", "", "the `DIR` of a --layout libvirt or pkipath tree")
-		fl.StringVar(&opts.LayoutName, "layout", "kolla", "layout: kolla, libvirt or pkipath")
-		fl.StringVar(&opts.CADir, "ca-dir", "", "`DIR` of the CA (default <config-dir>/certificates/libvirt, or <out>/ca)")
+		opts.layoutFlags.register(fl, withCADir)
 		// Accepted only to refuse clearly: an external CA is not ours to rotate.
 		fl.StringVar(&opts.CACert, "ca-cert", "", "not supported: rotation manages only CAs made by libvirt-pki")
 		fl.StringVar(&opts.CAKey, "ca-key", "", "not supported (see --ca-cert)")

@@ -15,15 +15,13 @@ import (
 // VerifyOptions holds the parsed flags of `verify`.
 type VerifyOptions struct {
 	IO *IOStreams
+	layoutFlags
 
-	ConfigDir  string
-	Out        string
-	LayoutName string
-	Hosts      hostFlags
-	WarnDays   int
-	Perms      string
-	FailOn     string
-	Output     string
+	Hosts    hostFlags
+	WarnDays int
+	Perms    string
+	FailOn   string
+	Output   string
 
 	Live         []string
 	LiveAll      bool
@@ -65,9 +63,7 @@ Exit status: 0 when nothing at or above --fail-on was found, 1 when something wa
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.ConfigDir, "config-dir", layout.DefaultConfigDir, "Kolla config root (node_config)")
-	fl.StringVar(&opts.Out, "out", "", "the `DIR` of a --layout libvirt or pkipath tree")
-	fl.StringVar(&opts.LayoutName, "layout", "kolla", "layout to check: kolla, libvirt or pkipath")
+	opts.layoutFlags.register(fl, 0)
 	opts.Hosts.register(cmd)
 	fl.IntVar(&opts.WarnDays, "warn-days", 30, "warn about certificates expiring within this many `DAYS`")
 	fl.StringVar(&opts.Perms, "perms", "", "permission profile: kolla, libvirt-system or libvirt-user (default: the layout's)")

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"github.com/spf13/pflag"
+
+	"github.com/libvirt-pki/libvirt-pki/layout"
+)
+
+// layoutFlags select a layout, its root and its CA: every command that
+// reads or writes credential files embeds them, so the flags mean the
+// same everywhere.
+type layoutFlags struct {
+	ConfigDir  string
+	Out        string
+	LayoutName string
+	CADir      string
+	CACert     string
+	CAKey      string
+}
+
+// Which optional layout flags a command takes.
+const (
+	withCADir      = 1 << iota // --ca-dir
+	withExternalCA             // --ca-cert and --ca-key
+)
+
+func (f *layoutFlags) register(fl *pflag.FlagSet, with int) {
+	fl.StringVar(&f.ConfigDir, "config-dir", layout.DefaultConfigDir, "Kolla config root (node_config); the kolla layout lives in `DIR`/config/nova/nova-libvirt/")
+	fl.StringVar(&f.Out, "out", "", "the `DIR` of a --layout libvirt or pkipath tree")
+	fl.StringVar(&f.LayoutName, "layout", "kolla", "where files go: kolla, libvirt or pkipath")
+	if with&withCADir != 0 {
+		fl.StringVar(&f.CADir, "ca-dir", "", "`DIR` keeping the CA made by libvirt-pki (default <config-dir>/certificates/libvirt, or <out>/ca)")
+	}
+	if with&withExternalCA != 0 {
+		fl.StringVar(&f.CACert, "ca-cert", "", "use this existing CA or intermediate certificate `FILE` (chain up to the root appended) instead of the CA directory")
+		fl.StringVar(&f.CAKey, "ca-key", "", "private key `FILE` of --ca-cert")
+	}
+}
