@@ -154,15 +154,12 @@ func (o Options) walk(add func(host, path, kind string, c *x509.Certificate), ro
 			return err
 		}
 	}
-	entries, err := os.ReadDir(o.Root)
+	hosts, err := layout.HostDirs(o.Layout, o.Root, o.CADir)
 	if err != nil {
 		return err
 	}
-	for _, e := range entries {
-		if !e.IsDir() || (o.Layout.Name != layout.Kolla.Name && e.Name() == "ca") || layout.ValidateName(e.Name()) != nil {
-			continue
-		}
-		if err := visitDir(e.Name(), filepath.Join(o.Root, e.Name())); err != nil {
+	for _, h := range hosts {
+		if err := visitDir(h, filepath.Join(o.Root, h)); err != nil {
 			return err
 		}
 	}

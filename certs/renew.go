@@ -373,22 +373,15 @@ func unitDirs(l layout.Layout, root, caDir string) ([][3]string, error) {
 	if l.SharedDirAll {
 		units = append(units, [3]string{SharedUnit, "", "shared"})
 	}
-	entries, err := os.ReadDir(root)
+	hosts, err := layout.HostDirs(l, root, caDir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, inputErr("%s does not exist: nothing to work on (run certificates first)", root)
 	}
 	if err != nil {
 		return nil, &InputError{err}
 	}
-	caAbs, _ := filepath.Abs(caDir)
-	for _, e := range entries {
-		if !e.IsDir() || layout.ValidateName(e.Name()) != nil {
-			continue
-		}
-		if abs, _ := filepath.Abs(filepath.Join(root, e.Name())); abs == caAbs {
-			continue
-		}
-		units = append(units, [3]string{e.Name(), e.Name(), ""})
+	for _, h := range hosts {
+		units = append(units, [3]string{h, h, ""})
 	}
 	sort.SliceStable(units, func(i, j int) bool {
 		if units[i][0] == SharedUnit || units[j][0] == SharedUnit {

@@ -187,10 +187,10 @@ func crlPaths(o RevokeOptions) []string {
 	if spec.Shared {
 		return append(paths, filepath.Join(o.Root, filepath.Dir(spec.Rel), CRLFile))
 	}
-	entries, _ := os.ReadDir(o.Root)
-	for _, e := range entries {
-		caPath := o.Layout.Path(o.Root, e.Name(), layout.CACert, false)
-		if _, err := os.Stat(caPath); e.IsDir() && err == nil {
+	hosts, _ := layout.HostDirs(o.Layout, o.Root, o.CADir)
+	for _, h := range hosts {
+		caPath := o.Layout.Path(o.Root, h, layout.CACert, false)
+		if _, err := os.Stat(caPath); err == nil {
 			paths = append(paths, filepath.Join(filepath.Dir(caPath), CRLFile))
 		}
 	}

@@ -3,6 +3,7 @@ package layout
 import (
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 )
@@ -202,4 +203,32 @@ func KollaResolve(novaLibvirt, host string, stat func(string) (fs.FileInfo, erro
 		out = append(out, r)
 	}
 	return out
+}
+
+// HostDirs lists, sorted, the host directories under a layout's root:
+// every directory named like a host, except the CA directory (caDir, or
+// <root>/ca for the libvirt and pkipath layouts when caDir is "").
+func HostDirs(l Layout, root, caDir string) ([]string, error) {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return nil, err
+	}
+	if caDir == "" && l.Name != Kolla.Name {
+		caDir = OutCADir(root)
+	}
+	caAbs := ""
+	if caDir != "" {
+		caAbs, _ = filepath.Abs(caDir)
+	}
+	var hosts []string
+	for _, e := range entries {
+		if !e.IsDir() || ValidateName(e.Name()) != nil {
+			continue
+		}
+		if abs, _ := filepath.Abs(filepath.Join(root, e.Name())); abs == caAbs {
+			continue
+		}
+		hosts = append(hosts, e.Name())
+	}
+	return hosts, nil
 }

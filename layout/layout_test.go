@@ -77,3 +77,23 @@ func TestLayoutPaths(t *testing.T) {
 		t.Fatal(p)
 	}
 }
+
+func TestHostDirs(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"compute01", "ca", "not_a_host", "keys"} {
+		os.MkdirAll(filepath.Join(root, d), 0o755)
+	}
+	os.WriteFile(filepath.Join(root, "compute02"), nil, 0o644) // a file, not a host
+	got, err := HostDirs(Libvirt, root, "")
+	if err != nil || !slices.Equal(got, []string{"compute01", "keys"}) {
+		t.Fatalf("libvirt layout: %v %v (ca is the CA directory)", got, err)
+	}
+	got, _ = HostDirs(Kolla, root, "")
+	if !slices.Equal(got, []string{"ca", "compute01", "keys"}) {
+		t.Fatalf("kolla layout keeps its CA elsewhere: %v", got)
+	}
+	got, _ = HostDirs(PKIPath, root, filepath.Join(root, "keys"))
+	if !slices.Equal(got, []string{"ca", "compute01"}) {
+		t.Fatalf("a --ca-dir under the root is no host: %v", got)
+	}
+}

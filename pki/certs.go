@@ -62,7 +62,10 @@ func EncodeCertsPEM(certs ...*x509.Certificate) []byte {
 
 // SerialHex is a certificate's serial in lowercase hex without colons or
 // leading zeros: the key revocation lists and reports use.
-func SerialHex(c *x509.Certificate) string { return hex.EncodeToString(c.SerialNumber.Bytes()) }
+func SerialHex(c *x509.Certificate) string { return HexSerial(c.SerialNumber) }
+
+// HexSerial renders any serial (a CRL entry's, say) the way SerialHex does.
+func HexSerial(n *big.Int) string { return hex.EncodeToString(n.Bytes()) }
 
 // ParseSerial reads a hex serial as people paste it (colons, any case,
 // leading zeros) and returns it in SerialHex form.
@@ -71,5 +74,5 @@ func ParseSerial(s string) (string, error) {
 	if !ok || n.Sign() <= 0 {
 		return "", fmt.Errorf("serial %q is not a positive hexadecimal number", s)
 	}
-	return hex.EncodeToString(n.Bytes()), nil
+	return HexSerial(n), nil
 }

@@ -135,16 +135,13 @@ func Offline(o Options) (*Report, error) {
 
 // discoverHosts lists host directories under the root.
 func discoverHosts(o Options) ([]layout.Host, error) {
-	entries, err := os.ReadDir(o.Root)
+	names, err := layout.HostDirs(o.Layout, o.Root, "")
 	if err != nil {
 		return nil, err
 	}
 	var hosts []layout.Host
-	for _, e := range entries {
-		if !e.IsDir() || (o.Layout.Name != layout.Kolla.Name && e.Name() == "ca") {
-			continue
-		}
-		if h, err := layout.ParseHostSpec(e.Name()); err == nil {
+	for _, n := range names {
+		if h, err := layout.ParseHostSpec(n); err == nil {
 			hosts = append(hosts, h)
 		}
 	}
@@ -560,12 +557,10 @@ func (c *checker) crlFor(host, caPath string, anchors []*x509.Certificate, add f
 		report(Warning, CodeExpiring, "%s must be re-signed by %s (libvirt-pki revoke --crl-days N)", path, crl.NextUpdate.UTC().Format("2006-01-02"))
 	}
 	for _, r := range crl.RevokedCertificateEntries {
-		pc.revoked[hexSerial(r.SerialNumber.Bytes())] = true
+		pc.revoked[pki.HexSerial(r.SerialNumber)] = true
 	}
 	return pc
 }
-
-func hexSerial(b []byte) string { return fmt.Sprintf("%x", b) }
 
 func fileExists(p string) bool {
 	fi, err := os.Stat(p)
