@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -162,31 +161,8 @@ func (opts *CertificatesOptions) engineOptions() (certs.Options, error) {
 		Org: opts.Org, Algo: algo, Days: opts.Days, CADays: opts.CADays, RenewBefore: opts.RenewBefore,
 		RotateKeys: opts.RotateKeys, Force: opts.Force, CACertFile: opts.CACert, CAKeyFile: opts.CAKey,
 	}
-	if l.Name == layout.Kolla.Name {
-		if opts.Out != "" {
-			return o, usageErrorf("--out is for --layout libvirt and pkipath; the kolla layout writes under --config-dir")
-		}
-		k, err := readKolla(opts.ConfigDir)
-		if err != nil {
-			return o, err
-		}
-		opts.kolla = k
-		o.Root = k.novaLibvirtDir()
-		o.CADir = layout.KollaCADir(opts.ConfigDir)
-	} else {
-		if opts.Out == "" {
-			return o, usageErrorf("--layout %s needs --out DIR", l.Name)
-		}
-		o.Root = opts.Out
-		o.CADir = layout.OutCADir(opts.Out)
-	}
-	if opts.CADir != "" {
-		o.CADir = opts.CADir
-	}
-	for _, p := range []*string{&o.Root, &o.CADir} {
-		if abs, err := filepath.Abs(*p); err == nil {
-			*p = abs
-		}
+	if o.Root, o.CADir, opts.kolla, err = opts.roots(l); err != nil {
+		return o, err
 	}
 	return o, nil
 }

@@ -67,7 +67,7 @@ func runExpiry(opts *ExpiryOptions) error {
 		return usageError{err}
 	}
 	o := audit.Options{Layout: l, Live: opts.Live, Timeout: opts.Timeout, WarnDays: opts.WarnDays}
-	if o.Root, o.CADir, err = layoutRoots(l, opts.ConfigDir, opts.Out, opts.CADir); err != nil {
+	if o.Root, o.CADir, _, err = opts.roots(l); err != nil {
 		return err
 	}
 	revoked, err := certs.LoadRevocations(o.CADir)

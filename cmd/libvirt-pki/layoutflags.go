@@ -1,6 +1,8 @@
 package main
 
 import (
+	"path/filepath"
+
 	"github.com/spf13/pflag"
 
 	"github.com/libvirt-pki/libvirt-pki/layout"
@@ -35,4 +37,32 @@ func (f *layoutFlags) register(fl *pflag.FlagSet, with int) {
 		fl.StringVar(&f.CACert, "ca-cert", "", "use this existing CA or intermediate certificate `FILE` (chain up to the root appended) instead of the CA directory")
 		fl.StringVar(&f.CAKey, "ca-key", "", "private key `FILE` of --ca-cert")
 	}
+}
+
+// roots returns the layout's root and CA directory, made absolute, and for
+// the kolla layout the settings of globals.yml (node_custom_config moves
+// the root).
+func (f *layoutFlags) roots(l layout.Layout) (root, caDir string, k kollaSettings, err error) {
+	if l.Name == layout.Kolla.Name {
+		if f.Out != "" {
+			return "", "", k, usageErrorf("--out is for --layout libvirt and pkipath; the kolla layout lives under --config-dir")
+		}
+		if k, err = readKolla(f.ConfigDir); err != nil {
+			return "", "", k, err
+		}
+		root, caDir = k.novaLibvirtDir(), layout.KollaCADir(f.ConfigDir)
+	} else {
+		if f.Out == "" {
+			return "", "", k, usageErrorf("--layout %s needs --out DIR", l.Name)
+		}
+		root, caDir = f.Out, layout.OutCADir(f.Out)
+	}
+	if f.CADir != "" {
+		caDir = f.CADir
+	}
+	if root, err = filepath.Abs(root); err != nil {
+		return "", "", k, err
+	}
+	caDir, err = filepath.Abs(caDir)
+	return root, caDir, k, err
 }

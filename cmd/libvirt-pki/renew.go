@@ -85,7 +85,7 @@ func runRenew(opts *RenewOptions) error {
 		Layout: l, CACertFile: opts.CACert, CAKeyFile: opts.CAKey, RenewBefore: opts.RenewBefore,
 		All: opts.All, RotateKeys: opts.RotateKeys, Days: opts.Days, DryRun: opts.DryRun,
 	}
-	if o.Root, o.CADir, err = layoutRoots(l, opts.ConfigDir, opts.Out, opts.CADir); err != nil {
+	if o.Root, o.CADir, _, err = opts.roots(l); err != nil {
 		return err
 	}
 	res, err := certs.Renew(o)

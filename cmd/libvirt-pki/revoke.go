@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -70,7 +69,7 @@ func runRevoke(opts *RevokeOptions) error {
 		}
 	}
 	o := certs.RevokeOptions{Layout: l, Hosts: opts.Hosts, Serials: opts.Serials, CRLDays: opts.CRLDays, DryRun: opts.DryRun, CACertFile: opts.CACert, CAKeyFile: opts.CAKey}
-	if o.Root, o.CADir, err = layoutRoots(l, opts.ConfigDir, opts.Out, opts.CADir); err != nil {
+	if o.Root, o.CADir, _, err = opts.roots(l); err != nil {
 		return err
 	}
 	res, err := certs.Revoke(o)
@@ -104,32 +103,4 @@ func runRevoke(opts *RevokeOptions) error {
 		fmt.Fprintln(w, `Next: set crl_file = "/etc/pki/CA/cacrl.pem" in nova-libvirt's libvirtd.conf override, deploy cacrl.pem there, and run kolla-ansible reconfigure -t nova.`)
 	}
 	return nil
-}
-
-// layoutRoots returns a layout's root and CA directory from the common
-// flags, made absolute.
-func layoutRoots(l layout.Layout, configDir, out, caDir string) (root, ca string, err error) {
-	if l.Name == layout.Kolla.Name {
-		if out != "" {
-			return "", "", usageErrorf("--out is for --layout libvirt and pkipath; the kolla layout lives under --config-dir")
-		}
-		k, err := readKolla(configDir)
-		if err != nil {
-			return "", "", err
-		}
-		root, ca = k.novaLibvirtDir(), layout.KollaCADir(configDir)
-	} else {
-		if out == "" {
-			return "", "", usageErrorf("--layout %s needs --out DIR", l.Name)
-		}
-		root, ca = out, layout.OutCADir(out)
-	}
-	if caDir != "" {
-		ca = caDir
-	}
-	if root, err = filepath.Abs(root); err != nil {
-		return "", "", err
-	}
-	ca, err = filepath.Abs(ca)
-	return root, ca, err
 }

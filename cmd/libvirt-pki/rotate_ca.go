@@ -129,7 +129,7 @@ func runRotateCA(opts *RotateCAOptions) error {
 	if opts.Step == "start" && opts.CADays <= 0 || opts.Step == "reissue" && opts.Days <= 0 {
 		return usageErrorf("--days and --ca-days must be positive")
 	}
-	if o.Root, o.CADir, err = layoutRoots(l, opts.ConfigDir, opts.Out, opts.CADir); err != nil {
+	if o.Root, o.CADir, _, err = opts.roots(l); err != nil {
 		return err
 	}
 	w := opts.IO.Out

@@ -99,7 +99,7 @@ func runVerify(opts *VerifyOptions) error {
 	if err != nil {
 		return err
 	}
-	root, _, err := layoutRoots(l, opts.ConfigDir, opts.Out, "")
+	root, _, _, err := opts.roots(l)
 	if err != nil {
 		return err
 	}
