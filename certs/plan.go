@@ -384,9 +384,13 @@ func (p *Plan) decide(lp *LeafPlan) error {
 				reissue(strings.Join(probs, "; "))
 			}
 			if left := cert.NotAfter.Sub(o.Now); left < o.RenewBefore {
-				if left <= 0 {
+				switch {
+				case cappedByCA(cert, p.CA.ca):
+					// Re-issuing cannot extend it: the CA needs attention.
+					p.warnCAExpiry()
+				case left <= 0:
 					reissue("expired")
-				} else {
+				default:
 					reissue(fmt.Sprintf("expires in %s", humanDuration(left)))
 				}
 			}
@@ -551,5 +555,22 @@ func (p *Plan) findShadows() {
 			p.Warnings = append(p.Warnings, fmt.Sprintf("%s holds %s, which Kolla deploys to host %s instead of the shared files: remove them to use the shared pair",
 				filepath.Join(o.Root, h.Name), strings.Join(stale, ", "), h.Name))
 		}
+	}
+}
+
+// cappedByCA reports whether a leaf already runs to its CA's end (leaves
+// never outlive their CA, see pki.CA.Issue): re-issuing it cannot make it
+// last longer, so an expiring leaf like that is the CA's problem. The
+// minute of slack absorbs cfssl's rounding of dates.
+func cappedByCA(leaf *x509.Certificate, ca *pki.CA) bool {
+	return !leaf.NotAfter.Before(ca.Cert.NotAfter.Add(-time.Minute))
+}
+
+// warnCAExpiry says, once, that leaves end with the CA.
+func (p *Plan) warnCAExpiry() {
+	w := fmt.Sprintf("the CA %q expires on %s, within --renew-before, and leaves end with it: re-issuing them cannot help; rotate the CA (libvirt-pki rotate-ca start) or sign with a longer-lived one",
+		p.CA.ca.Cert.Subject.CommonName, p.CA.ca.Cert.NotAfter.UTC().Format("2006-01-02"))
+	if !slices.Contains(p.Warnings, w) {
+		p.Warnings = append(p.Warnings, w)
 	}
 }

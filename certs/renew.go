@@ -182,9 +182,19 @@ func planRenew(o RenewOptions, ca *pki.CA) (*RenewResult, error) {
 				rl.Reason = o.allReason
 			}
 		default:
-			if left := f.cert.NotAfter.Sub(o.Now); left <= 0 {
+			left := f.cert.NotAfter.Sub(o.Now)
+			switch {
+			case left >= o.RenewBefore:
+			case cappedByCA(f.cert, ca):
+				// Renewing cannot extend it: the CA needs attention.
+				w := fmt.Sprintf("the CA %q expires on %s, within --renew-before, and leaves end with it: renewing them cannot help; rotate the CA (libvirt-pki rotate-ca start)",
+					ca.Cert.Subject.CommonName, ca.Cert.NotAfter.UTC().Format("2006-01-02"))
+				if !slices.Contains(res.Warnings, w) {
+					res.Warnings = append(res.Warnings, w)
+				}
+			case left <= 0:
 				rl.Reason = "expired"
-			} else if left < o.RenewBefore {
+			default:
 				rl.Reason = "expires in " + humanDuration(left)
 			}
 		}
