@@ -2,6 +2,8 @@ package live
 
 import (
 	"context"
+	"io"
+	"net"
 	"testing"
 	"time"
 )
@@ -47,5 +49,37 @@ func BenchmarkCheckSCRAM(b *testing.B) {
 		if !r.OK {
 			b.Fatalf("%s %s", r.Class, r.Err)
 		}
+	}
+}
+
+// BenchmarkCheckAllSilent: 1,000 loopback endpoints that accept and never
+// speak, each check bounded by a 500 ms timeout, 100 at a time. The run
+// takes about ceil(1000/100) x 0.5 s = 5 s, not 1000 x 0.5 s: the
+// "bound/op" metric is the elapsed time over that bound (1.0 = on it).
+func BenchmarkCheckAllSilent(b *testing.B) {
+	const endpoints, concurrency = 1000, 100
+	const timeout = 500 * time.Millisecond
+	p := newPKI(b)
+	jobs := make([]Job, endpoints)
+	for i := range jobs {
+		addr := listen(b, func(c net.Conn) {
+			// Swallow the ClientHello and never answer, until the
+			// checker gives up and closes.
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			io.Copy(io.Discard, c)
+		})
+		jobs[i] = Job{Target: Target{Host: addr, Addr: addr, ServerName: "localhost"}, Credentials: p.creds("pw"), Options: Options{Timeout: timeout}}
+	}
+	bound := time.Duration((endpoints+concurrency-1)/concurrency) * timeout
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		for _, r := range CheckAll(context.Background(), jobs, concurrency) {
+			if r.Class != ClassTimeout {
+				b.Fatalf("%s: %s, want timeout", r.Target.Addr, r.Class)
+			}
+		}
+		b.ReportMetric(float64(time.Since(start))/float64(bound), "bound/op")
+		b.ReportMetric(float64(time.Since(start))/float64(endpoints*timeout), "serial/op")
 	}
 }
