@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/libvirt-pki/libvirt-pki/certs"
+	"github.com/libvirt-pki/libvirt-pki/internal/testlayout"
 	"github.com/libvirt-pki/libvirt-pki/layout"
 	"github.com/libvirt-pki/libvirt-pki/pki"
 )
@@ -24,19 +25,7 @@ func layoutWithKnownDates(t *testing.T) (Options, *pki.CA) {
 	dir := t.TempDir()
 	root, caDir := layout.NovaLibvirtDir(dir, ""), layout.KollaCADir(dir)
 	hosts, _ := layout.ParseHosts(nil, []string{"h1,h2,h3"}, "")
-	plan, err := certs.MakePlan(certs.Options{Layout: layout.Kolla, Root: root, CADir: caDir, Hosts: hosts, Algo: pki.ECDSAP256})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := plan.Apply(nil); err != nil {
-		t.Fatal(err)
-	}
-	caPEM, _ := os.ReadFile(filepath.Join(caDir, "cacert.pem"))
-	keyPEM, _ := os.ReadFile(filepath.Join(caDir, "cakey.pem"))
-	ca, err := pki.LoadCA(caPEM, keyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca := testlayout.Issue(t, certs.Options{Layout: layout.Kolla, Root: root, CADir: caDir, Hosts: hosts})
 	reissue := func(host string, notBefore time.Time, days int) {
 		key, _ := pki.GenerateKey(pki.ECDSAP256)
 		_, certPEM, err := ca.Issue(pki.LeafRequest{Profile: pki.ServerProfile, CommonName: host, Key: key, Days: days, NotBefore: notBefore, SANs: pki.SANs{DNS: []string{host}}})

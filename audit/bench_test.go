@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/libvirt-pki/libvirt-pki/certs"
+	"github.com/libvirt-pki/libvirt-pki/internal/testlayout"
 	"github.com/libvirt-pki/libvirt-pki/layout"
 	"github.com/libvirt-pki/libvirt-pki/pki"
 )
@@ -25,13 +26,7 @@ func BenchmarkCollect(b *testing.B) {
 			}
 			dir := b.TempDir()
 			o := Options{Layout: layout.Kolla, Root: layout.NovaLibvirtDir(dir, ""), CADir: layout.KollaCADir(dir), WarnDays: 30}
-			plan, err := certs.MakePlan(certs.Options{Layout: layout.Kolla, Root: o.Root, CADir: o.CADir, Hosts: hosts, Algo: pki.ECDSAP256})
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := plan.Apply(nil); err != nil {
-				b.Fatal(err)
-			}
+			testlayout.Issue(b, certs.Options{Layout: layout.Kolla, Root: o.Root, CADir: o.CADir, Hosts: hosts, Algo: pki.ECDSAP256})
 			// cacert.pem in the CA directory and in nova-libvirt, then
 			// two leaves per host.
 			want := 2 + 2*n

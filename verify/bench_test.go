@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/libvirt-pki/libvirt-pki/certs"
+	"github.com/libvirt-pki/libvirt-pki/internal/testlayout"
 	"github.com/libvirt-pki/libvirt-pki/layout"
 	"github.com/libvirt-pki/libvirt-pki/pki"
 )
@@ -25,13 +26,7 @@ func BenchmarkOffline(b *testing.B) {
 			}
 			dir := b.TempDir()
 			root := layout.NovaLibvirtDir(dir, "")
-			plan, err := certs.MakePlan(certs.Options{Layout: layout.Kolla, Root: root, CADir: layout.KollaCADir(dir), Hosts: hosts, Algo: pki.ECDSAP256})
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := plan.Apply(nil); err != nil {
-				b.Fatal(err)
-			}
+			testlayout.Issue(b, certs.Options{Layout: layout.Kolla, Root: root, CADir: layout.KollaCADir(dir), Hosts: hosts, Algo: pki.ECDSAP256})
 			for b.Loop() {
 				rep, err := Offline(Options{Layout: layout.Kolla, Root: root, Hosts: hosts, WarnDays: 30})
 				if err != nil {

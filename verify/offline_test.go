@@ -20,6 +20,7 @@ import (
 
 	"github.com/libvirt-pki/libvirt-pki/certs"
 	"github.com/libvirt-pki/libvirt-pki/internal/peer"
+	"github.com/libvirt-pki/libvirt-pki/internal/testlayout"
 	"github.com/libvirt-pki/libvirt-pki/layout"
 	"github.com/libvirt-pki/libvirt-pki/pki"
 )
@@ -40,18 +41,7 @@ func newFixture(t *testing.T, shared bool, specs ...string) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{dir: dir, root: layout.NovaLibvirtDir(dir, ""), hosts: hosts}
-	plan, err := certs.MakePlan(certs.Options{Layout: layout.Kolla, Root: f.root, CADir: layout.KollaCADir(dir), Hosts: hosts, Shared: shared, Algo: pki.ECDSAP256})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := plan.Apply(nil); err != nil {
-		t.Fatal(err)
-	}
-	caPEM, _ := os.ReadFile(filepath.Join(layout.KollaCADir(dir), "cacert.pem"))
-	keyPEM, _ := os.ReadFile(filepath.Join(layout.KollaCADir(dir), "cakey.pem"))
-	if f.ca, err = pki.LoadCA(caPEM, keyPEM); err != nil {
-		t.Fatal(err)
-	}
+	f.ca = testlayout.Issue(t, certs.Options{Layout: layout.Kolla, Root: f.root, CADir: layout.KollaCADir(dir), Hosts: hosts, Shared: shared})
 	return f
 }
 
@@ -132,13 +122,7 @@ func TestOfflineQuietOnGoodLayouts(t *testing.T) {
 	for _, l := range []layout.Layout{layout.Libvirt, layout.PKIPath} {
 		out := t.TempDir()
 		hosts, _ := layout.ParseHosts([]string{"h1=192.0.2.1"}, nil, "")
-		plan, err := certs.MakePlan(certs.Options{Layout: l, Root: out, CADir: layout.OutCADir(out), Hosts: hosts, Algo: pki.ECDSAP256})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := plan.Apply(nil); err != nil {
-			t.Fatal(err)
-		}
+		testlayout.Issue(t, certs.Options{Layout: l, Root: out, CADir: layout.OutCADir(out), Hosts: hosts, Algo: pki.ECDSAP256})
 		rep, err := Offline(Options{Layout: l, Root: out, Hosts: hosts, WarnDays: 30})
 		if err != nil {
 			t.Fatal(err)
@@ -298,10 +282,7 @@ func TestOfflineWeakSignature(t *testing.T) {
 func TestOfflinePermProfiles(t *testing.T) {
 	out := t.TempDir()
 	hosts, _ := layout.ParseHosts([]string{"h1"}, nil, "")
-	plan, _ := certs.MakePlan(certs.Options{Layout: layout.Libvirt, Root: out, CADir: layout.OutCADir(out), Hosts: hosts, Algo: pki.ECDSAP256})
-	if err := plan.Apply(nil); err != nil {
-		t.Fatal(err)
-	}
+	testlayout.Issue(t, certs.Options{Layout: layout.Libvirt, Root: out, CADir: layout.OutCADir(out), Hosts: hosts, Algo: pki.ECDSAP256})
 	check := func(perms string) *Report {
 		rep, err := Offline(Options{Layout: layout.Libvirt, Root: out, Hosts: hosts, Perms: perms})
 		if err != nil {
