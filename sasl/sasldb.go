@@ -7,8 +7,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/libvirt-pki/libvirt-pki/sasl/bdb"
-	"github.com/libvirt-pki/libvirt-pki/sasl/gdbm"
+	"github.com/libvirt-pki/libvirt-pki/internal/bdb"
+	"github.com/libvirt-pki/libvirt-pki/internal/gdbm"
 )
 
 // DBFormat is the on-disk format of a Cyrus sasldb.

@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libvirt-pki/libvirt-pki/verify/rpc"
+	"github.com/libvirt-pki/libvirt-pki/internal/rpc"
 	"github.com/xdg-go/scram"
 )
 

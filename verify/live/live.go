@@ -21,8 +21,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/libvirt-pki/libvirt-pki/verify/rpc"
-	"github.com/libvirt-pki/libvirt-pki/verify/saslclient"
+	"github.com/libvirt-pki/libvirt-pki/internal/rpc"
+	"github.com/libvirt-pki/libvirt-pki/internal/saslclient"
 )
 
 // Defaults for Target and Options.
