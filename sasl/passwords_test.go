@@ -11,9 +11,10 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// kollaPasswords is the unmodified passwords.yml sample from kolla-ansible;
-// the repository is checked out with shared/ beside it.
-const kollaPasswords = "../../shared/testdata/kolla-ansible/passwords.yml"
+// kollaPasswords is the project's own passwords.yml fixture in Kolla's shape:
+// banner comments, many empty keys, nested SSH key pairs, and an empty
+// libvirt_sasl_password with keys after it.
+const kollaPasswords = "../testdata/kolla/passwords.yml"
 
 var alnum40 = regexp.MustCompile(`^[A-Za-z0-9]{40}$`)
 
@@ -55,17 +56,17 @@ func diffLines(t *testing.T, a, b []byte) []int {
 	return d
 }
 
-// TestEnsurePasswordKollaSample runs against the real passwords.yml that
-// kolla-ansible ships: the empty libvirt_sasl_password line, and only it,
+// TestEnsurePasswordKollaSample runs against a passwords.yml shaped like the
+// one kolla-ansible ships: the empty libvirt_sasl_password line, and only it,
 // gets a 40-character value; a second call is a no-op; rotation changes
 // only that line again.
 func TestEnsurePasswordKollaSample(t *testing.T) {
 	orig, err := os.ReadFile(kollaPasswords)
 	if err != nil {
-		t.Fatalf("kolla sample missing (clone shared/ beside the repo): %v", err)
+		t.Fatalf("kolla fixture missing: %v", err)
 	}
 	if !bytes.Contains(orig, []byte("\nlibvirt_sasl_password:\n")) {
-		t.Fatal("sample no longer has an empty libvirt_sasl_password line")
+		t.Fatal("fixture no longer has an empty libvirt_sasl_password line")
 	}
 	p := writeTemp(t, string(orig), 0o640)
 

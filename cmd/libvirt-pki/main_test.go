@@ -25,12 +25,12 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata",
 		Setup: func(env *testscript.Env) error {
-			// The shared Kolla sample files, read-only, beside the repo.
-			shared, err := filepath.Abs("../../../shared/testdata/kolla-ansible")
+			// The repository's own Kolla-shaped fixtures, read-only.
+			samples, err := filepath.Abs("../../testdata/kolla")
 			if err != nil {
 				return err
 			}
-			env.Setenv("KOLLA_SAMPLES", shared)
+			env.Setenv("KOLLA_SAMPLES", samples)
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

@@ -9,9 +9,9 @@ import (
 	"testing"
 )
 
-// kolla is where the unmodified upstream Kolla Ansible samples live (beside
-// the repository, never copied into it).
-const kolla = "../../../shared/testdata/kolla-ansible/"
+// kolla holds the project's own Kolla-shaped fixtures: inventories with Kolla
+// Ansible's group structure and a globals.yml of commented-out defaults.
+const kolla = "../../testdata/kolla/"
 
 func hostNames(hs []Host) []string {
 	var out []string
@@ -101,8 +101,8 @@ func TestKollaMultinode(t *testing.T) {
 	if lh.Vars["ansible_connection"] != "local" {
 		t.Errorf("localhost vars = %v", lh.Vars)
 	}
-	if o := lh.Origins["ansible_connection"]; !strings.HasSuffix(o, "multinode:33") {
-		t.Errorf("origin of ansible_connection = %q, want multinode:33", o)
+	if o := lh.Origins["ansible_connection"]; !strings.HasSuffix(o, "multinode:28") {
+		t.Errorf("origin of ansible_connection = %q, want multinode:28", o)
 	}
 	wantNames(t, inv, "bifrost", "localhost")
 
@@ -158,8 +158,9 @@ func TestKollaBothSources(t *testing.T) {
 }
 
 func TestKollaGlobals(t *testing.T) {
-	// The sample globals.yml is almost all comments; check that reading it
-	// as YAML finds only what is really set.
+	// The fixture globals.yml is almost all comments, among them every
+	// libvirt key commented out; reading it as YAML must find only what is
+	// really set.
 	data, err := os.ReadFile(kolla + "globals.yml")
 	if err != nil {
 		t.Fatal(err)
