@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/libvirt-pki/libvirt-pki/credential"
 	"github.com/libvirt-pki/libvirt-pki/layout"
 	"github.com/libvirt-pki/libvirt-pki/pki"
 )
@@ -114,8 +115,8 @@ func Collect(ctx context.Context, o Options) ([]Row, error) {
 	return rows, nil
 }
 
-// walk visits the certificate files of the layout: the shared directory and
-// every host directory.
+// walk visits the certificate files of the layout: the shared directory
+// and every host directory, with the CRL beside each unit's CA file.
 func (o Options) walk(add func(host, path, kind string, c *x509.Certificate), rows *[]Row) error {
 	fi, err := os.Stat(o.Root)
 	if err != nil {
@@ -124,14 +125,18 @@ func (o Options) walk(add func(host, path, kind string, c *x509.Certificate), ro
 	if !fi.IsDir() {
 		return fmt.Errorf("%s: not a directory", o.Root)
 	}
-	kinds := map[layout.Role]string{layout.CACert: "ca", layout.ServerCert: "server", layout.ClientCert: "client"}
-	visitDir := func(host, dir string) error {
+	tree := layout.Tree{Layout: o.Layout, Root: o.Root, CADir: o.CADir}
+	units, err := tree.Units()
+	if err != nil {
+		return err
+	}
+	for _, u := range units {
 		for _, spec := range o.Layout.Files {
-			kind, ok := kinds[spec.Role]
+			kind, ok := credential.ByCert(spec.Role)
 			if !ok {
 				continue
 			}
-			p := filepath.Join(dir, filepath.FromSlash(spec.Rel))
+			p := tree.In(u, spec.Role)
 			certs, err := pki.ReadCertsFile(p)
 			if os.IsNotExist(err) {
 				continue
@@ -140,35 +145,18 @@ func (o Options) walk(add func(host, path, kind string, c *x509.Certificate), ro
 				return err
 			}
 			for i, c := range certs {
-				k := kind
+				k := kind.Name
 				if i > 0 || (c.BasicConstraintsValid && c.IsCA) {
-					k = "ca"
+					k = credential.CA.Name
 				}
-				add(host, p, k, c)
+				add(u.Name, p, k, c)
 			}
 		}
-		return o.addCRL(host, filepath.Join(dir, filepath.Dir(filepath.FromSlash(mustSpec(o.Layout, layout.CACert).Rel)), "cacrl.pem"), rows)
-	}
-	if o.Layout.Name == layout.Kolla.Name {
-		if err := visitDir("(shared)", o.Root); err != nil {
-			return err
-		}
-	}
-	hosts, err := layout.HostDirs(o.Layout, o.Root, o.CADir)
-	if err != nil {
-		return err
-	}
-	for _, h := range hosts {
-		if err := visitDir(h, filepath.Join(o.Root, h)); err != nil {
+		if err := o.addCRL(u.Name, layout.CRLBeside(tree.In(u, layout.CACert)), rows); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func mustSpec(l layout.Layout, r layout.Role) layout.FileSpec {
-	s, _ := l.Spec(r)
-	return s
 }
 
 // addCRL adds a row for a CRL file: its "expiry" is its next update, after

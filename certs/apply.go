@@ -1,12 +1,11 @@
 package certs
 
 import (
-	"fmt"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 
 	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
 	"github.com/libvirt-pki/libvirt-pki/layout"
@@ -22,13 +21,7 @@ import (
 func (p *Plan) Apply(progress func(done, total int)) (err error) {
 	o := p.Opts
 	batch := &fsutil.Batch{}
-	defer func() {
-		if err != nil {
-			batch.Abort()
-			return
-		}
-		err = batch.Commit()
-	}()
+	defer func() { err = finish(batch, err) }()
 	if p.CA.created {
 		if err := fsutil.MkdirAll(o.CADir, 0o700); err != nil {
 			return err
@@ -49,116 +42,28 @@ func (p *Plan) Apply(progress func(done, total int)) (err error) {
 		if f.Action == Unchanged {
 			continue
 		}
-		if err := p.mkdirs(filepath.Dir(f.Path)); err != nil {
+		if err := mkdirsIn(p.tree, f.Path); err != nil {
 			return err
 		}
 		if err := batch.WriteFile(f.Path, bundle, caSpec.Mode); err != nil {
 			return err
 		}
 	}
-
-	jobs := make(chan int)
-	errs := make(chan error, len(p.Leaves))
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	done := 0
-	for w := 0; w < o.Workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				if err := p.applyLeaf(&p.Leaves[i], batch); err != nil {
-					errs <- err
-				}
-				if progress != nil {
-					mu.Lock()
-					done++
-					progress(done, len(p.Leaves))
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	for i := range p.Leaves {
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
-	close(errs)
-	return <-errs // nil when the channel is empty
+	is := &issuer{ca: p.CA.ca, tree: p.tree, batch: batch, days: o.Days}
+	return is.issueAll(p.Leaves, o.Workers, progress)
 }
 
-func (p *Plan) applyLeaf(lp *LeafPlan, batch *fsutil.Batch) error {
-	o := p.Opts
-	var certPEM, keyPEM []byte
-	switch lp.Action {
-	case Unchanged:
-		return nil
-	case Update:
-		var err error
-		if certPEM, err = os.ReadFile(lp.targets[0].cert); err != nil {
-			return err
-		}
-		if keyPEM, err = os.ReadFile(lp.targets[0].key); err != nil {
-			return err
-		}
-	default:
-		key := lp.oldKey
-		if lp.NewKey || key == nil {
-			var err error
-			if key, err = pki.GenerateKey(o.Algo); err != nil {
-				return err
-			}
-		}
-		cert, pemBytes, err := p.CA.ca.Issue(pki.LeafRequest{
-			Profile: lp.profile, CommonName: lp.cn, Org: o.Org, SANs: lp.sans, Key: key, Days: o.Days,
-		})
-		if err != nil {
-			return err
-		}
-		lp.NotAfter = cert.NotAfter
-		certPEM, keyPEM = pemBytes, key.PEM
-	}
-	for i, t := range lp.targets {
-		if i > 0 || lp.Action == Update {
-			if sameFile(t.cert, certPEM) && sameFile(t.key, keyPEM) {
-				continue
-			}
-		}
-		if err := p.writePair(batch, t, certPEM, keyPEM, lp.profile); err != nil {
-			return fmt.Errorf("%s %s: %w", lp.Unit, lp.Profile, err)
-		}
-	}
-	return nil
-}
-
-// writePair writes the key before the certificate: after a crash between
-// the two, the next run sees a key that does not match and re-issues.
-func (p *Plan) writePair(batch *fsutil.Batch, t target, certPEM, keyPEM []byte, prof pki.Profile) error {
-	roles := pairRoles[prof.Name]
-	certSpec, _ := p.Opts.Layout.Spec(roles.cert)
-	keySpec, _ := p.Opts.Layout.Spec(roles.key)
-	for _, d := range []string{filepath.Dir(t.key), filepath.Dir(t.cert)} {
-		if err := p.mkdirs(d); err != nil {
-			return err
-		}
-	}
-	if err := stageIfChanged(batch, t.key, keyPEM, keySpec.Mode); err != nil {
+// finish commits the batch when err is nil, else drops what it staged.
+func finish(batch *fsutil.Batch, err error) error {
+	if err != nil {
+		batch.Abort()
 		return err
 	}
-	return stageIfChanged(batch, t.cert, certPEM, certSpec.Mode)
+	return batch.Commit()
 }
 
-// writeIfChanged keeps a file that already holds data byte for byte
-// (a kept key), fixing only its mode.
-func writeIfChanged(path string, data []byte, mode fs.FileMode) error {
-	if sameFile(path, data) {
-		return fixMode(path, mode)
-	}
-	return fsutil.WriteFileAtomic(path, data, mode)
-}
-
-// stageIfChanged is writeIfChanged into a batch.
+// stageIfChanged keeps a file that already holds data byte for byte (a
+// kept key), fixing only its mode, and stages anything else.
 func stageIfChanged(batch *fsutil.Batch, path string, data []byte, mode fs.FileMode) error {
 	if sameFile(path, data) {
 		return fixMode(path, mode)
@@ -173,10 +78,11 @@ func fixMode(path string, mode fs.FileMode) error {
 	return nil
 }
 
-// mkdirs creates dir and any missing parents below the layout root with the
-// layout's directory mode; the root's own parents get 0755.
-func (p *Plan) mkdirs(dir string) error {
-	root := p.Opts.Root
+// mkdirsIn creates the directory of path and any missing parents below the
+// tree's root with the layout's directory mode; the root's own parents
+// get 0755.
+func mkdirsIn(tree layout.Tree, path string) error {
+	root, dir := tree.Root, filepath.Dir(path)
 	if err := fsutil.MkdirAll(root, 0o755); err != nil {
 		return err
 	}
@@ -187,9 +93,11 @@ func (p *Plan) mkdirs(dir string) error {
 	cur := root
 	for _, part := range strings.Split(filepath.ToSlash(rel), "/") {
 		cur = filepath.Join(cur, part)
-		if err := fsutil.MkdirAll(cur, p.Opts.Layout.DirMode); err != nil {
+		if err := fsutil.MkdirAll(cur, tree.Layout.DirMode); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }

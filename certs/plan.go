@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/libvirt-pki/libvirt-pki/credential"
 	"github.com/libvirt-pki/libvirt-pki/layout"
 	"github.com/libvirt-pki/libvirt-pki/pki"
 )
@@ -72,34 +73,6 @@ type CAPlan struct {
 	created  bool // made in memory by this run, to be written by Apply
 }
 
-// LeafPlan is the decision for one certificate (server or client) of one
-// unit: a host, or the shared pair.
-type LeafPlan struct {
-	Unit     string // host name, or "shared"
-	Profile  string // "server" or "client"
-	Action   Action
-	Reasons  []string
-	NewKey   bool
-	SANs     []string
-	CertPath string   // first place it is written
-	Copies   []string // further places the same pair goes (shared mode, per-host layouts)
-	NotAfter time.Time
-
-	profile pki.Profile
-	sans    pki.SANs
-	cn      string
-	targets []target // where cert and key go; existing state read from targets[0]
-	oldKey  *pki.Key
-}
-
-type target struct{ cert, key string }
-
-// pairRoles maps each leaf profile to the layout roles of its files.
-var pairRoles = map[string]struct{ cert, key layout.Role }{
-	pki.ServerProfile.Name: {layout.ServerCert, layout.ServerKey},
-	pki.ClientProfile.Name: {layout.ClientCert, layout.ClientKey},
-}
-
 // FilePlan is cacert.pem at one place.
 type FilePlan struct {
 	Path   string `json:"path"`
@@ -112,9 +85,10 @@ type Plan struct {
 	Opts     Options
 	CA       CAPlan
 	CAFiles  []FilePlan
-	Leaves   []LeafPlan
+	Leaves   []Leaf
 	Warnings []string
 
+	tree    layout.Tree
 	revoked map[string]bool // serials (hex) revoked by this CA
 }
 
@@ -156,7 +130,7 @@ func MakePlan(o Options) (*Plan, error) {
 	if err := checkOutputDir(o.Root); err != nil {
 		return nil, err
 	}
-	p := &Plan{Opts: o, revoked: map[string]bool{}}
+	p := &Plan{Opts: o, tree: layout.Tree{Layout: o.Layout, Root: o.Root, CADir: o.CADir}, revoked: map[string]bool{}}
 	if err := p.planCA(); err != nil {
 		return nil, err
 	}
@@ -262,174 +236,189 @@ func loadCAFiles(certPath, keyPath string) (*pki.CA, error) {
 	return ca, nil
 }
 
-// units returns the credential sets to evaluate: one per host, or one
-// shared set.
-func (p *Plan) planLeaves() error {
+// planUnit is one set of leaves to evaluate: a host's, or the shared
+// pair with the directories it is written to.
+type planUnit struct {
+	name  string // host name, or layout.SharedUnit
+	host  string // "" for the shared pair
+	sans  pki.SANs
+	units []layout.Unit
+}
+
+// planUnits returns one unit per host, or one shared unit.
+func (p *Plan) planUnits() ([]planUnit, error) {
 	o := p.Opts
-	profiles := []pki.Profile{pki.ClientProfile}
-	if o.Layout.HasServer {
-		profiles = []pki.Profile{pki.ServerProfile, pki.ClientProfile}
-	}
-	type unit struct {
-		name string
-		cn   string
-		sans pki.SANs
-		dirs []string // host names whose directories get the files ("" = shared dir)
-	}
-	var units []unit
-	if o.Shared {
-		all := layout.Host{Name: "shared"}
+	if !o.Shared {
+		var out []planUnit
 		for _, h := range o.Hosts {
-			for _, n := range h.Names() {
-				all.Add(n)
-			}
+			out = append(out, planUnit{name: h.Name, host: h.Name, sans: h.SANs, units: []layout.Unit{p.tree.HostUnit(h.Name)}})
 		}
-		if o.WildcardDomain != "" {
-			d := strings.Trim(o.WildcardDomain, ".")
-			if err := layout.ValidateName(d); err != nil {
-				return inputErr("--wildcard-domain %q: %v", o.WildcardDomain, err)
-			}
-			all.Add("*." + d)
+		return out, nil
+	}
+	all := layout.Host{}
+	for _, h := range o.Hosts {
+		for _, n := range h.Names() {
+			all.Add(n)
 		}
-		u := unit{name: "shared", cn: "nova-libvirt", sans: all.SANs}
-		if o.Layout.SharedDirAll {
-			u.dirs = []string{""}
-		} else {
-			for _, h := range o.Hosts {
-				u.dirs = append(u.dirs, h.Name)
-			}
+	}
+	if o.WildcardDomain != "" {
+		d := strings.Trim(o.WildcardDomain, ".")
+		if err := layout.ValidateName(d); err != nil {
+			return nil, inputErr("--wildcard-domain %q: %v", o.WildcardDomain, err)
 		}
-		units = append(units, u)
+		all.Add("*." + d)
+	}
+	u := planUnit{name: layout.SharedUnit, sans: all.SANs}
+	if o.Layout.SharedDirAll {
+		u.units = []layout.Unit{p.tree.SharedDir()}
 	} else {
 		for _, h := range o.Hosts {
-			units = append(units, unit{name: h.Name, cn: h.Name, sans: h.SANs, dirs: []string{h.Name}})
+			u.units = append(u.units, p.tree.HostUnit(h.Name))
 		}
 	}
+	return []planUnit{u}, nil
+}
+
+// planLeaves decides about every leaf kind of every unit.
+func (p *Plan) planLeaves() error {
+	units, err := p.planUnits()
+	if err != nil {
+		return err
+	}
 	for _, u := range units {
-		for _, prof := range profiles {
-			lp := LeafPlan{Unit: u.name, Profile: prof.Name, profile: prof, sans: u.sans, cn: u.cn, SANs: u.sans.Strings()}
-			for _, d := range u.dirs {
-				t := target{
-					cert: o.Layout.Path(o.Root, d, pairRoles[prof.Name].cert, o.Shared),
-					key:  o.Layout.Path(o.Root, d, pairRoles[prof.Name].key, o.Shared),
-				}
+		for _, k := range credential.Leaves(p.Opts.Layout) {
+			l := Leaf{Host: u.name, Profile: k.Name, kind: k, sans: u.sans, SANs: u.sans.Strings(),
+				cn: k.CommonName(u.host), org: p.Opts.Org, algo: p.Opts.Algo}
+			for _, unit := range u.units {
+				t := target{p.tree.Target(unit, k.Cert), p.tree.Target(unit, k.Key)}
 				for _, path := range []string{filepath.Dir(t.cert), filepath.Dir(t.key)} {
 					if err := checkOutputDir(path); err != nil {
 						return err
 					}
 				}
-				lp.targets = append(lp.targets, t)
+				l.targets = append(l.targets, t)
 			}
-			lp.CertPath = lp.targets[0].cert
-			for _, t := range lp.targets[1:] {
-				lp.Copies = append(lp.Copies, t.cert)
+			l.File = l.targets[0].cert
+			for _, t := range l.targets[1:] {
+				l.Copies = append(l.Copies, t.cert)
 			}
-			if err := p.decide(&lp); err != nil {
+			if err := p.decide(&l); err != nil {
 				return err
 			}
-			p.Leaves = append(p.Leaves, lp)
+			l.settle()
+			p.Leaves = append(p.Leaves, l)
 		}
 	}
 	return nil
 }
 
 // decide compares the existing pair at targets[0] with what is wanted.
-func (p *Plan) decide(lp *LeafPlan) error {
-	o := p.Opts
-	t := lp.targets[0]
-	certPEM, certErr := readIfExists(t.cert)
-	keyPEM, keyErr := readIfExists(t.key)
-	if certErr != nil {
-		return certErr
+func (p *Plan) decide(l *Leaf) error {
+	ob, err := observe(layout.Unit{}, l.kind, l.targets[0])
+	if err != nil {
+		return err
 	}
-	if keyErr != nil {
-		return keyErr
-	}
-	var key *pki.Key
-	if keyPEM != nil {
-		if k, err := pki.ParseKey(keyPEM); err == nil {
-			key = k
-		}
-	}
-	reissue := func(reason string) { lp.Reasons = append(lp.Reasons, reason) }
 	distrustKey := false
-	if certPEM == nil {
-		lp.Action = Create
-	} else {
-		lp.Action = Reissue
-		certs, err := pki.ParseCertsPEM(certPEM)
-		if err != nil {
-			reissue("existing certificate unreadable")
-		} else {
-			cert := certs[0]
-			lp.NotAfter = cert.NotAfter
-			if o.Force {
-				reissue("forced")
-			}
-			if p.revoked[pki.SerialHex(cert)] {
-				// A revoked certificate's key is not trusted either.
-				reissue("revoked")
-				distrustKey = true
-			}
-			if err := p.CA.ca.Signed(cert); err != nil {
-				reissue("not signed by the current CA")
-			}
-			if have := pki.SANsOf(cert).Strings(); !slices.Equal(have, lp.SANs) {
-				reissue("SANs changed (" + diffNames(have, lp.SANs) + ")")
-			}
-			if cert.Subject.CommonName != lp.cn || !slices.Equal(cert.Subject.Organization, orgList(o.Org)) {
-				reissue("subject changed")
-			}
-			if probs := pki.UsageProblems(cert, lp.profile); probs != nil {
-				reissue(strings.Join(probs, "; "))
-			}
-			if left := cert.NotAfter.Sub(o.Now); left < o.RenewBefore {
-				switch {
-				case cappedByCA(cert, p.CA.ca):
-					// Re-issuing cannot extend it: the CA needs attention.
-					p.warnCAExpiry()
-				case left <= 0:
-					reissue("expired")
-				default:
-					reissue(fmt.Sprintf("expires in %s", humanDuration(left)))
-				}
-			}
-			if key == nil {
-				reissue("key missing or unreadable")
-			} else if !pki.KeyMatches(key.Signer, cert) {
-				reissue("key does not match the certificate")
-			}
-		}
-	}
 	switch {
-	case key == nil || distrustKey:
-		lp.NewKey = true
-	case pki.AlgoOf(key.Signer.Public()) != o.Algo:
-		lp.NewKey = true
-		if lp.Action != Create {
-			reissue(fmt.Sprintf("key algorithm changed (%s to %s)", algoName(key), o.Algo))
-		}
-	case o.RotateKeys:
-		lp.NewKey = true
-		if lp.Action != Create {
-			reissue("rotate-keys")
-		}
+	case ob.certPEM == nil:
+		l.Action = Create
+	case ob.certErr != nil:
+		l.Action = Reissue
+		l.reissue("existing certificate unreadable")
 	default:
-		lp.oldKey = key
+		l.Action = Reissue
+		distrustKey = p.judgeExisting(l, ob)
 	}
-	if lp.Action == Reissue && len(lp.Reasons) == 0 {
-		lp.Action = Unchanged
-		lp.NewKey = false
+	p.chooseKey(l, ob.key, distrustKey)
+	if l.Action == Reissue && len(l.Reasons) == 0 {
+		l.Action = Unchanged
+		l.NewKey = false
 		// Copies of a shared pair that drifted are rewritten by Apply.
-		for _, c := range lp.targets[1:] {
-			if !sameFile(c.cert, certPEM) || !sameFile(c.key, keyPEM) {
-				lp.Action = Update
-				lp.Reasons = []string{"copy out of date at " + filepath.Dir(c.cert)}
+		for _, c := range l.targets[1:] {
+			if !sameFile(c.cert, ob.certPEM) || !sameFile(c.key, ob.keyPEM) {
+				l.Action = Update
+				l.Reasons = []string{"copy out of date at " + filepath.Dir(c.cert)}
 				break
 			}
 		}
 	}
 	return nil
+}
+
+// judgeExisting lists why an existing certificate must be re-issued; it
+// returns true when its key is not to be trusted either.
+func (p *Plan) judgeExisting(l *Leaf, ob observed) (distrustKey bool) {
+	o := p.Opts
+	cert := ob.cert
+	l.OldNotAfter, l.Subject, l.old = cert.NotAfter, cert.Subject.String(), cert
+	if o.Force {
+		l.reissue("forced")
+	}
+	if p.revoked[pki.SerialHex(cert)] {
+		// A revoked certificate's key is not trusted either.
+		l.reissue("revoked")
+		distrustKey = true
+	}
+	if err := p.CA.ca.Signed(cert); err != nil {
+		l.reissue("not signed by the current CA")
+	}
+	if have := pki.SANsOf(cert).Strings(); !slices.Equal(have, l.SANs) {
+		l.reissue("SANs changed (" + diffNames(have, l.SANs) + ")")
+	}
+	if cert.Subject.CommonName != l.cn || !slices.Equal(cert.Subject.Organization, orgList(o.Org)) {
+		l.reissue("subject changed")
+	}
+	if probs := pki.UsageProblems(cert, l.kind.Profile); probs != nil {
+		l.reissue(strings.Join(probs, "; "))
+	}
+	if reason := p.dueReason(cert); reason != "" {
+		l.reissue(reason)
+	}
+	if ob.key == nil {
+		l.reissue("key missing or unreadable")
+	} else if !pki.KeyMatches(ob.key.Signer, cert) {
+		l.reissue("key does not match the certificate")
+	}
+	return distrustKey
+}
+
+// dueReason says why cert is due for renewal within RenewBefore, or ""; a
+// leaf that already ends with its CA is the CA's problem, and says so.
+func (p *Plan) dueReason(cert *x509.Certificate) string {
+	left := cert.NotAfter.Sub(p.Opts.Now)
+	switch {
+	case left >= p.Opts.RenewBefore:
+		return ""
+	case cappedByCA(cert, p.CA.ca):
+		// Re-issuing cannot extend it: the CA needs attention.
+		p.warnCAExpiry()
+		return ""
+	case left <= 0:
+		return "expired"
+	default:
+		return fmt.Sprintf("expires in %s", humanDuration(left))
+	}
+}
+
+// chooseKey decides whether the leaf keeps its key.
+func (p *Plan) chooseKey(l *Leaf, key *pki.Key, distrust bool) {
+	o := p.Opts
+	switch {
+	case key == nil || distrust:
+		l.NewKey = true
+	case pki.AlgoOf(key.Signer.Public()) != o.Algo:
+		l.NewKey = true
+		if l.Action != Create {
+			l.reissue(fmt.Sprintf("key algorithm changed (%s to %s)", algoName(key), o.Algo))
+		}
+	case o.RotateKeys:
+		l.NewKey = true
+		if l.Action != Create {
+			l.reissue("rotate-keys")
+		}
+	default:
+		l.oldKey = key
+	}
 }
 
 func algoName(k *pki.Key) string {
@@ -501,11 +490,9 @@ func humanDuration(d time.Duration) string {
 func (p *Plan) planCAFiles() error {
 	o := p.Opts
 	var paths []string
-	if spec, _ := o.Layout.Spec(layout.CACert); spec.Shared {
-		paths = []string{o.Layout.Path(o.Root, "", layout.CACert, o.Shared)}
-	} else {
-		for _, h := range o.Hosts {
-			paths = append(paths, o.Layout.Path(o.Root, h.Name, layout.CACert, o.Shared))
+	for _, h := range o.Hosts {
+		if path := p.tree.Target(p.tree.WriteUnit(h.Name, o.Shared), layout.CACert); !slices.Contains(paths, path) {
+			paths = append(paths, path)
 		}
 	}
 	for _, path := range paths {
@@ -541,12 +528,12 @@ func containsCert(bundle []byte, c *x509.Certificate) bool {
 // user did not mean: a stale per-host file hides the shared one.
 func (p *Plan) findShadows() {
 	o := p.Opts
-	if o.Layout.Name != layout.Kolla.Name || !o.Shared {
+	if !o.Layout.SharedLookup || !o.Shared {
 		return
 	}
 	for _, h := range o.Hosts {
 		var stale []string
-		for _, r := range layout.KollaResolve(o.Root, h.Name, os.Stat) {
+		for _, r := range p.tree.Resolve(h.Name) {
 			if r.FromHostDir {
 				stale = append(stale, filepath.Base(r.Path))
 			}

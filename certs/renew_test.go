@@ -25,7 +25,7 @@ import (
 func makeLayout(t *testing.T, l layout.Layout, dir string, shared bool, hosts ...string) Options {
 	t.Helper()
 	o := Options{Layout: l, Root: filepath.Join(dir, "root"), CADir: filepath.Join(dir, "root", "ca"), Org: "Example", Days: pki.DefaultLeafDays, CADays: pki.DefaultCADays, RenewBefore: time.Hour, Shared: shared}
-	if l.Name == layout.Kolla.Name {
+	if l.ConfigRooted {
 		o.CADir = filepath.Join(dir, "ca")
 	}
 	for _, name := range hosts {

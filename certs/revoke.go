@@ -11,6 +11,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/libvirt-pki/libvirt-pki/credential"
 	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
 	"github.com/libvirt-pki/libvirt-pki/layout"
 	"github.com/libvirt-pki/libvirt-pki/pki"
@@ -30,7 +31,7 @@ type RevokedCert struct {
 const (
 	revokedFile = "revoked.json"
 	// CRLFile is where libvirt looks for a CRL beside cacert.pem.
-	CRLFile = "cacrl.pem"
+	CRLFile = layout.CRLFile
 )
 
 // LoadRevocations reads the revocation list of a CA directory (none when
@@ -99,14 +100,11 @@ func Revoke(o RevokeOptions) (*RevokeResult, error) {
 	have := func(serial string) bool {
 		return slices.ContainsFunc(list, func(r RevokedCert) bool { return r.Serial == serial })
 	}
+	tree := layout.Tree{Layout: o.Layout, Root: o.Root, CADir: o.CADir}
 	for _, host := range o.Hosts {
 		found := 0
-		for _, prof := range pki.Profiles {
-			spec, ok := o.Layout.Spec(pairRoles[prof.Name].cert)
-			if !ok {
-				continue
-			}
-			path := o.Layout.Path(o.Root, host, spec.Role, false)
+		for _, kind := range credential.Leaves(o.Layout) {
+			path := tree.In(tree.HostUnit(host), kind.Cert)
 			certs, err := pki.ReadCertsFile(path)
 			if errors.Is(err, fs.ErrNotExist) {
 				continue
@@ -119,7 +117,7 @@ func Revoke(o RevokeOptions) (*RevokeResult, error) {
 				return nil, inputErr("%s was not issued by this CA; it cannot be revoked here", path)
 			}
 			found++
-			rc := RevokedCert{Serial: pki.SerialHex(c), Host: host, Profile: prof.Name, Subject: c.Subject.CommonName, NotAfter: c.NotAfter, RevokedAt: o.Now.UTC()}
+			rc := RevokedCert{Serial: pki.SerialHex(c), Host: host, Profile: kind.Name, Subject: c.Subject.CommonName, NotAfter: c.NotAfter, RevokedAt: o.Now.UTC()}
 			if have(rc.Serial) {
 				res.Already = append(res.Already, rc.Serial)
 				continue
@@ -156,7 +154,9 @@ func Revoke(o RevokeOptions) (*RevokeResult, error) {
 		return nil, err
 	}
 	res.NextUpdate = o.Now.Add(validity)
-	res.CRLFiles = crlPaths(o)
+	if res.CRLFiles, err = crlPaths(o); err != nil {
+		return nil, err
+	}
 	if o.DryRun {
 		return res, nil
 	}
@@ -164,35 +164,39 @@ func Revoke(o RevokeOptions) (*RevokeResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := fsutil.WriteFileAtomic(filepath.Join(o.CADir, revokedFile), append(data, '\n'), 0o600); err != nil {
-		return nil, err
+	return res, writeRevocation(o, append(data, '\n'), crlPEM, res.CRLFiles)
+}
+
+// writeRevocation stages the revocation list and every CRL and puts them
+// in place together.
+func writeRevocation(o RevokeOptions, list, crlPEM []byte, crlFiles []string) (err error) {
+	batch := &fsutil.Batch{}
+	defer func() { err = finish(batch, err) }()
+	if err := batch.WriteFile(filepath.Join(o.CADir, revokedFile), list, 0o600); err != nil {
+		return err
 	}
-	for _, path := range res.CRLFiles {
+	for _, path := range crlFiles {
 		if err := fsutil.MkdirAll(filepath.Dir(path), o.Layout.DirMode); err != nil {
-			return nil, err
+			return err
 		}
-		if err := fsutil.WriteFileAtomic(path, crlPEM, 0o644); err != nil {
-			return nil, err
+		if err := batch.WriteFile(path, crlPEM, 0o644); err != nil {
+			return err
 		}
 	}
-	return res, nil
+	return nil
 }
 
 // crlPaths: the CA directory, and beside each cacert.pem of the layout
 // (libvirtd's default crl_file is /etc/pki/CA/cacrl.pem; pkipath clients
 // read cacrl.pem from the pkipath directory).
-func crlPaths(o RevokeOptions) []string {
-	paths := []string{filepath.Join(o.CADir, CRLFile)}
-	spec, _ := o.Layout.Spec(layout.CACert)
-	if spec.Shared {
-		return append(paths, filepath.Join(o.Root, filepath.Dir(spec.Rel), CRLFile))
+func crlPaths(o RevokeOptions) ([]string, error) {
+	tree := layout.Tree{Layout: o.Layout, Root: o.Root, CADir: o.CADir}
+	if _, err := os.Stat(o.Root); isNotExist(err) {
+		return []string{filepath.Join(o.CADir, CRLFile)}, nil
 	}
-	hosts, _ := layout.HostDirs(o.Layout, o.Root, o.CADir)
-	for _, h := range hosts {
-		caPath := o.Layout.Path(o.Root, h, layout.CACert, false)
-		if _, err := os.Stat(caPath); err == nil {
-			paths = append(paths, filepath.Join(filepath.Dir(caPath), CRLFile))
-		}
+	files, err := tree.CRLFiles()
+	if err != nil {
+		return nil, &InputError{err}
 	}
-	return paths
+	return append([]string{filepath.Join(o.CADir, CRLFile)}, files...), nil
 }

@@ -116,6 +116,11 @@ func (o *RotateOptions) defaults() {
 	}
 }
 
+// tree is the layout the rotation works on.
+func (o *RotateOptions) tree() layout.Tree {
+	return layout.Tree{Layout: o.Layout, Root: o.Root, CADir: o.CADir}
+}
+
 // RotationState says which step the CA directory is in.
 func RotationState(caDir string) (string, error) {
 	isDir := func(name string) (bool, error) {
@@ -231,7 +236,7 @@ func wrongStep(step, state string) error {
 
 // caFiles plans writing data to every cacert.pem of the layout.
 func (r *rotation) caFiles(data []byte) ([]FilePlan, error) {
-	paths, err := scanCAFiles(r.o.Layout, r.o.Root, r.o.CADir)
+	paths, err := caFilesOf(r.o.tree())
 	if err != nil {
 		return nil, err
 	}
@@ -410,7 +415,7 @@ func RotateReissue(o RotateOptions) (*RotateResult, error) {
 		return nil, wrongStep("reissue", r.state)
 	}
 	// Leaves from the new CA are only safe where the peers trust it.
-	paths, err := scanCAFiles(o.Layout, o.Root, o.CADir)
+	paths, err := caFilesOf(o.tree())
 	if err != nil {
 		return nil, err
 	}
@@ -514,14 +519,14 @@ func RotateFinish(o RotateOptions) (*RotateResult, error) {
 	if r.state != StateReissued {
 		return nil, wrongStep("finish", r.state)
 	}
-	leaves, err := scanLeaves(o.Layout, o.Root, o.CADir)
+	leaves, err := scanLeaves(o.tree())
 	if err != nil {
 		return nil, err
 	}
 	var stale []string
 	for _, l := range leaves {
 		if r.cur.Signed(l.cert) != nil {
-			stale = append(stale, l.certPath)
+			stale = append(stale, l.t.cert)
 		}
 	}
 	if len(stale) > 0 {
@@ -609,7 +614,7 @@ func Status(o RotateOptions) (*RotationStatus, error) {
 			StateReissued:  "deploy the new certificates everywhere, then rotate-ca finish",
 		}[r.state],
 	}
-	paths, err := scanCAFiles(o.Layout, o.Root, o.CADir)
+	paths, err := caFilesOf(o.tree())
 	if err != nil {
 		return nil, err
 	}
@@ -630,7 +635,7 @@ func Status(o RotateOptions) (*RotationStatus, error) {
 		st.CACertFiles = append(st.CACertFiles, CAFileStatus{Path: p, Holds: holds})
 		st.CACertCounts[strings.Join(holds, "+")]++
 	}
-	leaves, err := scanLeaves(o.Layout, o.Root, o.CADir)
+	leaves, err := scanLeaves(o.tree())
 	if err != nil {
 		return nil, err
 	}
@@ -642,7 +647,7 @@ func Status(o RotateOptions) (*RotationStatus, error) {
 				break
 			}
 		}
-		st.Leaves = append(st.Leaves, LeafStatus{Host: l.host, Profile: l.profile.Name, Path: l.certPath, SignedBy: by})
+		st.Leaves = append(st.Leaves, LeafStatus{Host: l.unit.Name, Profile: l.kind.Name, Path: l.t.cert, SignedBy: by})
 		st.LeafCounts[by]++
 	}
 	return st, nil

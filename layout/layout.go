@@ -3,7 +3,6 @@ package layout
 import (
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 )
@@ -32,66 +31,105 @@ type FileSpec struct {
 	Role Role
 	Rel  string
 	Mode fs.FileMode
-	// Shared files live once in the layout's shared directory, never per
-	// host (Kolla's cacert.pem).
+	// Forbid holds the mode bits a private key must never have in this
+	// layout: verify reports them as an exposed key.
+	Forbid fs.FileMode
+	// Shared files are written once in the layout's shared directory,
+	// never per host (Kolla's cacert.pem); a host directory may still
+	// hold its own, which the consumer's lookup prefers.
 	Shared bool
 }
 
-// Layout is a named way of placing credential files on disk.
+// Layout is a named way of placing credential files on disk. Every fact
+// about placement lives in these fields, so code that reads or writes a
+// tree asks the table instead of testing which layout it has.
 type Layout struct {
 	Name string
 	// Files lists what the layout holds, in write order.
 	Files []FileSpec
 	// DirMode is the mode of the directories the layout creates.
 	DirMode fs.FileMode
+	// SharedLookup means the consumer looks a host's file up in the
+	// host's directory first, then in the shared directory (Kolla's
+	// first-found lookup); without it only the host directory counts.
+	SharedLookup bool
 	// SharedDirAll means a shared-mode run puts every file in the
 	// shared directory (Kolla's "wildcard" layout) instead of copying the
 	// shared pair into each host's directory.
 	SharedDirAll bool
-	// HasServer is false for layouts that only carry client credentials.
-	HasServer bool
+	// ConfigRooted layouts live under a Kolla config root, their CA in
+	// KollaCADir; the others under --out, their CA in <out>/ca, a name
+	// no host may take.
+	ConfigRooted bool
+	// Perms names the permission profile verify applies by default, and
+	// ExactModes says whether that profile demands each file's mode
+	// exactly (libvirt's validator does) or only forbids exposed keys.
+	Perms      string
+	ExactModes bool
 }
 
+// SharedUnit names a layout's shared directory in reports. Host names
+// cannot hold parentheses, so it never collides with one.
+const SharedUnit = "(shared)"
+
+// CRLFile is the CRL's name, beside each cacert.pem: libvirtd's default
+// crl_file is /etc/pki/CA/cacrl.pem and pkipath clients read cacrl.pem.
+const CRLFile = "cacrl.pem"
+
+// libvirt reads at most CAFileMaxCerts certificates and CAFileMaxBytes
+// bytes from its CA file.
+const (
+	CAFileMaxCerts = 16
+	CAFileMaxBytes = 64 * 1024
+)
+
 // The layouts, as tables. Kolla's modes are those the deploy host keeps
-// (Kolla sets the in-container modes itself). The libvirt layout uses the
-// modes libvirt's own validator (virt-pki-validate, system mode) demands:
-// the client key is 0644 there because unprivileged clients on the host,
-// nova-compute among them, must read it. pkipath follows the validator's
-// custom-path rules: directory 0700, every file 0600.
+// (Kolla sets the in-container modes itself), and its keys must only not
+// be readable by others (Kolla itself writes 0660 with group kolla). The
+// libvirt layout uses the modes libvirt's own validator
+// (virt-pki-validate, system mode) demands: the client key is 0644 there
+// because unprivileged clients on the host, nova-compute among them, must
+// read it. pkipath follows the validator's custom-path rules: directory
+// 0700, every file 0600.
 var (
 	Kolla = Layout{
 		Name: "kolla",
 		Files: []FileSpec{
-			{CACert, "cacert.pem", 0o644, true},
-			{ServerCert, "servercert.pem", 0o644, false},
-			{ServerKey, "serverkey.pem", 0o600, false},
-			{ClientCert, "clientcert.pem", 0o644, false},
-			{ClientKey, "clientkey.pem", 0o600, false},
+			{Role: CACert, Rel: "cacert.pem", Mode: 0o644, Shared: true},
+			{Role: ServerCert, Rel: "servercert.pem", Mode: 0o644},
+			{Role: ServerKey, Rel: "serverkey.pem", Mode: 0o600, Forbid: 0o007},
+			{Role: ClientCert, Rel: "clientcert.pem", Mode: 0o644},
+			{Role: ClientKey, Rel: "clientkey.pem", Mode: 0o600, Forbid: 0o007},
 		},
 		DirMode:      0o755,
+		SharedLookup: true,
 		SharedDirAll: true,
-		HasServer:    true,
+		ConfigRooted: true,
+		Perms:        "kolla",
 	}
 	Libvirt = Layout{
 		Name: "libvirt",
 		Files: []FileSpec{
-			{CACert, "etc/pki/CA/cacert.pem", 0o644, false},
-			{ServerCert, "etc/pki/libvirt/servercert.pem", 0o644, false},
-			{ServerKey, "etc/pki/libvirt/private/serverkey.pem", 0o600, false},
-			{ClientCert, "etc/pki/libvirt/clientcert.pem", 0o644, false},
-			{ClientKey, "etc/pki/libvirt/private/clientkey.pem", 0o644, false},
+			{Role: CACert, Rel: "etc/pki/CA/cacert.pem", Mode: 0o644},
+			{Role: ServerCert, Rel: "etc/pki/libvirt/servercert.pem", Mode: 0o644},
+			{Role: ServerKey, Rel: "etc/pki/libvirt/private/serverkey.pem", Mode: 0o600, Forbid: 0o077},
+			{Role: ClientCert, Rel: "etc/pki/libvirt/clientcert.pem", Mode: 0o644},
+			{Role: ClientKey, Rel: "etc/pki/libvirt/private/clientkey.pem", Mode: 0o644, Forbid: 0o022},
 		},
-		DirMode:   0o755,
-		HasServer: true,
+		DirMode:    0o755,
+		Perms:      "libvirt-system",
+		ExactModes: true,
 	}
 	PKIPath = Layout{
 		Name: "pkipath",
 		Files: []FileSpec{
-			{CACert, "cacert.pem", 0o600, false},
-			{ClientCert, "clientcert.pem", 0o600, false},
-			{ClientKey, "clientkey.pem", 0o600, false},
+			{Role: CACert, Rel: "cacert.pem", Mode: 0o600},
+			{Role: ClientCert, Rel: "clientcert.pem", Mode: 0o600},
+			{Role: ClientKey, Rel: "clientkey.pem", Mode: 0o600, Forbid: 0o077},
 		},
-		DirMode: 0o700,
+		DirMode:    0o700,
+		Perms:      "libvirt-user",
+		ExactModes: true,
 	}
 	// Layouts lists every layout, default first.
 	Layouts = []Layout{Kolla, Libvirt, PKIPath}
@@ -99,12 +137,26 @@ var (
 
 // ByName finds a layout.
 func ByName(name string) (Layout, error) {
+	var names []string
 	for _, l := range Layouts {
 		if l.Name == name {
 			return l, nil
 		}
+		names = append(names, l.Name)
 	}
-	return Layout{}, fmt.Errorf("unknown layout %q (want kolla, libvirt or pkipath)", name)
+	return Layout{}, fmt.Errorf("unknown layout %q (want %s)", name, strings.Join(names, ", "))
+}
+
+// ByPerms finds the layout whose permission profile is named name.
+func ByPerms(name string) (Layout, error) {
+	var names []string
+	for _, l := range Layouts {
+		if l.Perms == name {
+			return l, nil
+		}
+		names = append(names, l.Perms)
+	}
+	return Layout{}, fmt.Errorf("unknown permission profile %q (want %s)", name, strings.Join(names, ", "))
 }
 
 // Spec returns the layout's FileSpec for role, if it has one.
@@ -117,17 +169,26 @@ func (l Layout) Spec(role Role) (FileSpec, bool) {
 	return FileSpec{}, false
 }
 
-// Path is where role goes for host under root. With shared true (a
-// shared-mode run) a layout with SharedDirAll puts it in root itself.
-func (l Layout) Path(root, host string, role Role, shared bool) string {
-	spec, ok := l.Spec(role)
-	if !ok {
-		return ""
+// Has reports whether the layout holds files of role.
+func (l Layout) Has(role Role) bool {
+	_, ok := l.Spec(role)
+	return ok
+}
+
+// ModeRule returns the mode a file of role should have and the bits a key
+// must never have. A role the layout does not hold (a server key checked
+// against the client-only pkipath rules) follows the rule of the layout's
+// file of the same sort, key or certificate.
+func (l Layout) ModeRule(role Role) (mode, forbid fs.FileMode) {
+	if spec, ok := l.Spec(role); ok {
+		return spec.Mode, spec.Forbid
 	}
-	if spec.Shared || (shared && l.SharedDirAll) {
-		return filepath.Join(root, filepath.FromSlash(spec.Rel))
+	for _, f := range l.Files {
+		if f.Role.IsKey() == role.IsKey() && f.Role != CACert {
+			return f.Mode, f.Forbid
+		}
 	}
-	return filepath.Join(root, host, filepath.FromSlash(spec.Rel))
+	return 0o644, 0
 }
 
 // Kolla's directories, relative to its config root (node_config,
@@ -139,6 +200,7 @@ const (
 	DefaultCustomConfig = "config"
 	novaLibvirtRel      = "nova/nova-libvirt"
 	kollaCADirRel       = "certificates/libvirt"
+	outCADirName        = "ca"
 )
 
 // NovaLibvirtDir is Kolla's nova-libvirt directory for a config root.
@@ -160,75 +222,20 @@ func KollaCADir(configDir string) string {
 	return filepath.Join(configDir, filepath.FromSlash(kollaCADirRel))
 }
 
-// OutCADir is where the CA is kept for the libvirt and pkipath layouts.
-// "ca" is reserved: no host may be named so (see CheckHostNames).
-func OutCADir(out string) string { return filepath.Join(out, "ca") }
+// OutCADir is where the CA is kept for the layouts under --out. Its name
+// is reserved: no host may be named so (see CheckHostNames).
+func OutCADir(out string) string { return filepath.Join(out, outCADirName) }
 
 // CheckHostNames refuses host names that collide with the layout's own
 // directories.
 func CheckHostNames(l Layout, hosts []Host) error {
-	if l.Name == Kolla.Name {
+	if l.ConfigRooted {
 		return nil
 	}
 	for _, h := range hosts {
-		if strings.EqualFold(h.Name, "ca") {
+		if strings.EqualFold(h.Name, outCADirName) {
 			return fmt.Errorf("host name %q collides with the CA directory of the %s layout; use --ca-dir elsewhere or rename the host", h.Name, l.Name)
 		}
 	}
 	return nil
-}
-
-// Resolved is the file Kolla picks for one role of one host.
-type Resolved struct {
-	Role Role
-	Path string // "" when neither place has it
-	// FromHostDir is true when the per-host directory supplied it.
-	FromHostDir bool
-}
-
-// KollaResolve returns, for each role, the file Kolla's first-found lookup
-// picks for host: the per-host directory, then the shared one. stat is
-// os.Stat or a test double.
-func KollaResolve(novaLibvirt, host string, stat func(string) (fs.FileInfo, error)) []Resolved {
-	out := make([]Resolved, 0, len(Kolla.Files))
-	for _, f := range Kolla.Files {
-		r := Resolved{Role: f.Role}
-		hostPath := filepath.Join(novaLibvirt, host, f.Rel)
-		sharedPath := filepath.Join(novaLibvirt, f.Rel)
-		if fi, err := stat(hostPath); err == nil && !fi.IsDir() {
-			r.Path, r.FromHostDir = hostPath, true
-		} else if fi, err := stat(sharedPath); err == nil && !fi.IsDir() {
-			r.Path = sharedPath
-		}
-		out = append(out, r)
-	}
-	return out
-}
-
-// HostDirs lists, sorted, the host directories under a layout's root:
-// every directory named like a host, except the CA directory (caDir, or
-// <root>/ca for the libvirt and pkipath layouts when caDir is "").
-func HostDirs(l Layout, root, caDir string) ([]string, error) {
-	entries, err := os.ReadDir(root)
-	if err != nil {
-		return nil, err
-	}
-	if caDir == "" && l.Name != Kolla.Name {
-		caDir = OutCADir(root)
-	}
-	caAbs := ""
-	if caDir != "" {
-		caAbs, _ = filepath.Abs(caDir)
-	}
-	var hosts []string
-	for _, e := range entries {
-		if !e.IsDir() || ValidateName(e.Name()) != nil {
-			continue
-		}
-		if abs, _ := filepath.Abs(filepath.Join(root, e.Name())); abs == caAbs {
-			continue
-		}
-		hosts = append(hosts, e.Name())
-	}
-	return hosts, nil
 }

@@ -51,7 +51,7 @@ func TestKollaResolve(t *testing.T) {
 	for _, f := range []string{"cacert.pem", "servercert.pem", "h1/servercert.pem"} {
 		os.WriteFile(filepath.Join(dir, f), nil, 0o644)
 	}
-	got := KollaResolve(dir, "h1", os.Stat)
+	got := Tree{Layout: Kolla, Root: dir}.Resolve("h1")
 	if got[0].Path != filepath.Join(dir, "cacert.pem") || got[0].FromHostDir {
 		t.Fatalf("cacert: %+v", got[0])
 	}
@@ -64,13 +64,17 @@ func TestKollaResolve(t *testing.T) {
 }
 
 func TestLayoutPaths(t *testing.T) {
-	if p := Kolla.Path("/k", "h", ServerKey, false); p != "/k/h/serverkey.pem" {
+	kolla, libvirt := Tree{Layout: Kolla, Root: "/k"}, Tree{Layout: Libvirt, Root: "/o"}
+	if p := kolla.Target(kolla.WriteUnit("h", false), ServerKey); p != "/k/h/serverkey.pem" {
 		t.Fatal(p)
 	}
-	if p := Kolla.Path("/k", "h", ServerKey, true); p != "/k/serverkey.pem" {
+	if p := kolla.Target(kolla.WriteUnit("h", true), ServerKey); p != "/k/serverkey.pem" {
 		t.Fatal(p)
 	}
-	if p := Libvirt.Path("/o", "h", ClientKey, true); p != "/o/h/etc/pki/libvirt/private/clientkey.pem" {
+	if p := kolla.Target(kolla.WriteUnit("h", false), CACert); p != "/k/cacert.pem" {
+		t.Fatal(p)
+	}
+	if p := libvirt.Target(libvirt.WriteUnit("h", true), ClientKey); p != "/o/h/etc/pki/libvirt/private/clientkey.pem" {
 		t.Fatal(p)
 	}
 	if p := NovaLibvirtDir("/etc/kolla", ""); p != "/etc/kolla/config/nova/nova-libvirt" {
@@ -84,16 +88,45 @@ func TestHostDirs(t *testing.T) {
 		os.MkdirAll(filepath.Join(root, d), 0o755)
 	}
 	os.WriteFile(filepath.Join(root, "compute02"), nil, 0o644) // a file, not a host
-	got, err := HostDirs(Libvirt, root, "")
+	got, err := Tree{Layout: Libvirt, Root: root}.HostDirs()
 	if err != nil || !slices.Equal(got, []string{"compute01", "keys"}) {
 		t.Fatalf("libvirt layout: %v %v (ca is the CA directory)", got, err)
 	}
-	got, _ = HostDirs(Kolla, root, "")
+	got, _ = Tree{Layout: Kolla, Root: root}.HostDirs()
 	if !slices.Equal(got, []string{"ca", "compute01", "keys"}) {
 		t.Fatalf("kolla layout keeps its CA elsewhere: %v", got)
 	}
-	got, _ = HostDirs(PKIPath, root, filepath.Join(root, "keys"))
+	got, _ = Tree{Layout: PKIPath, Root: root, CADir: filepath.Join(root, "keys")}.HostDirs()
 	if !slices.Equal(got, []string{"ca", "compute01"}) {
 		t.Fatalf("a --ca-dir under the root is no host: %v", got)
+	}
+}
+
+func TestTreeUnitsRefusesSymlinkedHostDir(t *testing.T) {
+	root, elsewhere := t.TempDir(), t.TempDir()
+	os.Mkdir(filepath.Join(root, "h1"), 0o755)
+	os.Mkdir(filepath.Join(root, "ca"), 0o700)
+	tree := Tree{Layout: Libvirt, Root: root}
+	units, err := tree.Units()
+	if err != nil || len(units) != 1 || units[0].Host != "h1" {
+		t.Fatalf("units %+v, %v: want h1 alone (ca is the CA directory)", units, err)
+	}
+	if err := os.Symlink(elsewhere, filepath.Join(root, "h2")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tree.Units(); err == nil || !strings.Contains(err.Error(), "h2: host directory is a symlink") {
+		t.Fatalf("a symlinked host directory must be refused, not skipped: %v", err)
+	}
+}
+
+func TestModeRuleFallsBackToTheSameSort(t *testing.T) {
+	if mode, forbid := PKIPath.ModeRule(ServerKey); mode != 0o600 || forbid != 0o077 {
+		t.Fatalf("pkipath server key: %o %o", mode, forbid)
+	}
+	if mode, _ := PKIPath.ModeRule(ServerCert); mode != 0o600 {
+		t.Fatalf("pkipath server cert: %o", mode)
+	}
+	if mode, forbid := Libvirt.ModeRule(ClientKey); mode != 0o644 || forbid != 0o022 {
+		t.Fatalf("libvirt client key: %o %o", mode, forbid)
 	}
 }

@@ -2,6 +2,7 @@ package pki
 
 import (
 	"crypto/x509"
+	"encoding/asn1"
 	"fmt"
 	"net"
 	"slices"
@@ -19,6 +20,7 @@ type Profile struct {
 	Usages   []string // cfssl usage names
 	KeyUsage x509.KeyUsage
 	ExtUsage x509.ExtKeyUsage
+	IsCA     bool
 }
 
 // libvirt 9.0 demands digitalSignature and keyEncipherment on every leaf,
@@ -36,6 +38,13 @@ var (
 		Usages:   []string{"digital signature", "key encipherment", "client auth"},
 		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		ExtUsage: x509.ExtKeyUsageClientAuth,
+	}
+	// CAProfile describes a CA certificate, for checking: cfssl's initca
+	// makes it.
+	CAProfile = Profile{
+		Name:     "ca",
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		IsCA:     true,
 	}
 	// Profiles lists every leaf profile.
 	Profiles = []Profile{ServerProfile, ClientProfile}
@@ -94,21 +103,7 @@ func (ca *CA) Issue(req LeafRequest) (*x509.Certificate, []byte, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("CSR for %s: %w", req.CommonName, err)
 	}
-	nb := req.NotBefore
-	if nb.IsZero() {
-		nb = time.Now().Add(-5 * time.Minute)
-	}
-	// GnuTLS does not demand it, but a leaf that starts before its CA is
-	// a surprise to every other checker.
-	if nb.Before(ca.Cert.NotBefore) {
-		nb = ca.Cert.NotBefore
-	}
-	na := nb.Add(time.Duration(req.Days) * 24 * time.Hour)
-	// A leaf never outlives its CA: GnuTLS would reject it once the CA
-	// expires anyway, and a clear cap beats a surprise.
-	if na.After(ca.Cert.NotAfter) {
-		na = ca.Cert.NotAfter
-	}
+	nb, na := ca.LeafDates(req.NotBefore, req.Days)
 	hosts := slices.Clone(req.SANs.DNS)
 	for _, ip := range req.SANs.IPs {
 		hosts = append(hosts, ip.String())
@@ -130,25 +125,95 @@ func (ca *CA) Issue(req LeafRequest) (*x509.Certificate, []byte, error) {
 	return certs[0], certPEM, nil
 }
 
-// UsageProblems lists how cert falls short of profile by libvirt's rules
-// (it must not be a CA; keyUsage, when present, must hold the profile's
-// bits; EKU, when present, must hold the profile's purpose). It returns nil
-// for a certificate libvirt accepts.
-func UsageProblems(cert *x509.Certificate, profile Profile) []string {
-	var p []string
+// LeafDates are the validity dates Issue gives a leaf of days days that
+// starts at notBefore (zero: five minutes ago, to tolerate clock skew
+// between the deploy host and the compute hosts).
+func (ca *CA) LeafDates(notBefore time.Time, days int) (nb, na time.Time) {
+	if days <= 0 {
+		days = DefaultLeafDays
+	}
+	nb = notBefore
+	if nb.IsZero() {
+		nb = time.Now().Add(-5 * time.Minute)
+	}
+	// GnuTLS does not demand it, but a leaf that starts before its CA is
+	// a surprise to every other checker.
+	if nb.Before(ca.Cert.NotBefore) {
+		nb = ca.Cert.NotBefore
+	}
+	na = nb.Add(time.Duration(days) * 24 * time.Hour)
+	// A leaf never outlives its CA: GnuTLS would reject it once the CA
+	// expires anyway, and a clear cap beats a surprise.
+	if na.After(ca.Cert.NotAfter) {
+		na = ca.Cert.NotAfter
+	}
+	return nb, na
+}
+
+// UsageProblem is one way a certificate falls short of its profile by
+// libvirt's rules.
+type UsageProblem struct {
+	What UsageCheck
+	// Critical is true when the extension at fault is marked critical:
+	// libvirt then refuses the certificate instead of warning.
+	Critical bool
+	Text     string
+}
+
+// UsageCheck names the rule a UsageProblem broke.
+type UsageCheck string
+
+// The usage rules.
+const (
+	NotLeaf     UsageCheck = "leaf-is-ca"
+	KeyUsageBad UsageCheck = "key-usage"
+	ExtUsageBad UsageCheck = "ext-key-usage"
+)
+
+var (
+	oidKeyUsage    = asn1.ObjectIdentifier{2, 5, 29, 15}
+	oidExtKeyUsage = asn1.ObjectIdentifier{2, 5, 29, 37}
+)
+
+// CheckUsage applies libvirt's rules to a leaf of profile: it must not be
+// a CA; keyUsage, when present, must hold the profile's bits; EKU, when
+// present, must hold the profile's purpose. It is the one rule: issuing
+// decides to re-issue on any problem, verify grades them. nil means
+// libvirt accepts the certificate.
+func CheckUsage(cert *x509.Certificate, profile Profile) []UsageProblem {
+	var p []UsageProblem
 	if cert.BasicConstraintsValid && cert.IsCA {
-		p = append(p, "is a CA certificate")
+		p = append(p, UsageProblem{NotLeaf, true, "is a CA certificate"})
 	}
 	if cert.KeyUsage != 0 && cert.KeyUsage&profile.KeyUsage != profile.KeyUsage {
-		p = append(p, "keyUsage lacks digitalSignature or keyEncipherment")
+		p = append(p, UsageProblem{KeyUsageBad, critical(cert, oidKeyUsage), "keyUsage lacks digitalSignature or keyEncipherment"})
 	}
 	if len(cert.ExtKeyUsage) > 0 && !slices.Contains(cert.ExtKeyUsage, profile.ExtUsage) && !slices.Contains(cert.ExtKeyUsage, x509.ExtKeyUsageAny) {
-		p = append(p, "extendedKeyUsage lacks "+extUsageName(profile.ExtUsage))
+		p = append(p, UsageProblem{ExtUsageBad, critical(cert, oidExtKeyUsage), "extendedKeyUsage lacks " + ExtUsageName(profile.ExtUsage)})
 	}
 	return p
 }
 
-func extUsageName(u x509.ExtKeyUsage) string {
+// UsageProblems is CheckUsage as text.
+func UsageProblems(cert *x509.Certificate, profile Profile) []string {
+	var out []string
+	for _, u := range CheckUsage(cert, profile) {
+		out = append(out, u.Text)
+	}
+	return out
+}
+
+func critical(cert *x509.Certificate, oid asn1.ObjectIdentifier) bool {
+	for _, e := range cert.Extensions {
+		if e.Id.Equal(oid) {
+			return e.Critical
+		}
+	}
+	return false
+}
+
+// ExtUsageName is the RFC 5280 name of a leaf's extended key usage.
+func ExtUsageName(u x509.ExtKeyUsage) string {
 	if u == x509.ExtKeyUsageServerAuth {
 		return "serverAuth"
 	}

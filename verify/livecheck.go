@@ -107,7 +107,7 @@ func ownerOf(name string, hosts []layout.Host) string {
 // the SASL credentials (the options', else the host's auth.conf).
 func (c *checker) liveCredentials(host, endpointName string, lo LiveOptions) (live.Credentials, error) {
 	files := map[layout.Role]string{}
-	for _, r := range c.resolve(host) {
+	for _, r := range c.tree.Resolve(host) {
 		files[r.Role] = r.Path
 	}
 	for _, role := range []layout.Role{layout.CACert, layout.ClientCert, layout.ClientKey} {

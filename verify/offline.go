@@ -4,25 +4,18 @@ import (
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/asn1"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
+	"github.com/libvirt-pki/libvirt-pki/credential"
 	"github.com/libvirt-pki/libvirt-pki/layout"
 	"github.com/libvirt-pki/libvirt-pki/pki"
 	"github.com/libvirt-pki/libvirt-pki/verify/live"
-)
-
-// libvirt reads at most 16 certificates and 64 KiB from its CA file.
-const (
-	maxCACerts    = 16
-	maxCAFileSize = 64 * 1024
 )
 
 // Options says what to check offline.
@@ -90,7 +83,7 @@ func (r *Report) Count(s Severity) int {
 }
 
 // SharedHost names the pseudo-host findings about shared files go under.
-const SharedHost = "(shared)"
+const SharedHost = layout.SharedUnit
 
 // Offline checks every host's files as libvirt will judge them.
 func Offline(o Options) (*Report, error) {
@@ -106,7 +99,7 @@ func Offline(o Options) (*Report, error) {
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("%s: not a directory", o.Root)
 	}
-	c := &checker{o: o, perms: perms, files: map[string]*parsedFile{}, crls: map[string]*parsedCRL{}, reported: map[string]bool{}}
+	c := &checker{o: o, tree: layout.Tree{Layout: o.Layout, Root: o.Root}, perms: perms, files: map[string]*parsedFile{}, crls: map[string]*parsedCRL{}, reported: map[string]bool{}}
 	hosts := o.Hosts
 	if len(hosts) == 0 {
 		if hosts, err = discoverHosts(o); err != nil {
@@ -135,7 +128,7 @@ func Offline(o Options) (*Report, error) {
 
 // discoverHosts lists host directories under the root.
 func discoverHosts(o Options) ([]layout.Host, error) {
-	names, err := layout.HostDirs(o.Layout, o.Root, "")
+	names, err := layout.Tree{Layout: o.Layout, Root: o.Root}.HostDirs()
 	if err != nil {
 		return nil, err
 	}
@@ -150,6 +143,7 @@ func discoverHosts(o Options) ([]layout.Host, error) {
 
 type checker struct {
 	o        Options
+	tree     layout.Tree
 	crls     map[string]*parsedCRL
 	perms    PermProfile
 	files    map[string]*parsedFile // by path: each file is read once
@@ -176,7 +170,7 @@ func (c *checker) checkHost(h layout.Host) HostReport {
 	add := func(sev Severity, code Code, file, format string, a ...any) {
 		hr.Findings = append(hr.Findings, Finding{sev, code, hr.Host, file, fmt.Sprintf(format, a...)})
 	}
-	resolved := c.resolve(h.Name)
+	resolved := c.tree.Resolve(h.Name)
 	byRole := map[layout.Role]*parsedFile{}
 	for _, r := range resolved {
 		fi := FileInfo{Role: r.Role, Path: r.Path, Source: "missing"}
@@ -194,7 +188,7 @@ func (c *checker) checkHost(h layout.Host) HostReport {
 			}
 			// A file's own findings go with the host that owns it, or
 			// once under (shared).
-			if fi.Source == "shared" && c.o.Layout.Name == layout.Kolla.Name {
+			if fi.Source == "shared" && c.o.Layout.SharedLookup {
 				if !c.reported[r.Path] {
 					c.reported[r.Path] = true
 					for _, f := range pf.findings {
@@ -209,7 +203,7 @@ func (c *checker) checkHost(h layout.Host) HostReport {
 				}
 			}
 		} else {
-			add(Error, CodeMissing, string(r.Role)+".pem", "%s.pem not found%s: run libvirt-pki certificates", r.Role, c.whereLooked(h.Name, r.Role))
+			add(Error, CodeMissing, string(r.Role)+".pem", "%s.pem not found%s: run libvirt-pki certificates", r.Role, c.tree.WhereLooked(h.Name, r.Role))
 		}
 		hr.Files = append(hr.Files, fi)
 	}
@@ -222,14 +216,8 @@ func (c *checker) checkHost(h layout.Host) HostReport {
 		anchors = ca.certs
 		crl = c.crlFor(h.Name, ca.path, anchors, add)
 	}
-	for _, pair := range []struct {
-		cert, key layout.Role
-		profile   pki.Profile
-	}{
-		{layout.ServerCert, layout.ServerKey, pki.ServerProfile},
-		{layout.ClientCert, layout.ClientKey, pki.ClientProfile},
-	} {
-		cf, kf := byRole[pair.cert], byRole[pair.key]
+	for _, kind := range credential.Leaves(c.o.Layout) {
+		cf, kf := byRole[kind.Cert], byRole[kind.Key]
 		if cf == nil || len(cf.certs) == 0 {
 			continue
 		}
@@ -246,7 +234,7 @@ func (c *checker) checkHost(h layout.Host) HostReport {
 		if crl != nil && crl.revoked[pki.SerialHex(cert)] {
 			add(Error, CodeRevoked, file, "%s (serial %s) is revoked by %s: re-issue it (libvirt-pki certificates)", file, pki.SerialHex(cert), crl.path)
 		}
-		if pair.profile.Name == pki.ServerProfile.Name && h.Name != "" {
+		if kind.Profile.ExtUsage == x509.ExtKeyUsageServerAuth && h.Name != "" {
 			var missing []string
 			for _, n := range h.Names() {
 				if !coversName(cert, n) {
@@ -262,47 +250,15 @@ func (c *checker) checkHost(h layout.Host) HostReport {
 	return hr
 }
 
-// resolve finds each role's file for a host, the way the layout's consumer
-// does: Kolla's first-found lookup, or the fixed per-host paths.
-func (c *checker) resolve(host string) []layout.Resolved {
-	if c.o.Layout.Name == layout.Kolla.Name {
-		return layout.KollaResolve(c.o.Root, host, os.Stat)
-	}
-	var out []layout.Resolved
-	for _, f := range c.o.Layout.Files {
-		p := c.o.Layout.Path(c.o.Root, host, f.Role, false)
-		r := layout.Resolved{Role: f.Role}
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-			r.Path, r.FromHostDir = p, true
-		}
-		out = append(out, r)
-	}
-	return out
-}
-
-func (c *checker) whereLooked(host string, role layout.Role) string {
-	if c.o.Layout.Name == layout.Kolla.Name {
-		spec, _ := layout.Kolla.Spec(role)
-		if host == "" {
-			return " in " + c.o.Root
-		}
-		return fmt.Sprintf(" in %s nor %s", filepath.Join(c.o.Root, host), filepath.Join(c.o.Root, spec.Rel))
-	}
-	return " at " + c.o.Layout.Path(c.o.Root, host, role, false)
-}
-
 // checkShadows flags a certificate and its key resolved from different
 // directories: Kolla would deploy a pair that was never issued together.
 func (c *checker) checkShadows(resolved []layout.Resolved, add func(Severity, Code, string, string, ...any)) {
-	if c.o.Layout.Name != layout.Kolla.Name {
-		return
-	}
 	from := map[layout.Role]layout.Resolved{}
 	for _, r := range resolved {
 		from[r.Role] = r
 	}
-	for _, pair := range [][2]layout.Role{{layout.ServerCert, layout.ServerKey}, {layout.ClientCert, layout.ClientKey}} {
-		a, b := from[pair[0]], from[pair[1]]
+	for _, k := range credential.Leaves(c.o.Layout) {
+		a, b := from[k.Cert], from[k.Key]
 		if a.Path != "" && b.Path != "" && a.FromHostDir != b.FromHostDir {
 			hostFile, sharedFile := a, b
 			if b.FromHostDir {
@@ -356,22 +312,19 @@ func (c *checker) parse(path string, role layout.Role) *parsedFile {
 		c.judgeCAFile(pf, add)
 		return pf
 	}
-	profile := pki.ServerProfile
-	if role == layout.ClientCert {
-		profile = pki.ClientProfile
-	}
-	judgeLeaf(certs[0], profile, add)
+	kind, _ := credential.ByCert(role)
+	judgeLeaf(certs[0], kind.Profile, add)
 	c.judgeDates(certs[0], base, add)
 	judgeCrypto(certs[0], false, add)
 	return pf
 }
 
 func (c *checker) judgeCAFile(pf *parsedFile, add func(Severity, Code, string, ...any)) {
-	if len(pf.certs) > maxCACerts {
-		add(Error, CodeCATooMany, "cacert.pem holds %d certificates; libvirt reads at most %d: remove old CAs", len(pf.certs), maxCACerts)
+	if len(pf.certs) > layout.CAFileMaxCerts {
+		add(Error, CodeCATooMany, "cacert.pem holds %d certificates; libvirt reads at most %d: remove old CAs", len(pf.certs), layout.CAFileMaxCerts)
 	}
-	if pf.size > maxCAFileSize {
-		add(Error, CodeCATooLarge, "cacert.pem is %d bytes; libvirt reads at most %d: remove old CAs", pf.size, maxCAFileSize)
+	if pf.size > layout.CAFileMaxBytes {
+		add(Error, CodeCATooLarge, "cacert.pem is %d bytes; libvirt reads at most %d: remove old CAs", pf.size, layout.CAFileMaxBytes)
 	}
 	for i, cert := range pf.certs {
 		name := fmt.Sprintf("certificate %d (%s)", i+1, cert.Subject.CommonName)
@@ -395,46 +348,21 @@ func (c *checker) judgeDates(cert *x509.Certificate, what string, add func(Sever
 	}
 }
 
-var (
-	oidKeyUsage    = asn1.ObjectIdentifier{2, 5, 29, 15}
-	oidExtKeyUsage = asn1.ObjectIdentifier{2, 5, 29, 37}
-)
-
-func critical(cert *x509.Certificate, oid asn1.ObjectIdentifier) bool {
-	for _, e := range cert.Extensions {
-		if e.Id.Equal(oid) {
-			return e.Critical
-		}
-	}
-	return false
-}
-
-// judgeLeaf applies libvirt's rules: a leaf is no CA; keyUsage, when
-// present, needs digitalSignature and keyEncipherment (fatal when the
-// extension is critical, a warning otherwise); EKU, when present, needs the
-// profile's purpose (fatal only when critical).
+// judgeLeaf grades pki.CheckUsage's problems the way libvirt does: a
+// problem in a critical extension (and a leaf that is a CA) is fatal, any
+// other a warning.
 func judgeLeaf(cert *x509.Certificate, profile pki.Profile, add func(Severity, Code, string, ...any)) {
 	name := profile.Name + " certificate"
-	if cert.BasicConstraintsValid && cert.IsCA {
-		add(Error, CodeLeafIsCA, "the %s is a CA certificate: libvirt refuses it; re-issue it as a leaf", name)
-	}
-	if cert.KeyUsage != 0 && cert.KeyUsage&profile.KeyUsage != profile.KeyUsage {
-		sev, how := Warning, "libvirt warns"
-		if critical(cert, oidKeyUsage) {
-			sev, how = Error, "the extension is critical, so libvirt refuses it"
+	codes := map[pki.UsageCheck]Code{pki.NotLeaf: CodeLeafIsCA, pki.KeyUsageBad: CodeKeyUsage, pki.ExtUsageBad: CodeExtKeyUsage}
+	for _, p := range pki.CheckUsage(cert, profile) {
+		switch {
+		case p.What == pki.NotLeaf:
+			add(Error, CodeLeafIsCA, "the %s is a CA certificate: libvirt refuses it; re-issue it as a leaf", name)
+		case p.Critical:
+			add(Error, codes[p.What], "the %s's %s (the extension is critical, so libvirt refuses it): re-issue it", name, p.Text)
+		default:
+			add(Warning, codes[p.What], "the %s's %s (libvirt warns): re-issue it", name, p.Text)
 		}
-		add(sev, CodeKeyUsage, "the %s's keyUsage lacks digitalSignature or keyEncipherment (%s): re-issue it", name, how)
-	}
-	if len(cert.ExtKeyUsage) > 0 && !slices.Contains(cert.ExtKeyUsage, profile.ExtUsage) && !slices.Contains(cert.ExtKeyUsage, x509.ExtKeyUsageAny) {
-		sev, how := Warning, "libvirt warns"
-		if critical(cert, oidExtKeyUsage) {
-			sev, how = Error, "the extension is critical, so libvirt refuses it"
-		}
-		purpose := "serverAuth"
-		if profile.ExtUsage == x509.ExtKeyUsageClientAuth {
-			purpose = "clientAuth"
-		}
-		add(sev, CodeExtKeyUsage, "the %s's extendedKeyUsage lacks %s (%s): re-issue it", name, purpose, how)
 	}
 }
 
@@ -512,12 +440,7 @@ type parsedCRL struct {
 // it must be signed by a CA in cacert.pem and not past its next update,
 // after which libvirtd refuses every client.
 func (c *checker) crlFor(host, caPath string, anchors []*x509.Certificate, add func(Severity, Code, string, string, ...any)) *parsedCRL {
-	path := filepath.Join(filepath.Dir(caPath), "cacrl.pem")
-	if c.o.Layout.Name == layout.Kolla.Name && host != "" {
-		if p := filepath.Join(c.o.Root, host, "cacrl.pem"); fileExists(p) {
-			path = p
-		}
-	}
+	path := c.tree.CRLFor(host, caPath)
 	if pc, ok := c.crls[path]; ok {
 		return pc
 	}
@@ -560,9 +483,4 @@ func (c *checker) crlFor(host, caPath string, anchors []*x509.Certificate, add f
 		pc.revoked[pki.HexSerial(r.SerialNumber)] = true
 	}
 	return pc
-}
-
-func fileExists(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && !fi.IsDir()
 }

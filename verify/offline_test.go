@@ -190,7 +190,7 @@ func TestOfflineChecksFire(t *testing.T) {
 			tm.KeyUsage = 0
 			// BIT STRING with digitalSignature only, as a non-critical extension.
 			v, _ := asn1.Marshal(asn1.BitString{Bytes: []byte{0x80}, BitLength: 1})
-			tm.ExtraExtensions = []pkix.Extension{{Id: oidKeyUsage, Critical: false, Value: v}}
+			tm.ExtraExtensions = []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 15}, Critical: false, Value: v}}
 			f.sign(t, tm, "h1/servercert.pem", "h1/serverkey.pem")
 		}, nil, CodeKeyUsage, Warning},
 		{"EKU not critical", func(t *testing.T, f *fixture) {
@@ -202,7 +202,7 @@ func TestOfflineChecksFire(t *testing.T) {
 			tm := serverTemplate("h1")
 			tm.ExtKeyUsage = nil
 			v, _ := asn1.Marshal([]asn1.ObjectIdentifier{{1, 3, 6, 1, 5, 5, 7, 3, 2}})
-			tm.ExtraExtensions = []pkix.Extension{{Id: oidExtKeyUsage, Critical: true, Value: v}}
+			tm.ExtraExtensions = []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 37}, Critical: true, Value: v}}
 			f.sign(t, tm, "h1/servercert.pem", "h1/serverkey.pem")
 		}, nil, CodeExtKeyUsage, Error},
 		{"not yet valid", func(t *testing.T, f *fixture) {

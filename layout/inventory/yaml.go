@@ -192,7 +192,20 @@ func keyString(kn *yaml.Node) (string, error) {
 // varsFromMapping reads a mapping of variables, each remembered with
 // "file:line" of its key.
 func varsFromMapping(path string, n *yaml.Node, what string) (map[string]val, error) {
-	out := map[string]val{}
+	vars, err := mappingVars(path, n, what)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]val, len(vars))
+	for k, v := range vars {
+		out[k] = val{v.Value, fmt.Sprintf("%s:%d", path, v.Line)}
+	}
+	return out, nil
+}
+
+// mappingVars reads a mapping of variables, each with the line of its key.
+func mappingVars(path string, n *yaml.Node, what string) (map[string]Var, error) {
+	out := map[string]Var{}
 	if isNull(n) {
 		return out, nil
 	}
@@ -205,7 +218,7 @@ func varsFromMapping(path string, n *yaml.Node, what string) (map[string]val, er
 		if err != nil {
 			return err
 		}
-		out[k] = val{v, fmt.Sprintf("%s:%d", path, kn.Line)}
+		out[k] = Var{v, kn.Line}
 		return nil
 	})
 	if err != nil {

@@ -1,0 +1,281 @@
+package certs
+
+import (
+	"crypto/x509"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/libvirt-pki/libvirt-pki/credential"
+	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
+	"github.com/libvirt-pki/libvirt-pki/layout"
+	"github.com/libvirt-pki/libvirt-pki/pki"
+)
+
+// Leaf is the one record of a leaf certificate, whatever the command:
+// where its files go, what was found there, what the run decided, and
+// (after Apply) what it issued. Every policy (certificates, renew,
+// rotate-ca reissue) fills Leaves, and one pool issues and writes them.
+type Leaf struct {
+	Host        string     `json:"host"` // host name, or layout.SharedUnit
+	Profile     string     `json:"profile"`
+	File        string     `json:"file"` // the certificate, where first written
+	Copies      []string   `json:"copies,omitempty"`
+	Action      Action     `json:"action"`
+	Reason      string     `json:"reason,omitempty"` // Reasons, joined
+	Subject     string     `json:"subject,omitempty"`
+	SANs        []string   `json:"sans"`
+	OldNotAfter time.Time  `json:"old_not_after"`
+	NewNotAfter *time.Time `json:"new_not_after,omitempty"`
+	Key         string     `json:"key,omitempty"` // "kept" or "new" once decided
+	Reasons     []string   `json:"-"`
+	NewKey      bool       `json:"-"`
+
+	kind    credential.Kind
+	sans    pki.SANs
+	cn, org string
+	algo    pki.KeyAlgo // of a new key
+	targets []target    // where cert and key go; the first is observed
+	oldKey  *pki.Key
+	old     *x509.Certificate
+	// keepIdentity: the new certificate must carry the old one's DN and
+	// SANs (renew), since tls_allowed_dn_list and clients match them.
+	keepIdentity bool
+}
+
+type target struct{ cert, key string }
+
+func (l *Leaf) reissue(reason string) { l.Reasons = append(l.Reasons, reason) }
+
+// settle fills the report fields that follow from the decision.
+func (l *Leaf) settle() {
+	l.Reason = strings.Join(l.Reasons, "; ")
+	switch {
+	case l.Action != Create && l.Action != Reissue:
+		l.Key = ""
+	case l.NewKey || l.oldKey == nil:
+		l.Key = "new"
+	default:
+		l.Key = "kept"
+	}
+}
+
+// observed is one pair as found on disk.
+type observed struct {
+	unit     layout.Unit
+	kind     credential.Kind
+	t        target
+	certPEM  []byte // nil when missing
+	keyPEM   []byte // nil when missing
+	cert     *x509.Certificate
+	certErr  error    // the certificate did not parse
+	key      *pki.Key // nil when missing or unreadable
+	keyError error
+}
+
+// observe reads the pair at t. Only a path that is not a regular file is
+// an error: missing or unparsable files are facts for the policy.
+func observe(u layout.Unit, k credential.Kind, t target) (observed, error) {
+	o := observed{unit: u, kind: k, t: t}
+	var err error
+	if o.certPEM, err = readIfExists(t.cert); err != nil {
+		return o, err
+	}
+	if o.keyPEM, err = readIfExists(t.key); err != nil {
+		return o, err
+	}
+	if o.certPEM != nil {
+		var certs []*x509.Certificate
+		if certs, o.certErr = pki.ParseCertsPEM(o.certPEM); o.certErr == nil {
+			o.cert = certs[0]
+		}
+	}
+	if o.keyPEM != nil {
+		o.key, o.keyError = pki.ParseKey(o.keyPEM)
+	}
+	return o, nil
+}
+
+// scanLeaves reads every leaf certificate the tree holds, unit by unit
+// (the shared directory first) and kind by kind; units without a given
+// kind's certificate are left out.
+func scanLeaves(tree layout.Tree) ([]observed, error) {
+	units, err := treeUnits(tree)
+	if err != nil {
+		return nil, err
+	}
+	var out []observed
+	for _, u := range units {
+		for _, k := range credential.Leaves(tree.Layout) {
+			ob, err := observe(u, k, target{tree.In(u, k.Cert), tree.In(u, k.Key)})
+			if err != nil {
+				return nil, err
+			}
+			if ob.certPEM == nil {
+				continue
+			}
+			if ob.certErr != nil {
+				return nil, inputErr("%s: %v", ob.t.cert, ob.certErr)
+			}
+			out = append(out, ob)
+		}
+	}
+	return out, nil
+}
+
+// treeUnits is tree.Units as the engine's errors.
+func treeUnits(tree layout.Tree) ([]layout.Unit, error) {
+	if err := checkOutputDir(tree.Root); err != nil {
+		return nil, err
+	}
+	units, err := tree.Units()
+	if err != nil {
+		if isNotExist(err) {
+			return nil, inputErr("%s does not exist: nothing to work on (run certificates first)", tree.Root)
+		}
+		return nil, &InputError{err}
+	}
+	return units, nil
+}
+
+// caFilesOf is tree.CAFiles as the engine's errors.
+func caFilesOf(tree layout.Tree) ([]string, error) {
+	if _, err := treeUnits(tree); err != nil {
+		return nil, err
+	}
+	files, err := tree.CAFiles()
+	if err != nil {
+		return nil, &InputError{err}
+	}
+	return files, nil
+}
+
+// issuer issues leaves with one CA and stages them into one batch.
+type issuer struct {
+	ca        *pki.CA
+	tree      layout.Tree
+	batch     *fsutil.Batch
+	days      int
+	notBefore time.Time // zero: Issue's default
+}
+
+// issue signs l (with its old key or a new one) and stages its files at
+// every target. Update leaves are copied, not re-signed.
+func (is *issuer) issue(l *Leaf) error {
+	certPEM, keyPEM, err := is.sign(l)
+	if err != nil {
+		return err
+	}
+	for i, t := range l.targets {
+		if (i > 0 || l.Action == Update) && sameFile(t.cert, certPEM) && sameFile(t.key, keyPEM) {
+			continue
+		}
+		if err := is.stagePair(t, certPEM, keyPEM, l.kind); err != nil {
+			return fmt.Errorf("%s %s: %w", l.Host, l.Profile, err)
+		}
+	}
+	return nil
+}
+
+func (is *issuer) sign(l *Leaf) (certPEM, keyPEM []byte, err error) {
+	if l.Action == Update {
+		if certPEM, err = readIfExists(l.targets[0].cert); err != nil {
+			return nil, nil, err
+		}
+		keyPEM, err = readIfExists(l.targets[0].key)
+		return certPEM, keyPEM, err
+	}
+	key := l.oldKey
+	if l.NewKey || key == nil {
+		if key, err = pki.GenerateKey(l.algo); err != nil {
+			return nil, nil, err
+		}
+	}
+	cert, certPEM, err := is.ca.Issue(pki.LeafRequest{
+		Profile: l.kind.Profile, CommonName: l.cn, Org: l.org, SANs: l.sans, Key: key, Days: is.days, NotBefore: is.notBefore,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if l.keepIdentity {
+		oldDN, _ := pki.GnuTLSDN(l.old)
+		newDN, _ := pki.GnuTLSDN(cert)
+		if oldDN != newDN || !slices.Equal(pki.SANsOf(cert).Strings(), l.SANs) {
+			return nil, nil, fmt.Errorf("%s: renewed certificate's subject %q or SANs differ from the old %q; nothing written for it", l.File, newDN, oldDN)
+		}
+	}
+	na := cert.NotAfter
+	l.NewNotAfter = &na
+	return certPEM, key.PEM, nil
+}
+
+// stagePair stages the key before the certificate, each with the mode its
+// layout gives it; a file that already holds the bytes only gets its mode.
+func (is *issuer) stagePair(t target, certPEM, keyPEM []byte, k credential.Kind) error {
+	certSpec, _ := is.tree.Layout.Spec(k.Cert)
+	keySpec, _ := is.tree.Layout.Spec(k.Key)
+	for _, f := range []struct {
+		path string
+		data []byte
+		spec layout.FileSpec
+	}{{t.key, keyPEM, keySpec}, {t.cert, certPEM, certSpec}} {
+		if err := mkdirsIn(is.tree, f.path); err != nil {
+			return err
+		}
+		if err := stageIfChanged(is.batch, f.path, f.data, f.spec.Mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// issueAll runs issue over the leaves marked for it on workers goroutines
+// and returns the first error; it stops handing out work after one.
+// progress, when set, is called after each leaf.
+func (is *issuer) issueAll(leaves []Leaf, workers int, progress func(done, total int)) error {
+	var todo []int
+	for i := range leaves {
+		if leaves[i].Action != Unchanged {
+			todo = append(todo, i)
+		}
+	}
+	jobs := make(chan int)
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+		done     int
+	)
+	for w := 0; w < max(workers, 1); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				err := is.issue(&leaves[i])
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				done++
+				if progress != nil {
+					progress(done+len(leaves)-len(todo), len(leaves))
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, i := range todo {
+		mu.Lock()
+		failed := firstErr != nil
+		mu.Unlock()
+		if failed {
+			break
+		}
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	return firstErr
+}
