@@ -389,7 +389,7 @@ func (p *Plan) dueReason(cert *x509.Certificate) string {
 	switch {
 	case left >= p.Opts.RenewBefore:
 		return ""
-	case cappedByCA(cert, p.CA.ca):
+	case p.CA.ca.EndsWith(cert):
 		// Re-issuing cannot extend it: the CA needs attention.
 		p.warnCAExpiry()
 		return ""
@@ -543,14 +543,6 @@ func (p *Plan) findShadows() {
 				filepath.Join(o.Root, h.Name), strings.Join(stale, ", "), h.Name))
 		}
 	}
-}
-
-// cappedByCA reports whether a leaf already runs to its CA's end (leaves
-// never outlive their CA, see pki.CA.Issue): re-issuing it cannot make it
-// last longer, so an expiring leaf like that is the CA's problem. The
-// minute of slack absorbs cfssl's rounding of dates.
-func cappedByCA(leaf *x509.Certificate, ca *pki.CA) bool {
-	return !leaf.NotAfter.Before(ca.Cert.NotAfter.Add(-time.Minute))
 }
 
 // warnCAExpiry says, once, that leaves end with the CA.

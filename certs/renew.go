@@ -218,7 +218,7 @@ func (r *RenewResult) selectReason(c *x509.Certificate) string {
 	switch {
 	case left >= o.RenewBefore:
 		return ""
-	case cappedByCA(c, r.ca):
+	case r.ca.EndsWith(c):
 		// Renewing cannot extend it: the CA needs attention.
 		w := fmt.Sprintf("the CA %q expires on %s, within --renew-before, and leaves end with it: renewing them cannot help; rotate the CA (libvirt-pki rotate-ca start)",
 			r.ca.Cert.Subject.CommonName, r.ca.Cert.NotAfter.UTC().Format("2006-01-02"))

@@ -97,52 +97,9 @@ func Revoke(o RevokeOptions) (*RevokeResult, error) {
 		return nil, &InputError{err}
 	}
 	res := &RevokeResult{}
-	have := func(serial string) bool {
-		return slices.ContainsFunc(list, func(r RevokedCert) bool { return r.Serial == serial })
+	if list, err = res.add(o, ca, list); err != nil {
+		return nil, err
 	}
-	tree := layout.Tree{Layout: o.Layout, Root: o.Root, CADir: o.CADir}
-	for _, host := range o.Hosts {
-		found := 0
-		for _, kind := range credential.Leaves(o.Layout) {
-			path := tree.In(tree.HostUnit(host), kind.Cert)
-			certs, err := pki.ReadCertsFile(path)
-			if errors.Is(err, fs.ErrNotExist) {
-				continue
-			}
-			if err != nil {
-				return nil, &InputError{err}
-			}
-			c := certs[0]
-			if ca.Signed(c) != nil {
-				return nil, inputErr("%s was not issued by this CA; it cannot be revoked here", path)
-			}
-			found++
-			rc := RevokedCert{Serial: pki.SerialHex(c), Host: host, Profile: kind.Name, Subject: c.Subject.CommonName, NotAfter: c.NotAfter, RevokedAt: o.Now.UTC()}
-			if have(rc.Serial) {
-				res.Already = append(res.Already, rc.Serial)
-				continue
-			}
-			list = append(list, rc)
-			res.Revoked = append(res.Revoked, rc)
-		}
-		if found == 0 {
-			return nil, inputErr("host %q has no certificates of its own under %s (a host using the shared pair cannot be revoked alone: revoking it would cut off every host)", host, o.Root)
-		}
-	}
-	for _, s := range o.Serials {
-		hexSerial, err := pki.ParseSerial(s)
-		if err != nil {
-			return nil, &InputError{err}
-		}
-		if have(hexSerial) {
-			res.Already = append(res.Already, hexSerial)
-			continue
-		}
-		rc := RevokedCert{Serial: hexSerial, RevokedAt: o.Now.UTC()}
-		list = append(list, rc)
-		res.Revoked = append(res.Revoked, rc)
-	}
-
 	revs := make([]pki.Revocation, 0, len(list))
 	for _, r := range list {
 		n, _ := new(big.Int).SetString(r.Serial, 16)
@@ -184,6 +141,63 @@ func writeRevocation(o RevokeOptions, list, crlPEM []byte, crlFiles []string) (e
 		}
 	}
 	return nil
+}
+
+// add puts the hosts' certificates and the serials of o on list, noting
+// each in res as revoked or already revoked.
+func (res *RevokeResult) add(o RevokeOptions, ca *pki.CA, list []RevokedCert) ([]RevokedCert, error) {
+	put := func(rc RevokedCert) {
+		if slices.ContainsFunc(list, func(r RevokedCert) bool { return r.Serial == rc.Serial }) {
+			res.Already = append(res.Already, rc.Serial)
+			return
+		}
+		list = append(list, rc)
+		res.Revoked = append(res.Revoked, rc)
+	}
+	tree := layout.Tree{Layout: o.Layout, Root: o.Root, CADir: o.CADir}
+	for _, host := range o.Hosts {
+		found, err := hostCerts(tree, host, ca)
+		if err != nil {
+			return nil, err
+		}
+		if len(found) == 0 {
+			return nil, inputErr("host %q has no certificates of its own under %s (a host using the shared pair cannot be revoked alone: revoking it would cut off every host)", host, o.Root)
+		}
+		for _, rc := range found {
+			rc.RevokedAt = o.Now.UTC()
+			put(rc)
+		}
+	}
+	for _, s := range o.Serials {
+		hexSerial, err := pki.ParseSerial(s)
+		if err != nil {
+			return nil, &InputError{err}
+		}
+		put(RevokedCert{Serial: hexSerial, RevokedAt: o.Now.UTC()})
+	}
+	return list, nil
+}
+
+// hostCerts reads the leaves in host's own directory; each must come from
+// ca, since only its issuer can revoke a certificate.
+func hostCerts(tree layout.Tree, host string, ca *pki.CA) ([]RevokedCert, error) {
+	var out []RevokedCert
+	for _, kind := range credential.Leaves(tree.Layout) {
+		path := tree.In(tree.HostUnit(host), kind.Cert)
+		certs, err := pki.ReadCertsFile(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, &InputError{err}
+		}
+		c := certs[0]
+		if ca.Signed(c) != nil {
+			return nil, inputErr("%s was not issued by this CA; it cannot be revoked here", path)
+		}
+		out = append(out, RevokedCert{Serial: pki.SerialHex(c), Host: host, Profile: kind.Name, Subject: c.Subject.CommonName, NotAfter: c.NotAfter})
+	}
+	return out, nil
 }
 
 // crlPaths: the CA directory, and beside each cacert.pem of the layout

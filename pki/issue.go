@@ -150,6 +150,13 @@ func (ca *CA) LeafDates(notBefore time.Time, days int) (nb, na time.Time) {
 	return nb, na
 }
 
+// EndsWith reports whether leaf already runs to this CA's end (leaves
+// never outlive their CA, see LeafDates): re-issuing it cannot make it
+// last longer. The minute of slack absorbs cfssl's rounding of dates.
+func (ca *CA) EndsWith(leaf *x509.Certificate) bool {
+	return !leaf.NotAfter.Before(ca.Cert.NotAfter.Add(-time.Minute))
+}
+
 // UsageProblem is one way a certificate falls short of its profile by
 // libvirt's rules.
 type UsageProblem struct {

@@ -217,37 +217,42 @@ func (c *checker) checkHost(h layout.Host) HostReport {
 		crl = c.crlFor(h.Name, ca.path, anchors, add)
 	}
 	for _, kind := range credential.Leaves(c.o.Layout) {
-		cf, kf := byRole[kind.Cert], byRole[kind.Key]
-		if cf == nil || len(cf.certs) == 0 {
-			continue
-		}
-		cert := cf.certs[0]
-		file := filepath.Base(cf.path)
-		if kf != nil && kf.key != nil && !pki.KeyMatches(kf.key.Signer, cert) {
-			add(Error, CodeKeyMismatch, file, "%s and %s are not a pair: re-issue with libvirt-pki certificates", file, filepath.Base(kf.path))
-		}
-		if len(anchors) > 0 {
-			if err := verifyChain(cert, cf.certs[1:], anchors); err != nil {
-				add(Error, CodeChain, file, "%s does not chain to cacert.pem (%v): re-issue it from the CA in cacert.pem", file, err)
-			}
-		}
-		if crl != nil && crl.revoked[pki.SerialHex(cert)] {
-			add(Error, CodeRevoked, file, "%s (serial %s) is revoked by %s: re-issue it (libvirt-pki certificates)", file, pki.SerialHex(cert), crl.path)
-		}
-		if kind.Profile.ExtUsage == x509.ExtKeyUsageServerAuth && h.Name != "" {
-			var missing []string
-			for _, n := range h.Names() {
-				if !coversName(cert, n) {
-					missing = append(missing, n)
-				}
-			}
-			if missing != nil {
-				add(Error, CodeSANMissing, file, "%s does not cover %s, which clients use for %s: add the names and re-issue (libvirt-pki certificates --host %s=%s)",
-					file, strings.Join(missing, ", "), h.Name, h.Name, strings.Join(missing, ","))
-			}
+		if cf := byRole[kind.Cert]; cf != nil && len(cf.certs) > 0 {
+			checkPair(h, kind, cf, byRole[kind.Key], anchors, crl, add)
 		}
 	}
 	return hr
+}
+
+// checkPair judges a host's certificate of kind with its key, chain,
+// revocation and, for servers, the names clients use.
+func checkPair(h layout.Host, kind credential.Kind, cf, kf *parsedFile, anchors []*x509.Certificate, crl *parsedCRL, add func(Severity, Code, string, string, ...any)) {
+	cert := cf.certs[0]
+	file := filepath.Base(cf.path)
+	if kf != nil && kf.key != nil && !pki.KeyMatches(kf.key.Signer, cert) {
+		add(Error, CodeKeyMismatch, file, "%s and %s are not a pair: re-issue with libvirt-pki certificates", file, filepath.Base(kf.path))
+	}
+	if len(anchors) > 0 {
+		if err := verifyChain(cert, cf.certs[1:], anchors); err != nil {
+			add(Error, CodeChain, file, "%s does not chain to cacert.pem (%v): re-issue it from the CA in cacert.pem", file, err)
+		}
+	}
+	if crl != nil && crl.revoked[pki.SerialHex(cert)] {
+		add(Error, CodeRevoked, file, "%s (serial %s) is revoked by %s: re-issue it (libvirt-pki certificates)", file, pki.SerialHex(cert), crl.path)
+	}
+	if kind.Profile.ExtUsage != x509.ExtKeyUsageServerAuth || h.Name == "" {
+		return
+	}
+	var missing []string
+	for _, n := range h.Names() {
+		if !coversName(cert, n) {
+			missing = append(missing, n)
+		}
+	}
+	if missing != nil {
+		add(Error, CodeSANMissing, file, "%s does not cover %s, which clients use for %s: add the names and re-issue (libvirt-pki certificates --host %s=%s)",
+			file, strings.Join(missing, ", "), h.Name, h.Name, strings.Join(missing, ","))
+	}
 }
 
 // checkShadows flags a certificate and its key resolved from different
