@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/libvirt-pki/libvirt-pki/errs"
 	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
 )
 
@@ -25,8 +26,8 @@ const (
 	KollaSASLDBPath = "/etc/libvirt/passwd.db"
 )
 
-// HostOptions says what SASL files to write for one host.
-type HostOptions struct {
+// hostOptions says what SASL files to write for one host.
+type hostOptions struct {
 	Dir        string // the host's directory (created if missing)
 	Realm      string // must equal libvirtd's own host name, lowercased
 	Authname   string
@@ -34,7 +35,6 @@ type HostOptions struct {
 	Mechs      []string // canonical names (ParseMech); a SCRAM secret is written when SCRAM-SHA-256 is one
 	Format     DBFormat
 	Iterations int
-	DryRun     bool
 }
 
 // FileResult says what happened to one file.
@@ -44,79 +44,130 @@ type FileResult struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-// WriteHostFiles writes passwd.db, sasl.conf and auth.conf into o.Dir.
-// An existing passwd.db is merged, not replaced: other users stay (the
-// authname's entries in other realms are removed), and the
-// file is left byte for byte when it already holds this user with this
-// password (a SCRAM secret is verified, not compared, as its salt is
-// random).
-func WriteHostFiles(o HostOptions) ([]FileResult, error) {
+// hostFiles are one host's files, decided and not yet written.
+type hostFiles struct {
+	dir   string
+	files []plannedFile
+}
+
+type plannedFile struct {
+	res  FileResult
+	data []byte
+	mode fs.FileMode
+}
+
+// planHost decides passwd.db, sasl.conf and auth.conf for o.Dir, reading
+// what is there and writing nothing. An existing passwd.db is merged, not
+// replaced: other users stay (the authname's entries in other realms are
+// removed), and the file is left byte for byte when it already holds this
+// user with this password (a SCRAM secret is verified, not compared, as
+// its salt is random). A passwd.db that is no sasldb, or one of another
+// format, is bad input.
+func planHost(o hostOptions) (hostFiles, error) {
 	if o.Password == "" {
-		return nil, errors.New("empty SASL password")
+		return hostFiles{}, errs.Inputf("empty SASL password")
 	}
 	if len(o.Mechs) == 0 {
-		return nil, errors.New("no SASL mechanism")
+		return hostFiles{}, errs.Inputf("no SASL mechanism")
 	}
 	if strings.ContainsAny(o.Realm, "\x00") || o.Realm == "" {
-		return nil, fmt.Errorf("realm %q is empty or invalid", o.Realm)
+		return hostFiles{}, errs.Inputf("realm %q is empty or invalid", o.Realm)
 	}
-	dbPath := filepath.Join(o.Dir, DBFile)
-	db, dbRes, err := planDB(dbPath, o)
+	if err := checkWritable(o.Dir); err != nil {
+		return hostFiles{}, err
+	}
+	db, dbRes, err := planDB(filepath.Join(o.Dir, DBFile), o)
 	if err != nil {
-		return nil, err
+		return hostFiles{}, err
 	}
-	files := []struct {
-		res  FileResult
-		data []byte
-		mode fs.FileMode
-	}{
+	h := hostFiles{dir: o.Dir, files: []plannedFile{
 		{dbRes, db, 0o600},
 		{FileResult{Path: filepath.Join(o.Dir, SASLConfFile)}, SASLConf(o.Mechs, KollaSASLDBPath), 0o644},
 		{FileResult{Path: filepath.Join(o.Dir, AuthConfFile)}, AuthConf(o.Authname, o.Password), 0o600},
-	}
-	var out []FileResult
-	for i := range files {
-		f := &files[i]
-		if i > 0 {
-			old, err := os.ReadFile(f.res.Path)
-			switch {
-			case errors.Is(err, fs.ErrNotExist):
-				f.res.Action = "create"
-			case err != nil:
-				return nil, err
-			case bytes.Equal(old, f.data):
-				f.res.Action = "unchanged"
-			default:
-				f.res.Action, f.res.Reason = "update", "contents differ"
-			}
+	}}
+	for i := 1; i < len(h.files); i++ {
+		f := &h.files[i]
+		old, err := os.ReadFile(f.res.Path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			f.res.Action = "create"
+		case err != nil:
+			return hostFiles{}, err
+		case bytes.Equal(old, f.data):
+			f.res.Action = "unchanged"
+		default:
+			f.res.Action, f.res.Reason = "update", "contents differ"
 		}
-		out = append(out, f.res)
 	}
-	if o.DryRun {
-		return out, nil
+	return h, nil
+}
+
+// checkWritable refuses, before anything is written, what the writes
+// would refuse: a host directory that is a symlink or no directory, and a
+// file in it that is a symlink or a directory.
+func checkWritable(dir string) error {
+	fi, err := os.Lstat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return errs.Inputf("%s: is a symlink; refusing to write into it", dir)
+	case !fi.IsDir():
+		return errs.Inputf("%s: exists and is not a directory", dir)
 	}
-	if err := fsutil.MkdirAll(o.Dir, 0o755); err != nil {
+	for _, name := range []string{DBFile, SASLConfFile, AuthConfFile} {
+		p := filepath.Join(dir, name)
+		fi, err := os.Lstat(p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			return err
+		case fi.Mode()&fs.ModeSymlink != 0:
+			return errs.Inputf("%s: refusing to write through a symlink", p)
+		case !fi.Mode().IsRegular():
+			return errs.Inputf("%s: exists and is not a regular file", p)
+		}
+	}
+	return nil
+}
+
+// results says what write does (or did) to each file.
+func (h hostFiles) results() []FileResult {
+	out := make([]FileResult, len(h.files))
+	for i, f := range h.files {
+		out[i] = f.res
+	}
+	return out
+}
+
+// write writes the files that differ and tightens the mode of those that
+// do not. written lists the files changed, even when err is not nil.
+func (h hostFiles) write() (written []string, err error) {
+	if err := fsutil.MkdirAll(h.dir, 0o755); err != nil {
 		return nil, err
 	}
-	for _, f := range files {
+	for _, f := range h.files {
 		if f.res.Action == "unchanged" {
 			// Tighten a secret file's mode even when its bytes are right.
-			if fi, err := os.Stat(f.res.Path); err == nil && fi.Mode().Perm() != f.mode {
-				if err := os.Chmod(f.res.Path, f.mode); err != nil {
-					return nil, err
-				}
+			fi, err := os.Stat(f.res.Path)
+			if err != nil || fi.Mode().Perm() == f.mode {
+				continue
 			}
-			continue
+			if err := os.Chmod(f.res.Path, f.mode); err != nil {
+				return written, err
+			}
+		} else if err := fsutil.WriteFileAtomic(f.res.Path, f.data, f.mode); err != nil {
+			return written, err
 		}
-		if err := fsutil.WriteFileAtomic(f.res.Path, f.data, f.mode); err != nil {
-			return nil, err
-		}
+		written = append(written, f.res.Path)
 	}
-	return out, nil
+	return written, nil
 }
 
 // planDB decides the new passwd.db contents.
-func planDB(path string, o HostOptions) ([]byte, FileResult, error) {
+func planDB(path string, o hostOptions) ([]byte, FileResult, error) {
 	res := FileResult{Path: path}
 	var others []Record
 	data, err := os.ReadFile(path)
@@ -128,10 +179,10 @@ func planDB(path string, o HostOptions) ([]byte, FileResult, error) {
 	default:
 		format, records, err := DecodeDB(data)
 		if err != nil {
-			return nil, res, fmt.Errorf("%s: %v (move it away to start a new one)", path, err)
+			return nil, res, errs.Inputf("%s: %v (move it away to start a new one)", path, err)
 		}
 		if format != o.Format {
-			return nil, res, fmt.Errorf("%s is a %s sasldb, not %s: pass --db-format %s, or move it away", path, format, o.Format, format)
+			return nil, res, errs.Inputf("%s is a %s sasldb, not %s: pass --db-format %s, or move it away", path, format, o.Format, format)
 		}
 		// This tool owns the authname: its entries in other realms are
 		// leftovers of an earlier realm and go. Other users stay.
@@ -177,7 +228,7 @@ func planDB(path string, o HostOptions) ([]byte, FileResult, error) {
 
 // userDiffers says why the user's existing records are not what o wants,
 // or "" when they are.
-func userDiffers(mine []Record, o HostOptions) (string, error) {
+func userDiffers(mine []Record, o hostOptions) (string, error) {
 	var userPW, authPW []byte
 	for _, r := range mine {
 		switch r.Property {
@@ -218,4 +269,4 @@ func scramIterations(secret string) int {
 	return it
 }
 
-func (o HostOptions) wantSCRAM() bool { return slices.Contains(o.Mechs, MechSCRAMSHA256) }
+func (o hostOptions) wantSCRAM() bool { return slices.Contains(o.Mechs, MechSCRAMSHA256) }

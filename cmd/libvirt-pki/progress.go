@@ -6,8 +6,6 @@ import (
 	"os"
 	"sync"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // progressBar draws "Issuing certificates [=====>    ] 512/2000" on a
@@ -33,11 +31,6 @@ func newProgressBar(w io.Writer, label string) *progressBar {
 		return nil
 	}
 	return &progressBar{w: w, label: label, now: time.Now, start: time.Now(), delay: time.Second, refresh: 100 * time.Millisecond}
-}
-
-func isTerminal(f *os.File) bool {
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
 }
 
 // Update is a progress callback: done of total finished.

@@ -1,15 +1,16 @@
 package main
 
 import (
-	"encoding/json"
+	"cmp"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
-	"github.com/libvirt-pki/libvirt-pki/layout"
+	"github.com/libvirt-pki/libvirt-pki/kolla"
 	"github.com/libvirt-pki/libvirt-pki/sasl"
 )
 
@@ -40,17 +41,14 @@ line stays byte for byte, and the file keeps its mode (a new file is 0640).`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.ConfigDir, "config-dir", layout.DefaultConfigDir, "Kolla config root; passwords.yml is read from it")
+	fl.StringVar(&opts.ConfigDir, "config-dir", kolla.DefaultConfigDir, "Kolla config root; passwords.yml is read from it")
 	fl.StringVar(&opts.Passwords, "passwords", "", "the passwords.yml `FILE` (default <config-dir>/passwords.yml)")
 	fl.BoolVar(&opts.Rotate, "rotate", false, "replace an existing password")
 	return cmd
 }
 
 func (o *PasswordsOptions) path() string {
-	if o.Passwords != "" {
-		return o.Passwords
-	}
-	return filepath.Join(o.ConfigDir, "passwords.yml")
+	return cmp.Or(o.Passwords, kolla.PasswordsFile(o.ConfigDir))
 }
 
 func runPasswords(opts *PasswordsOptions) error {
@@ -120,7 +118,7 @@ login fail. By default each host's realm is its name, lowercased.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.ConfigDir, "config-dir", layout.DefaultConfigDir, "Kolla config root")
+	fl.StringVar(&opts.ConfigDir, "config-dir", kolla.DefaultConfigDir, "Kolla config root")
 	fl.StringVar(&opts.Passwords, "passwords", "", "passwords.yml `FILE` (default <config-dir>/passwords.yml)")
 	fl.StringVar(&opts.PasswordFile, "password-file", "", "read the password from `FILE` instead of passwords.yml")
 	opts.Hosts.register(cmd)
@@ -130,100 +128,76 @@ login fail. By default each host's realm is its name, lowercased.`,
 	fl.StringVar(&opts.DBFormat, "db-format", "bdb", "sasldb format: bdb (Debian, Ubuntu) or gdbm (RHEL, Rocky, Fedora)")
 	fl.IntVar(&opts.Iterations, "scram-iterations", sasl.DefaultSCRAMIterations, "PBKDF2 iterations of the SCRAM secret (4096 to 65536)")
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "say what would change and write nothing")
-	fl.StringVarP(&opts.Output, "output", "o", "text", "output format: text or json")
+	outputFlag(cmd, &opts.Output, textFormats)
 	return cmd
 }
 
-func runSASL(opts *SASLOptions) error {
-	if opts.Output != "text" && opts.Output != "json" {
-		return usageErrorf("--output %q: want text or json", opts.Output)
+func runSASL(opts *SASLOptions) error { return asUsage(writeSASL(opts)) }
+
+func writeSASL(opts *SASLOptions) error {
+	if err := checkOutput(opts.Output, textFormats); err != nil {
+		return err
 	}
 	k, err := readKolla(opts.ConfigDir)
 	if err != nil {
 		return err
 	}
-	mechNames := []string{opts.Mech}
-	if k.g.File != "" && !flagChanged(opts.changed, "mech") {
-		mechNames = k.mechs()
+	mechs := []string{opts.Mech}
+	if k.FromFile() && !flagChanged(opts.changed, "mech") {
+		mechs = k.Mechs()
 	}
-	if k.g.File != "" && !flagChanged(opts.changed, "authname") {
-		opts.Authname = k.authname()
+	if k.FromFile() && !flagChanged(opts.changed, "authname") {
+		opts.Authname = k.Authname()
 	}
-	var mechs []string
-	for _, m := range mechNames {
-		mech, err := sasl.ParseMech(m)
-		if err != nil {
-			return usageError{err}
-		}
-		mechs = append(mechs, mech)
+	o := sasl.Options{
+		Root: k.NovaLibvirtDir(), Realm: opts.Realm, Authname: opts.Authname,
+		Mechs: mechs, Format: opts.DBFormat, Iterations: opts.Iterations,
 	}
-	format, err := sasl.ParseDBFormat(opts.DBFormat)
-	if err != nil {
-		return usageError{err}
+	if err := o.Check(); err != nil {
+		return err
 	}
-	if opts.Iterations < sasl.MinSCRAMIterations || opts.Iterations > sasl.MaxSCRAMIterations {
-		return usageErrorf("--scram-iterations %d: want %d to %d", opts.Iterations, sasl.MinSCRAMIterations, sasl.MaxSCRAMIterations)
-	}
-	if opts.Authname == "" || strings.ContainsAny(opts.Authname, "\x00@") {
-		return usageErrorf("--authname %q: want a user name without '@'", opts.Authname)
-	}
-	hosts, _, err := opts.Hosts.resolve()
+	hs, _, err := opts.Hosts.resolve()
 	if err != nil {
 		return err
 	}
-	notes := opts.IO.Out
-	if opts.Output == "json" {
-		notes = opts.IO.ErrOut
+	for _, h := range hs {
+		o.Hosts = append(o.Hosts, h.Name)
 	}
+	notes := notesTo(opts.IO, opts.Output)
 	opts.Hosts.printWarnings(notes)
 	k.report(notes, false, true)
-	pw, err := readPassword(opts.PasswordFile, opts.Passwords, opts.ConfigDir)
+	if o.Password, err = readPassword(opts.PasswordFile, opts.Passwords, opts.ConfigDir); err != nil {
+		return err
+	}
+	plan, err := sasl.NewPlan(o)
 	if err != nil {
 		return err
 	}
-	root := k.novaLibvirtDir()
-	type hostResult struct {
-		Host  string            `json:"host"`
-		Realm string            `json:"realm"`
-		Files []sasl.FileResult `json:"files"`
-	}
-	var results []hostResult
-	for _, h := range hosts {
-		realm := opts.Realm
-		if realm == "" {
-			realm = strings.ToLower(h.Name)
+	if !opts.DryRun {
+		if _, err := plan.Apply(); err != nil {
+			return err
 		}
-		files, err := sasl.WriteHostFiles(sasl.HostOptions{
-			Dir: filepath.Join(root, h.Name), Realm: realm, Authname: opts.Authname, Password: pw,
-			Mechs: mechs, Format: format, Iterations: opts.Iterations, DryRun: opts.DryRun,
-		})
-		if err != nil {
-			return usageError{err}
-		}
-		results = append(results, hostResult{h.Name, realm, files})
 	}
 	if opts.Output == "json" {
-		enc := json.NewEncoder(opts.IO.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"dry_run": opts.DryRun, "authname": opts.Authname, "mechanisms": mechs, "db_format": format, "hosts": results})
+		return writeJSONTo(opts.IO.Out, map[string]any{"dry_run": opts.DryRun, "authname": plan.Authname, "mechanisms": plan.Mechs, "db_format": plan.Format, "hosts": plan.Hosts})
 	}
-	w := opts.IO.Out
-	if opts.DryRun {
+	printSASLPlan(opts.IO.Out, plan, opts.DryRun)
+	return nil
+}
+
+// printSASLPlan writes one line per file, then a summary.
+func printSASLPlan(w io.Writer, plan *sasl.Plan, dryRun bool) {
+	if dryRun {
 		fmt.Fprintln(w, "Dry run: nothing was written.")
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	changed := 0
-	for _, r := range results {
-		for _, f := range r.Files {
-			if f.Action != "unchanged" {
-				changed++
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Host, filepath.Base(f.Path), f.Action, f.Reason)
+	for _, h := range plan.Hosts {
+		for _, f := range h.Files {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", h.Host, filepath.Base(f.Path), f.Action, f.Reason)
 		}
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "SASL user %s, %s, %s sasldb; realm per host as listed above. %d files changed.\n", opts.Authname, strings.Join(mechs, " "), format, changed)
-	return nil
+	fmt.Fprintf(w, "SASL user %s, %s, %s sasldb; realm per host as listed above. %d files changed.\n", plan.Authname, strings.Join(plan.Mechs, " "), plan.Format, plan.Changed())
 }
 
 // NewCmdSASLDB groups the sasldb inspection commands.
@@ -235,8 +209,8 @@ func NewCmdSASLDB(ios *IOStreams) *cobra.Command {
 		Short: "List each user, realm and property of a sasldb (never the secrets)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			if output != "text" && output != "json" {
-				return usageErrorf("--output %q: want text or json", output)
+			if err := checkOutput(output, textFormats); err != nil {
+				return asUsage(err)
 			}
 			format, records, err := sasl.ReadDB(args[0])
 			if err != nil {
@@ -246,9 +220,7 @@ func NewCmdSASLDB(ios *IOStreams) *cobra.Command {
 				if records == nil {
 					records = []sasl.Record{}
 				}
-				enc := json.NewEncoder(ios.Out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(map[string]any{"file": args[0], "format": format, "records": records})
+				return writeJSONTo(ios.Out, map[string]any{"file": args[0], "format": format, "records": records})
 			}
 			// The same lines as sasldblistusers2.
 			for _, r := range records {
@@ -257,7 +229,7 @@ func NewCmdSASLDB(ios *IOStreams) *cobra.Command {
 			return nil
 		},
 	}
-	list.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	outputFlag(list, &output, textFormats)
 	cmd.AddCommand(list)
 	return cmd
 }

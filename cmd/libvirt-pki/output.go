@@ -1,0 +1,73 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/libvirt-pki/libvirt-pki/errs"
+)
+
+// The output formats: text for people, json for programs; verify adds
+// table (its text form) and junit for CI systems.
+var (
+	textFormats   = []string{"text", "json"}
+	verifyFormats = []string{"table", "json", "junit"}
+)
+
+// outputFlag registers -o/--output with its choices, the first the default.
+func outputFlag(cmd *cobra.Command, p *string, formats []string) {
+	cmd.Flags().StringVarP(p, "output", "o", formats[0], "output format: "+orList(formats))
+}
+
+// checkOutput refuses an --output value that is not one of formats.
+func checkOutput(got string, formats []string) error {
+	if !slices.Contains(formats, got) {
+		return errs.Inputf("--output %q: want %s", got, orList(formats))
+	}
+	return nil
+}
+
+// orList writes "a or b", "a, b or c".
+func orList(items []string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
+}
+
+// writeJSONTo writes v as indented JSON, the form every command's -o json
+// uses.
+func writeJSONTo(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// notesTo is where notes (warnings, settings) go: with JSON on out they
+// go to errOut, so out stays one JSON document.
+func notesTo(ios *IOStreams, output string) io.Writer {
+	if output == "json" {
+		return ios.ErrOut
+	}
+	return ios.Out
+}
+
+// printLines writes each line.
+func printLines(w io.Writer, lines []string) {
+	for _, l := range lines {
+		fmt.Fprintln(w, l)
+	}
+}
+
+// isTerminal reports whether f is a terminal.
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}

@@ -1,0 +1,203 @@
+package kolla
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/libvirt-pki/libvirt-pki/layout/inventory"
+)
+
+// Globals is what libvirt-pki needs from Kolla Ansible's globals.yml. A
+// nil pointer or an empty value means the file does not set the key (or
+// sets it to a Jinja expression, which is not evaluated), so Kolla's
+// default applies.
+type Globals struct {
+	LibvirtTLS                 *bool // libvirt_tls
+	LibvirtEnableSASL          *bool // libvirt_enable_sasl
+	EnableNovaLibvirtContainer *bool // enable_nova_libvirt_container
+	LibvirtTLSManageCerts      *bool // libvirt_tls_manage_certs
+
+	LibvirtSASLAuthname string   // libvirt_sasl_authname
+	LibvirtSASLMechList []string // libvirt_sasl_mech_list (a list, or a string of names separated by spaces or commas)
+	NodeCustomConfig    string   // node_custom_config
+
+	// Set tells which of the keys above the file sets, by their YAML name.
+	Set map[string]bool
+	// File is the file read ("" when there was none).
+	File string
+}
+
+// GlobalsKeys are the globals.yml keys ReadGlobals reads.
+var GlobalsKeys = []string{
+	"libvirt_tls", "libvirt_enable_sasl", "enable_nova_libvirt_container", "libvirt_tls_manage_certs",
+	"libvirt_sasl_authname", "libvirt_sasl_mech_list", "node_custom_config",
+}
+
+// ReadGlobals reads Kolla's globals.yml: path is its directory (such as
+// /etc/kolla, then DIR/globals.yml is read) or the file itself. A missing
+// file gives a zero Globals and no error. Keys whose value is a Jinja
+// expression, or empty, are reported in warnings and treated as unset.
+// Booleans are Ansible's: yes/no, true/false, on/off (any case, quoted or
+// not, as Kolla's "| bool" reads them), also y/n, t/f and 1/0; anything
+// else is an error, since guessing would pick the wrong credentials.
+func ReadGlobals(path string) (Globals, []string, error) {
+	var g Globals
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		path = filepath.Join(path, GlobalsFile)
+	}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return g, nil, nil
+	}
+	if err != nil {
+		return g, nil, fmt.Errorf("globals: %v", err)
+	}
+	g.File = path
+	g.Set = map[string]bool{}
+	vars, err := inventory.ParseVarsFile(path, data, GlobalsFile)
+	if err != nil {
+		return g, nil, err
+	}
+	var warnings []string
+	for _, key := range GlobalsKeys {
+		v, ok := vars[key]
+		if !ok {
+			continue
+		}
+		where := fmt.Sprintf("%s:%d", path, v.Line)
+		if v.Value == nil {
+			warnings = append(warnings, fmt.Sprintf("%s: %s is empty; treated as unset", where, key))
+			continue
+		}
+		if jinja := jinjaIn(v.Value); jinja != "" {
+			warnings = append(warnings, fmt.Sprintf("%s: %s is a Jinja expression (%q), which libvirt-pki does not evaluate; treated as unset", where, key, jinja))
+			continue
+		}
+		if err := g.set(key, v.Value); err != nil {
+			return Globals{}, warnings, fmt.Errorf("%s: %s: %v", where, key, err)
+		}
+		g.Set[key] = true
+	}
+	return g, warnings, nil
+}
+
+// set stores the value of one of GlobalsKeys.
+func (g *Globals) set(key string, v any) error {
+	var err error
+	switch key {
+	case "libvirt_tls":
+		g.LibvirtTLS, err = ansibleBool(v)
+	case "libvirt_enable_sasl":
+		g.LibvirtEnableSASL, err = ansibleBool(v)
+	case "enable_nova_libvirt_container":
+		g.EnableNovaLibvirtContainer, err = ansibleBool(v)
+	case "libvirt_tls_manage_certs":
+		g.LibvirtTLSManageCerts, err = ansibleBool(v)
+	case "libvirt_sasl_authname":
+		g.LibvirtSASLAuthname, err = scalar(v, "a string")
+	case "node_custom_config":
+		g.NodeCustomConfig, err = scalar(v, "a string")
+	case "libvirt_sasl_mech_list":
+		g.LibvirtSASLMechList, err = nameList(v)
+	}
+	return err
+}
+
+// jinjaIn returns the first Jinja-valued string in v, or "".
+func jinjaIn(v any) string {
+	switch x := v.(type) {
+	case string:
+		if inventory.IsJinja(x) {
+			return x
+		}
+	case []any:
+		for _, e := range x {
+			if s := jinjaIn(e); s != "" {
+				return s
+			}
+		}
+	case map[string]any:
+		for _, k := range slices.Sorted(maps.Keys(x)) {
+			if s := jinjaIn(x[k]); s != "" {
+				return s
+			}
+		}
+	}
+	return ""
+}
+
+// describe names a value's kind for messages.
+func describe(v any) string {
+	switch v.(type) {
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "a mapping"
+	}
+	return fmt.Sprintf("the scalar %q", fmt.Sprint(v))
+}
+
+// scalar returns a non-null scalar as text, or an error wanting what.
+func scalar(v any, what string) (string, error) {
+	switch v.(type) {
+	case nil, []any, map[string]any:
+		return "", fmt.Errorf("must be %s, got %s", what, describe(v))
+	}
+	return fmt.Sprint(v), nil
+}
+
+// ansibleBool reads a boolean as Ansible's boolean() does.
+func ansibleBool(v any) (*bool, error) {
+	var s string
+	switch x := v.(type) {
+	case bool:
+		return &x, nil
+	case string:
+		s = x
+	case int:
+		s = strconv.Itoa(x)
+	case float64:
+		s = strconv.FormatFloat(x, 'f', -1, 64)
+		if x == 0 || x == 1 {
+			s += ".0"
+		}
+	default:
+		return nil, fmt.Errorf("want a boolean (yes/no, true/false), got %s", describe(v))
+	}
+	b := false
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "yes", "on", "true", "y", "t", "1", "1.0":
+		b = true
+	case "no", "off", "false", "n", "f", "0", "0.0":
+	default:
+		return nil, fmt.Errorf("%q is not a boolean (want yes/no, true/false or on/off)", s)
+	}
+	return &b, nil
+}
+
+// nameList reads a list of names: a YAML list, or one string of names
+// separated by spaces or commas.
+func nameList(v any) ([]string, error) {
+	switch x := v.(type) {
+	case []any:
+		out := []string{}
+		for _, e := range x {
+			s, err := scalar(e, "a list of names")
+			if err != nil {
+				return nil, fmt.Errorf("want a list of names, got %s in it", describe(e))
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	case map[string]any:
+		return nil, fmt.Errorf("want a list of names, got %s", describe(v))
+	}
+	return strings.FieldsFunc(fmt.Sprint(v), func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }), nil
+}
