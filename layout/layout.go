@@ -137,26 +137,23 @@ var (
 
 // ByName finds a layout.
 func ByName(name string) (Layout, error) {
-	var names []string
-	for _, l := range Layouts {
-		if l.Name == name {
-			return l, nil
-		}
-		names = append(names, l.Name)
-	}
-	return Layout{}, fmt.Errorf("unknown layout %q (want %s)", name, strings.Join(names, ", "))
+	return find(name, "layout", func(l Layout) string { return l.Name })
 }
 
 // ByPerms finds the layout whose permission profile is named name.
 func ByPerms(name string) (Layout, error) {
+	return find(name, "permission profile", func(l Layout) string { return l.Perms })
+}
+
+func find(name, what string, key func(Layout) string) (Layout, error) {
 	var names []string
 	for _, l := range Layouts {
-		if l.Perms == name {
+		if key(l) == name {
 			return l, nil
 		}
-		names = append(names, l.Perms)
+		names = append(names, key(l))
 	}
-	return Layout{}, fmt.Errorf("unknown permission profile %q (want %s)", name, strings.Join(names, ", "))
+	return Layout{}, fmt.Errorf("unknown %s %q (want %s)", what, name, strings.Join(names, ", "))
 }
 
 // Spec returns the layout's FileSpec for role, if it has one.
