@@ -1,0 +1,172 @@
+package fsutil
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLockHeldByAnotherProcess(t *testing.T) {
+	dir := t.TempDir()
+	holder := startChild(t, "lock", []string{"FSUTIL_DIR=" + dir}, "locked")
+	path := filepath.Join(dir, LockFileName)
+
+	_, err := Lock(context.Background(), dir, LockOptions{NoWait: true})
+	var held *LockHeldError
+	if !errors.As(err, &held) || !errors.Is(err, ErrLocked) || held.Holder.PID != holder.pid() {
+		t.Fatalf("NoWait Lock: %v, want a LockHeldError naming pid %d", err, holder.pid())
+	}
+	if want := path + ": locked by pid " + strconv.Itoa(holder.pid()); !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("error %q does not start with %q", err, want)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err = Lock(ctx, dir, LockOptions{Poll: 10 * time.Millisecond})
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, ErrLocked) {
+		t.Fatalf("Lock past its deadline: %v", err)
+	}
+
+	// Wait, and kill the holder with SIGKILL once we are told we wait: the
+	// kernel drops a dead process's flock, so the wait must end in the lock.
+	var told []string
+	l, err := Lock(context.Background(), dir, LockOptions{
+		Poll: 10 * time.Millisecond,
+		Waiting: func(msg string) {
+			told = append(told, msg)
+			holder.kill()
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Unlock()
+	want := "waiting for " + path + ", held by pid " + strconv.Itoa(holder.pid())
+	if len(told) != 1 || !strings.HasPrefix(told[0], want) {
+		t.Fatalf("Waiting told %q, want once %q", told, want)
+	}
+	if h := readHolder(path); h.PID != os.Getpid() || h.Since.IsZero() || h.Command == "" {
+		t.Fatalf("lock file records %+v, want this process", h)
+	}
+}
+
+func TestLockSameProcessAndUnlock(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Lock(context.Background(), dir, LockOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Path() != filepath.Join(dir, LockFileName) {
+		t.Fatalf("Path %q", l.Path())
+	}
+	// A second lock from this process would wait for itself forever.
+	if _, err := Lock(context.Background(), dir, LockOptions{}); err == nil || !strings.Contains(err.Error(), "already locked by this process") {
+		t.Fatalf("second Lock in one process: %v", err)
+	}
+	if err := l.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(l.Path()); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("lock file after Unlock: %v %v (want kept, 0600)", fi, err)
+	}
+	l2, err := Lock(context.Background(), dir, LockOptions{NoWait: true})
+	if err != nil {
+		t.Fatalf("Lock after Unlock: %v", err)
+	}
+	l2.Unlock()
+}
+
+func TestLockRefusesSymlink(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "target")
+	os.Symlink(target, filepath.Join(dir, LockFileName))
+	_, err := Lock(context.Background(), dir, LockOptions{NoWait: true})
+	if !errors.Is(err, ErrSymlink) {
+		t.Fatalf("Lock through a symlinked lock file: %v", err)
+	}
+	if _, err := os.Lstat(target); err == nil {
+		t.Fatal("the symlink's target was created")
+	}
+}
+
+func TestLockTreeMissingRoot(t *testing.T) {
+	parent := t.TempDir()
+	root := filepath.Join(parent, "a", "b")
+	l, err := LockTree(context.Background(), root, LockOptions{NoWait: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Path() != filepath.Join(parent, LockFileName) {
+		t.Fatalf("locked %s, want the nearest existing ancestor %s", l.Path(), parent)
+	}
+	// Creating root under our own ancestor lock, then locking the tree
+	// again, must not wait for ourselves.
+	os.MkdirAll(root, 0o755)
+	l2, err := LockTree(context.Background(), root, LockOptions{NoWait: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l2.Path() != filepath.Join(root, LockFileName) {
+		t.Fatalf("locked %s, want root's lock", l2.Path())
+	}
+	l2.Unlock()
+	l.Unlock()
+
+	if _, err := LockTree(context.Background(), filepath.Join(parent, LockFileName, "x"), LockOptions{}); err == nil {
+		t.Fatal("LockTree accepted a root below a regular file")
+	}
+}
+
+// A run that locked root's parent because root was missing, and created
+// root since, is still writing into root: a later run finding root must
+// wait for it, not just take root's own (free) lock.
+func TestLockTreeWaitsForAncestorHolder(t *testing.T) {
+	parent := t.TempDir()
+	root := filepath.Join(parent, "kolla")
+	holder := startChild(t, "lock", []string{"FSUTIL_DIR=" + root, "FSUTIL_TREE=1"}, "locked")
+	os.Mkdir(root, 0o755) // as the holder's run would
+
+	_, err := LockTree(context.Background(), root, LockOptions{NoWait: true})
+	var held *LockHeldError
+	if !errors.As(err, &held) || held.Path != filepath.Join(parent, LockFileName) || held.Holder.PID != holder.pid() {
+		t.Fatalf("LockTree beside an ancestor holder: %v", err)
+	}
+	l, err := LockTree(context.Background(), root, LockOptions{
+		Poll:    10 * time.Millisecond,
+		Waiting: func(string) { holder.kill() },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Unlock()
+	if l.Path() != filepath.Join(root, LockFileName) {
+		t.Fatalf("locked %s, want root's lock", l.Path())
+	}
+}
+
+// A run waiting on the ancestor's lock while root gets created moves its
+// lock down to root once it gets the ancestor's.
+func TestLockTreeMovesDown(t *testing.T) {
+	parent := t.TempDir()
+	root := filepath.Join(parent, "kolla")
+	holder := startChild(t, "lock", []string{"FSUTIL_DIR=" + root, "FSUTIL_TREE=1"}, "locked")
+	l, err := LockTree(context.Background(), root, LockOptions{
+		Poll: 10 * time.Millisecond,
+		Waiting: func(string) {
+			os.Mkdir(root, 0o755)
+			holder.kill()
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Unlock()
+	if l.Path() != filepath.Join(root, LockFileName) {
+		t.Fatalf("locked %s, want root's lock", l.Path())
+	}
+}
