@@ -6,7 +6,7 @@
 // It follows ansible-core's own parsers (the ini and yaml inventory plugins
 // and the host_group_vars vars plugin) closely enough that the same files
 // give the same hosts, groups and variables. Jinja expressions are never
-// evaluated: they are kept as strings in Host.Vars and reported by the
+// evaluated: they are kept as strings in Entry.Vars and reported by the
 // functions that would have needed their value.
 //
 // Variable precedence, lowest first (ansible-core's default
@@ -87,10 +87,12 @@ type varFile struct {
 	vars map[string]val
 }
 
-// Host is one inventory host with its merged variables.
-type Host struct {
-	// Name is the inventory hostname; it names the per-host directory.
-	// It is not validated here (see SANNames).
+// Entry is one host of the inventory, with its merged variables. It is
+// what Ansible knows of the host; layout.Host is the host libvirt-pki
+// makes credentials for (package hosts turns one into the other).
+type Entry struct {
+	// Name is the inventory hostname, as written (Ansible allows names
+	// that are no host name; package hosts refuses them).
 	Name string
 	// Vars holds the merged variables (see the package comment for the
 	// precedence). Values are string, bool, int, float64, nil, []any or
@@ -492,7 +494,7 @@ func (inv *Inventory) noGroup(name string) error {
 // order of their first appearance in the inventory sources and each once,
 // with their merged variables (see the package comment for the
 // precedence). An unknown group is an error naming it and the sources.
-func (inv *Inventory) Hosts(name string) ([]Host, error) {
+func (inv *Inventory) Hosts(name string) ([]Entry, error) {
 	g, ok := inv.groups[name]
 	if !ok {
 		return nil, inv.noGroup(name)
@@ -513,7 +515,7 @@ func (inv *Inventory) Hosts(name string) ([]Host, error) {
 		}
 	}
 	walk(g)
-	var out []Host
+	var out []Entry
 	for _, name := range inv.hostList {
 		if members[name] {
 			out = append(out, inv.merge(name))
@@ -523,8 +525,8 @@ func (inv *Inventory) Hosts(name string) ([]Host, error) {
 }
 
 // merge computes one host's variables; see the package comment.
-func (inv *Inventory) merge(name string) Host {
-	h := Host{Name: name, Vars: map[string]any{}, Origins: map[string]string{}}
+func (inv *Inventory) merge(name string) Entry {
+	h := Entry{Name: name, Vars: map[string]any{}, Origins: map[string]string{}}
 	put := func(vars map[string]val) {
 		for k, v := range vars {
 			h.Vars[k] = v.v

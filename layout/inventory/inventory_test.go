@@ -13,7 +13,7 @@ import (
 // Ansible's group structure and a globals.yml of commented-out defaults.
 const kolla = "../../testdata/kolla/"
 
-func hostNames(hs []Host) []string {
+func hostNames(hs []Entry) []string {
 	var out []string
 	for _, h := range hs {
 		out = append(out, h.Name)
@@ -21,7 +21,7 @@ func hostNames(hs []Host) []string {
 	return out
 }
 
-func mustHosts(t *testing.T, inv *Inventory, group string) []Host {
+func mustHosts(t *testing.T, inv *Inventory, group string) []Entry {
 	t.Helper()
 	hs, err := inv.Hosts(group)
 	if err != nil {
@@ -30,7 +30,7 @@ func mustHosts(t *testing.T, inv *Inventory, group string) []Host {
 	return hs
 }
 
-func wantNames(t *testing.T, inv *Inventory, group string, want ...string) []Host {
+func wantNames(t *testing.T, inv *Inventory, group string, want ...string) []Entry {
 	t.Helper()
 	hs := mustHosts(t, inv, group)
 	if got := hostNames(hs); !reflect.DeepEqual(got, want) {
@@ -39,7 +39,7 @@ func wantNames(t *testing.T, inv *Inventory, group string, want ...string) []Hos
 	return hs
 }
 
-func hostByName(t *testing.T, inv *Inventory, name string) Host {
+func hostByName(t *testing.T, inv *Inventory, name string) Entry {
 	t.Helper()
 	for _, h := range mustHosts(t, inv, "all") {
 		if h.Name == name {
@@ -47,7 +47,7 @@ func hostByName(t *testing.T, inv *Inventory, name string) Host {
 		}
 	}
 	t.Fatalf("no host %q", name)
-	return Host{}
+	return Entry{}
 }
 
 // write creates files under dir: keys are slash-separated relative paths.
@@ -175,101 +175,6 @@ func TestKollaGlobals(t *testing.T) {
 	}
 	if len(vars) != 1 || vars["workaround_ansible_issue_8743"].v != true {
 		t.Errorf("globals.yml sets %v, want only workaround_ansible_issue_8743: true", vars)
-	}
-
-	for _, path := range []string{kolla, kolla + "globals.yml"} {
-		g, warns, err := ReadGlobals(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if g.LibvirtTLS != nil || g.LibvirtEnableSASL != nil || g.EnableNovaLibvirtContainer != nil ||
-			g.LibvirtTLSManageCerts != nil || g.LibvirtSASLAuthname != "" || g.LibvirtSASLMechList != nil ||
-			g.NodeCustomConfig != "" || len(g.Set) != 0 {
-			t.Errorf("ReadGlobals(%s) = %+v, want nothing set", path, g)
-		}
-		if len(warns) != 0 {
-			t.Errorf("warnings: %q", warns)
-		}
-		if g.File != filepath.Join(kolla, "globals.yml") {
-			t.Errorf("File = %q", g.File)
-		}
-	}
-}
-
-func TestGlobalsWritten(t *testing.T) {
-	dir := t.TempDir()
-	write(t, dir, map[string]string{"globals.yml": `---
-kolla_base_distro: "rocky"
-libvirt_tls: "yes"
-libvirt_enable_sasl: no
-enable_nova_libvirt_container: True
-libvirt_tls_manage_certs: 'off'
-libvirt_sasl_authname: "nova"
-libvirt_sasl_mech_list: ["SCRAM-SHA-256"]
-node_custom_config: "{{ node_config }}/config"
-`})
-	g, warns, err := ReadGlobals(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := func(p *bool) any {
-		if p == nil {
-			return nil
-		}
-		return *p
-	}
-	if b(g.LibvirtTLS) != true || b(g.LibvirtEnableSASL) != false || b(g.EnableNovaLibvirtContainer) != true ||
-		b(g.LibvirtTLSManageCerts) != false {
-		t.Errorf("booleans: %v %v %v %v", b(g.LibvirtTLS), b(g.LibvirtEnableSASL), b(g.EnableNovaLibvirtContainer), b(g.LibvirtTLSManageCerts))
-	}
-	if g.LibvirtSASLAuthname != "nova" || !reflect.DeepEqual(g.LibvirtSASLMechList, []string{"SCRAM-SHA-256"}) {
-		t.Errorf("authname %q mechs %q", g.LibvirtSASLAuthname, g.LibvirtSASLMechList)
-	}
-	if g.NodeCustomConfig != "" || g.Set["node_custom_config"] {
-		t.Errorf("Jinja node_custom_config should be unset: %q", g.NodeCustomConfig)
-	}
-	wantSet := map[string]bool{"libvirt_tls": true, "libvirt_enable_sasl": true, "enable_nova_libvirt_container": true,
-		"libvirt_tls_manage_certs": true, "libvirt_sasl_authname": true, "libvirt_sasl_mech_list": true}
-	if !reflect.DeepEqual(g.Set, wantSet) {
-		t.Errorf("Set = %v", g.Set)
-	}
-	if len(warns) != 1 || !strings.Contains(warns[0], "globals.yml:9: node_custom_config") || !strings.Contains(warns[0], "Jinja") {
-		t.Errorf("warnings = %q", warns)
-	}
-
-	// A string mech list, and unusual boolean spellings.
-	file := filepath.Join(dir, "other.yml")
-	write(t, dir, map[string]string{"other.yml": "libvirt_tls: ON\nlibvirt_enable_sasl: \"False\"\nlibvirt_sasl_mech_list: SCRAM-SHA-256, DIGEST-MD5\nlibvirt_sasl_authname:\n"})
-	g, warns, err = ReadGlobals(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !*g.LibvirtTLS || *g.LibvirtEnableSASL || !reflect.DeepEqual(g.LibvirtSASLMechList, []string{"SCRAM-SHA-256", "DIGEST-MD5"}) {
-		t.Errorf("got %+v", g)
-	}
-	if g.Set["libvirt_sasl_authname"] || len(warns) != 1 || !strings.Contains(warns[0], "other.yml:4: libvirt_sasl_authname is empty") {
-		t.Errorf("empty authname: set=%v warnings=%q", g.Set, warns)
-	}
-
-	// A missing file is no error.
-	g, warns, err = ReadGlobals(filepath.Join(dir, "nowhere"))
-	if err != nil || g.LibvirtTLS != nil || g.Set != nil || warns != nil {
-		t.Errorf("missing: %+v %q %v", g, warns, err)
-	}
-
-	// Errors name the file and line.
-	for _, c := range []struct{ content, want string }{
-		{"a: 1\nlibvirt_tls: maybe\n", `bad.yml:2: libvirt_tls: "maybe" is not a boolean`},
-		{"libvirt_enable_sasl: [yes]\n", `bad.yml:1: libvirt_enable_sasl: want a boolean`},
-		{"libvirt_sasl_mech_list: {a: b}\n", `bad.yml:1: libvirt_sasl_mech_list: want a list`},
-		{"- libvirt_tls\n", `bad.yml:1: globals.yml must be a mapping`},
-		{"libvirt_tls: yes\n  bad: [\n", `bad.yml:2:`},
-	} {
-		write(t, dir, map[string]string{"bad.yml": c.content})
-		_, _, err := ReadGlobals(filepath.Join(dir, "bad.yml"))
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%q: error %v, want %q", c.content, err, c.want)
-		}
 	}
 }
 
@@ -784,14 +689,14 @@ func TestLoadFileErrors(t *testing.T) {
 }
 
 func TestSANNamesDedup(t *testing.T) {
-	h := Host{Name: "Compute01", Vars: map[string]any{
+	h := Entry{Name: "Compute01", Vars: map[string]any{
 		"migration_hostname": "compute01", "ansible_host": "::ffff:192.0.2.1",
 	}, Origins: map[string]string{}}
 	names, warns := h.SANNames()
 	if !reflect.DeepEqual(names, []string{"Compute01", "192.0.2.1"}) || warns != nil {
 		t.Errorf("SANNames = %q %q", names, warns)
 	}
-	h = Host{Name: "bad_name", Vars: map[string]any{"ansible_host": "fe80::1%eth0", "migration_hostname": "{% if x %}a{% endif %}"},
+	h = Entry{Name: "bad_name", Vars: map[string]any{"ansible_host": "fe80::1%eth0", "migration_hostname": "{% if x %}a{% endif %}"},
 		Origins: map[string]string{"ansible_host": "inv:3", "migration_hostname": "inv:4"}}
 	names, warns = h.SANNames()
 	if len(names) != 0 || len(warns) != 3 || !strings.Contains(warns[0], "inventory name") ||

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+
+	"github.com/libvirt-pki/libvirt-pki/layout"
 )
 
 // IsJinja reports whether s holds a Jinja expression, statement or comment
@@ -25,12 +27,12 @@ var sanVars = []string{"migration_hostname", "ansible_host"}
 // are left out, as are values that are no host name or address, and each
 // is reported in warnings naming the host, the variable and where it was
 // set.
-func (h Host) SANNames() (names []string, warnings []string) {
+func (h Entry) SANNames() (names []string, warnings []string) {
 	seen := map[string]bool{}
 	add := func(v, what string) {
 		n, err := canonicalName(v)
 		if err != nil {
-			warnings = append(warnings, fmt.Sprintf("host %s: %s %q %v; left out of the certificate names", h.Name, what, v, err))
+			warnings = append(warnings, fmt.Sprintf("host %s: %s %q is not a host name (%v); left out of the certificate names", h.Name, what, v, err))
 			return
 		}
 		if key := strings.ToLower(n); !seen[key] {
@@ -62,38 +64,20 @@ func (h Host) SANNames() (names []string, warnings []string) {
 	return names, warnings
 }
 
-// canonicalName checks that s is an IP address or a DNS host name and
-// writes it the way certificates and comparisons want it.
+// canonicalName checks that s is an IP address or a DNS host name
+// (layout.ValidateName, after dropping the brackets of "[v6]" and a
+// trailing dot) and writes it the way certificates and comparisons want
+// it: addresses canonical, IPv4-mapped IPv6 as IPv4.
 func canonicalName(s string) (string, error) {
-	if s == "" {
-		return "", fmt.Errorf("is empty")
+	if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
+		s = s[1 : len(s)-1]
+	}
+	s = strings.TrimSuffix(s, ".")
+	if err := layout.ValidateName(s); err != nil {
+		return "", err
 	}
 	if a, err := netip.ParseAddr(s); err == nil {
-		if a.Zone() != "" {
-			return "", fmt.Errorf("has an IPv6 zone, which a certificate cannot hold")
-		}
 		return a.Unmap().String(), nil
 	}
-	if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
-		return canonicalName(s[1 : len(s)-1])
-	}
-	d := strings.TrimSuffix(s, ".")
-	if d == "" || len(d) > 253 {
-		return "", fmt.Errorf("is not a host name (length)")
-	}
-	for _, label := range strings.Split(d, ".") {
-		if label == "" || len(label) > 63 {
-			return "", fmt.Errorf("is not a host name (empty or over-long label)")
-		}
-		if label[0] == '-' || label[len(label)-1] == '-' {
-			return "", fmt.Errorf("is not a host name (label %q starts or ends with '-')", label)
-		}
-		for i := 0; i < len(label); i++ {
-			c := label[i]
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
-				return "", fmt.Errorf("is not a host name (character %q)", c)
-			}
-		}
-	}
-	return d, nil
+	return s, nil
 }
