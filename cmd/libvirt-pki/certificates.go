@@ -81,7 +81,7 @@ Defaults: ECDSA P-256 keys, leaves valid 730 days, the CA 3650 days.`,
 	fl.StringVar(&opts.KeyAlgo, "key-algo", string(pki.ECDSAP256), "key algorithm: ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072, rsa-4096")
 	fl.IntVar(&opts.Days, "days", pki.DefaultLeafDays, "validity of server and client certificates, in days")
 	fl.IntVar(&opts.CADays, "ca-days", pki.DefaultCADays, "validity of a new CA, in days")
-	fl.DurationVar(&opts.RenewBefore, "renew-before", 30*24*time.Hour, "re-issue certificates expiring within this `DURATION`")
+	durationVar(fl, &opts.RenewBefore, "renew-before", 30*24*time.Hour, "re-issue certificates expiring within this `DURATION`")
 	fl.BoolVar(&opts.RotateKeys, "rotate-keys", false, "make new private keys for re-issued certificates (kept otherwise)")
 	fl.BoolVar(&opts.Force, "force", false, "re-issue every server and client certificate (never the CA)")
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the plan and write nothing")

@@ -50,7 +50,7 @@ x509_cert_not_before and x509_cert_expired for node_exporter's textfile collecto
 	fl := cmd.Flags()
 	opts.layoutFlags.register(fl, withCADir)
 	fl.StringArrayVar(&opts.Live, "live", nil, "also read the certificate served at `HOST[:PORT]` (port 16514 by default; repeatable)")
-	fl.DurationVar(&opts.Timeout, "timeout", 10*time.Second, "timeout for each --live endpoint")
+	durationVar(fl, &opts.Timeout, "timeout", 10*time.Second, "timeout for each --live endpoint")
 	fl.IntVar(&opts.WarnDays, "warn-days", 30, "status expiring within this many `DAYS`")
 	fl.StringVarP(&opts.Output, "output", "o", "table", "output format: table, json, yaml or prometheus")
 	return cmd

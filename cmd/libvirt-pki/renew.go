@@ -57,7 +57,7 @@ A second run with the same flags changes nothing.`,
 	}
 	fl := cmd.Flags()
 	opts.layoutFlags.register(fl, withCADir|withExternalCA)
-	fl.DurationVar(&opts.RenewBefore, "renew-before", 30*24*time.Hour, "renew certificates expiring within this `DURATION`")
+	durationVar(fl, &opts.RenewBefore, "renew-before", 30*24*time.Hour, "renew certificates expiring within this `DURATION`")
 	fl.BoolVar(&opts.All, "all", false, "renew every certificate, whatever its dates")
 	fl.BoolVar(&opts.RotateKeys, "rotate-keys", false, "make new private keys (of the same algorithm) for renewed certificates")
 	fl.IntVar(&opts.Days, "days", pki.DefaultLeafDays, "validity of renewed certificates, in days")

@@ -72,7 +72,7 @@ Exit status: 0 when nothing at or above --fail-on was found, 1 when something wa
 	fl.StringArrayVar(&opts.Live, "live", nil, "also log in to libvirtd at `HOST[:PORT]` (port 16514 by default) with HOST's client credentials (repeatable)")
 	fl.BoolVar(&opts.LiveAll, "live-all", false, "log in to every host at each of its names, port 16514")
 	fl.IntVar(&opts.Concurrency, "concurrency", 32, "live checks in flight at once")
-	fl.DurationVar(&opts.Timeout, "timeout", 10*time.Second, "bound on each live check: connect, handshake and every read")
+	durationVar(fl, &opts.Timeout, "timeout", 10*time.Second, "bound on each live check: connect, handshake and every read")
 	fl.StringVar(&opts.Passwords, "passwords", "", "passwords.yml `FILE` with libvirt_sasl_password (default <config-dir>/passwords.yml)")
 	fl.StringVar(&opts.PasswordFile, "password-file", "", "read the SASL password from `FILE` instead")
 	fl.StringVar(&opts.Authname, "authname", "nova", "SASL user for live checks")
