@@ -243,7 +243,7 @@ ansible_user=root
 		t.Error("an unquoted # must end the host line")
 	}
 	ty := hostByName(t, inv, "typed")
-	for k, v := range map[string]any{"port": 22, "flag": true, "none": nil, "pad": "01", "ver": 3.1, "hex": 16,
+	for k, v := range map[string]any{"port": 22, "flag": true, "none": nil, "pad": "01", "ver": 3.1, "hex": "0x10",
 		"raw": "10.0.0.1", "jinja": "{{ x }}"} {
 		if got, ok := ty.Vars[k]; !ok || got != v {
 			t.Errorf("typed %s = %#v, want %#v", k, got, v)
@@ -737,12 +737,12 @@ func TestShlexAndValues(t *testing.T) {
 		}
 	}
 	for in, want := range map[string]any{
-		"22": 22, "-5": -5, "0": 0, "00": 0, "010": "010", "1_000": 1000, "0x1F": 31, "0o17": 15, "0b11": 3,
+		"22": 22, "-5": -5, "0": 0, "00": 0, "010": "010", "1_000": "1_000", "0x1F": "0x1F", "0o17": "0o17", "0b11": "0b11",
 		"1.5": 1.5, "1e3": 1000.0, ".5": 0.5, "True": true, "False": false, "None": nil, "true": "true", "yes": "yes",
-		"'q'": "q", `"d"`: "d", `u'u'`: "u", `r'\d'`: `\d`, `'a\tb'`: "a\tb", "'x' # c": "x", "text # c": "text # c",
+		"'q'": "q", `"d"`: "d", `u'u'`: `u'u'`, `r'\d'`: `r'\d'`, `'a\tb'`: "a\tb", "'x' # c": "x", "text # c": "text # c",
 		"10.0.0.1": "10.0.0.1", "1.2.3": "1.2.3", "inf": "inf", "nan": "nan", "1j": "1j", "{{ x }}": "{{ x }}",
-		"": "", "-": "-", "[1, 'a']": []any{1, "a"}, "(1,)": []any{1}, "(1)": 1, "{'a': [1]}": map[string]any{"a": []any{1}},
-		"{1, 2}": []any{1, 2}, "{}": map[string]any{}, "[1, 2": "[1, 2", "'unterminated": "'unterminated",
+		"": "", "-": "-", "[1, 'a']": []any{1, "a"}, "(1,)": "(1,)", "(1)": "(1)", "[1, 2,]": []any{1, 2}, "{'a': [1]}": map[string]any{"a": []any{1}},
+		"{1, 2}": "{1, 2}", "{'a': 1, }": map[string]any{"a": 1}, "{1: None}": map[string]any{"1": nil}, "{[1]: 2}": "{[1]: 2}", "{}": map[string]any{}, "[1, 2": "[1, 2", "'unterminated": "'unterminated",
 		"99999999999999999999": "99999999999999999999",
 	} {
 		if got := parseValue(in); !reflect.DeepEqual(got, want) {

@@ -1,41 +1,43 @@
 package inventory
 
 import (
+	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 )
 
-// parseValue reads an INI inventory value as Ansible does: when the text is
-// a Python literal (ast.literal_eval) it becomes that value, otherwise it
-// stays text. Supported: str ('..', "..", with u/r/b prefixes), int
-// (decimal without leading zeros, 0x, 0o, 0b, underscores), float,
-// True/False/None, and lists, tuples, sets and dicts of these. A trailing
-// "# comment" after a literal is dropped, as Python drops it.
+// parseValue reads an INI inventory value as Ansible does (with
+// ast.literal_eval): when the text is a Python literal it becomes that
+// value, otherwise it stays text. Only the literals inventories write are
+// read: strings ('..' or ".."), decimal numbers, True, False and None,
+// and lists and dicts of these; a trailing "# comment" after a literal is
+// dropped, as Python drops it. Rarer literals (0x10, 1_000, u'..', r'..',
+// tuples, sets) stay text; libvirt-pki reads none of the variables that
+// could hold them.
 func parseValue(s string) any {
 	p := pyParser{s: s}
-	p.space()
 	v, err := p.value(0)
 	if err != nil {
 		return s
 	}
 	p.space()
-	if p.i < len(p.s) && p.s[p.i] == '#' {
-		p.i = len(p.s)
-	}
-	if p.i != len(p.s) {
+	if p.i < len(p.s) && p.s[p.i] != '#' {
 		return s
 	}
 	return v
 }
 
+var errNotLiteral = errors.New("not a Python literal")
+
+// pyNumber is a decimal int or float as Python writes them.
+var pyNumber = regexp.MustCompile(`^[-+]?[ \t]*(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?`)
+
 type pyParser struct {
 	s string
 	i int
 }
-
-var errNotLiteral = fmt.Errorf("not a Python literal")
 
 func (p *pyParser) space() {
 	for p.i < len(p.s) && (p.s[p.i] == ' ' || p.s[p.i] == '\t') {
@@ -43,297 +45,155 @@ func (p *pyParser) space() {
 	}
 }
 
-func (p *pyParser) peek() byte {
-	if p.i < len(p.s) {
-		return p.s[p.i]
+// take consumes word if the input continues with it.
+func (p *pyParser) take(word string) bool {
+	if strings.HasPrefix(p.s[p.i:], word) {
+		p.i += len(word)
+		return true
 	}
-	return 0
+	return false
 }
 
 func (p *pyParser) value(depth int) (any, error) {
-	if depth > 50 {
-		return nil, errNotLiteral
-	}
 	p.space()
-	c := p.peek()
 	switch {
-	case c == '\'' || c == '"':
-		return p.str(false)
-	case c == '[':
-		return p.seq('[', ']', depth)
-	case c == '(':
-		return p.seq('(', ')', depth)
-	case c == '{':
-		return p.brace(depth)
-	case c == '-' || c == '+' || c == '.' || (c >= '0' && c <= '9'):
-		return p.number()
-	}
-	// Names: True, False, None, and string prefixes.
-	j := p.i
-	for j < len(p.s) && (isIdent(p.s[j])) {
-		j++
-	}
-	word := p.s[p.i:j]
-	switch word {
-	case "True":
-		p.i = j
+	case depth > 50 || p.i == len(p.s):
+		return nil, errNotLiteral
+	case p.s[p.i] == '\'' || p.s[p.i] == '"':
+		return p.str()
+	case p.s[p.i] == '[':
+		return p.list(depth)
+	case p.s[p.i] == '{':
+		return p.dict(depth)
+	case p.take("True"):
 		return true, nil
-	case "False":
-		p.i = j
+	case p.take("False"):
 		return false, nil
-	case "None":
-		p.i = j
+	case p.take("None"):
 		return nil, nil
 	}
-	if j < len(p.s) && (p.s[j] == '\'' || p.s[j] == '"') {
-		switch strings.ToLower(word) {
-		case "u", "b":
-			p.i = j
-			return p.str(false)
-		case "r", "br", "rb":
-			p.i = j
-			return p.str(true)
-		}
-	}
-	return nil, errNotLiteral
+	return p.number()
 }
 
-func isIdent(c byte) bool {
-	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-}
-
-func (p *pyParser) str(raw bool) (any, error) {
+// str reads a quoted string; the escapes inventories use are decoded,
+// others kept as written.
+func (p *pyParser) str() (any, error) {
 	q := p.s[p.i]
-	p.i++
 	var b strings.Builder
-	for p.i < len(p.s) {
+	for p.i++; p.i < len(p.s); p.i++ {
 		c := p.s[p.i]
 		switch {
 		case c == q:
 			p.i++
 			return b.String(), nil
 		case c == '\\' && p.i+1 < len(p.s):
-			n := p.s[p.i+1]
-			if raw {
-				b.WriteByte(c)
-				b.WriteByte(n)
-				p.i += 2
-				continue
-			}
-			p.i += 2
-			switch n {
+			p.i++
+			switch e := p.s[p.i]; e {
 			case '\\', '\'', '"':
-				b.WriteByte(n)
+				b.WriteByte(e)
 			case 'n':
 				b.WriteByte('\n')
 			case 't':
 				b.WriteByte('\t')
 			case 'r':
 				b.WriteByte('\r')
-			case '0':
-				b.WriteByte(0)
-			case 'a':
-				b.WriteByte('\a')
-			case 'b':
-				b.WriteByte('\b')
-			case 'f':
-				b.WriteByte('\f')
-			case 'v':
-				b.WriteByte('\v')
-			case 'x', 'u', 'U':
-				size := map[byte]int{'x': 2, 'u': 4, 'U': 8}[n]
-				if p.i+size > len(p.s) {
-					return nil, errNotLiteral
-				}
-				r, err := strconv.ParseUint(p.s[p.i:p.i+size], 16, 32)
-				if err != nil || r > utf8.MaxRune {
-					return nil, errNotLiteral
-				}
-				b.WriteRune(rune(r))
-				p.i += size
 			default:
-				// Python keeps unknown escapes as written.
 				b.WriteByte('\\')
-				b.WriteByte(n)
+				b.WriteByte(e)
 			}
 		default:
 			b.WriteByte(c)
-			p.i++
 		}
 	}
 	return nil, errNotLiteral
 }
 
-func (p *pyParser) seq(open, close byte, depth int) (any, error) {
-	p.i++ // open
+// list reads [v, ...], a trailing comma allowed.
+func (p *pyParser) list(depth int) (any, error) {
 	out := []any{}
-	for {
-		p.space()
-		if p.peek() == close {
-			p.i++
-			return out, nil
-		}
+	err := p.items(']', func() error {
 		v, err := p.value(depth + 1)
-		if err != nil {
-			return nil, err
-		}
 		out = append(out, v)
-		p.space()
-		switch p.peek() {
-		case ',':
-			p.i++
-		case close:
-			p.i++
-			if open == '(' && len(out) == 1 {
-				return out[0], nil // (x) is x, not a tuple
-			}
-			return out, nil
-		default:
-			return nil, errNotLiteral
-		}
-	}
+		return err
+	})
+	return out, err
 }
 
-// brace reads a dict or a set; a set becomes a list, as Ansible makes it.
-func (p *pyParser) brace(depth int) (any, error) {
-	p.i++
-	p.space()
-	if p.peek() == '}' {
-		p.i++
-		return map[string]any{}, nil
-	}
-	first, err := p.value(depth + 1)
-	if err != nil {
-		return nil, err
-	}
-	p.space()
-	if p.peek() != ':' {
-		set := []any{first}
-		for {
-			p.space()
-			switch p.peek() {
-			case '}':
-				p.i++
-				return set, nil
-			case ',':
-				p.i++
-				p.space()
-				if p.peek() == '}' {
-					continue
-				}
-				v, err := p.value(depth + 1)
-				if err != nil {
-					return nil, err
-				}
-				set = append(set, v)
-			default:
-				return nil, errNotLiteral
-			}
-		}
-	}
-	m := map[string]any{}
-	key := first
-	for {
-		p.i++ // ':'
-		v, err := p.value(depth + 1)
+// dict reads {k: v, ...}: keys are strings, numbers, booleans or None.
+func (p *pyParser) dict(depth int) (any, error) {
+	out := map[string]any{}
+	err := p.items('}', func() error {
+		k, err := p.value(depth + 1)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if _, ok := key.([]any); ok {
-			return nil, errNotLiteral // unhashable
+		switch k.(type) {
+		case []any, map[string]any:
+			return errNotLiteral // unhashable
 		}
-		if _, ok := key.(map[string]any); ok {
-			return nil, errNotLiteral
+		if p.space(); !p.take(":") {
+			return errNotLiteral
 		}
-		m[fmt.Sprint(key)] = v
-		p.space()
-		switch p.peek() {
-		case '}':
-			p.i++
-			return m, nil
-		case ',':
-			p.i++
-			p.space()
-			if p.peek() == '}' {
-				p.i++
-				return m, nil
-			}
-			if key, err = p.value(depth + 1); err != nil {
-				return nil, err
-			}
-			p.space()
-			if p.peek() != ':' {
-				return nil, errNotLiteral
-			}
-		default:
-			return nil, errNotLiteral
+		v, err := p.value(depth + 1)
+		out[fmt.Sprint(k)] = v
+		return err
+	})
+	return out, err
+}
+
+// items reads comma-separated items with item up to close; the opening
+// bracket is at p.i.
+func (p *pyParser) items(close byte, item func() error) error {
+	p.i++
+	for {
+		if p.space(); p.take(string(close)) {
+			return nil
+		}
+		if err := item(); err != nil {
+			return err
+		}
+		if p.space(); p.take(string(close)) {
+			return nil
+		}
+		if !p.take(",") {
+			return errNotLiteral
 		}
 	}
 }
 
-// number reads a Python int or float literal, with an optional sign.
+// number reads a decimal int or float. Python 3 refuses leading zeros on
+// a non-zero int ("010"): such text stays text, a zero-padded name.
 func (p *pyParser) number() (any, error) {
-	start := p.i
-	neg := false
-	if c := p.peek(); c == '-' || c == '+' {
-		neg = c == '-'
-		p.i++
-		p.space()
-	}
-	j := p.i
-	for j < len(p.s) && (isIdent(p.s[j]) || p.s[j] == '.' ||
-		((p.s[j] == '-' || p.s[j] == '+') && j > p.i && (p.s[j-1] == 'e' || p.s[j-1] == 'E') && !strings.ContainsAny(p.s[p.i:j], "xXbBoO"))) {
-		j++
-	}
-	lit := p.s[p.i:j]
-	if lit == "" || strings.Contains(lit, "__") || strings.HasSuffix(lit, "_") || strings.HasPrefix(lit, "_") {
-		p.i = start
+	m := pyNumber.FindString(p.s[p.i:])
+	if m == "" || (len(p.s) > p.i+len(m) && isIdent(p.s[p.i+len(m)])) {
 		return nil, errNotLiteral
 	}
-	clean := strings.ReplaceAll(lit, "_", "")
-	low := strings.ToLower(clean)
-	var v any
-	switch {
-	case strings.HasPrefix(low, "0x"), strings.HasPrefix(low, "0o"), strings.HasPrefix(low, "0b"):
-		n, err := strconv.ParseInt(low, 0, 64)
+	lit := strings.Map(func(r rune) rune {
+		if r == ' ' || r == '\t' {
+			return -1
+		}
+		return r
+	}, m)
+	digits := strings.TrimLeft(lit, "+-")
+	if !strings.ContainsAny(digits, ".eE") {
+		if len(digits) > 1 && digits[0] == '0' && strings.Trim(digits, "0") != "" {
+			return nil, errNotLiteral
+		}
+		n, err := strconv.Atoi(lit)
 		if err != nil {
-			p.i = start
-			return nil, errNotLiteral
+			return nil, errNotLiteral // beyond int64: Ansible has a bignum, we keep the text
 		}
-		v = int(n)
-	case allDigits(clean):
-		if len(clean) > 1 && clean[0] == '0' && strings.Trim(clean, "0") != "" {
-			// Python 3 refuses 010: such values stay text ("01" is a
-			// zero-padded name, not the number 1).
-			p.i = start
-			return nil, errNotLiteral
-		}
-		n, err := strconv.ParseInt(clean, 10, 64)
-		if err != nil {
-			p.i = start
-			return nil, errNotLiteral
-		}
-		v = int(n)
-	default:
-		if strings.ContainsAny(low, "xobjn") || strings.Contains(low, "inf") {
-			p.i = start
-			return nil, errNotLiteral
-		}
-		f, err := strconv.ParseFloat(clean, 64)
-		if err != nil {
-			p.i = start
-			return nil, errNotLiteral
-		}
-		v = f
+		p.i += len(m)
+		return n, nil
 	}
-	p.i = j
-	if neg {
-		switch x := v.(type) {
-		case int:
-			v = -x
-		case float64:
-			v = -x
-		}
+	f, err := strconv.ParseFloat(lit, 64)
+	if err != nil {
+		return nil, errNotLiteral
 	}
-	return v, nil
+	p.i += len(m)
+	return f, nil
+}
+
+func isIdent(c byte) bool {
+	return c == '_' || c == '.' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
