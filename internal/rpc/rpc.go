@@ -15,11 +15,13 @@ package rpc
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
+
+	"github.com/libvirt-pki/libvirt-pki/internal/untrusted"
 )
 
 // Protocol constants from remote_protocol.x and virnetprotocol.x.
@@ -32,6 +34,9 @@ const (
 	// before anything is allocated.
 	MaxMessage = 16 * 1024 * 1024
 	headerLen  = 24
+	// initialRead is what ReadPacket allocates before a packet's bytes
+	// arrive: every reply of the handshake fits.
+	initialRead = 4096
 )
 
 // Procedure numbers used here.
@@ -84,7 +89,7 @@ type Header struct {
 type RemoteError struct {
 	Code    int    // virErrorNumber, e.g. 45 = VIR_ERR_AUTH_FAILED
 	Domain  int    // virErrorDomain, e.g. 7 = VIR_FROM_RPC
-	Message string // human-readable text from the daemon
+	Message string // the daemon's text, escaped and bounded (untrusted.Clean)
 	Level   int    // 1 warning, 2 error
 }
 
@@ -131,7 +136,9 @@ func EncodeCall(proc, serial uint32, args []byte) []byte {
 }
 
 // ReadPacket reads one packet (length word included in the count) from r,
-// refusing lengths below a header or above MaxMessage before allocating.
+// refusing lengths below a header or above MaxMessage. The buffer grows as
+// bytes arrive, never ahead of them, so a peer announcing 16 MiB and
+// sending nothing costs nothing.
 func ReadPacket(r io.Reader) ([]byte, error) {
 	var lenb [4]byte
 	if _, err := io.ReadFull(r, lenb[:]); err != nil {
@@ -144,13 +151,20 @@ func ReadPacket(r io.Reader) ([]byte, error) {
 	if n-4 > MaxMessage {
 		return nil, protoErr("packet length %d exceeds the %d-byte limit", n, MaxMessage)
 	}
-	pkt := make([]byte, n)
-	copy(pkt, lenb[:])
-	if _, err := io.ReadFull(r, pkt[4:]); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
+	size := int(n)
+	pkt := append(make([]byte, 0, min(size, initialRead)), lenb[:]...)
+	for len(pkt) < size {
+		if len(pkt) == cap(pkt) {
+			pkt = slices.Grow(pkt, min(size, 2*cap(pkt))-len(pkt))
 		}
-		return nil, err
+		got, err := r.Read(pkt[len(pkt):min(cap(pkt), size)])
+		pkt = pkt[:len(pkt)+got]
+		if err == io.EOF && len(pkt) < size {
+			return nil, io.ErrUnexpectedEOF
+		}
+		if err != nil && err != io.EOF {
+			return nil, err
+		}
 	}
 	return pkt, nil
 }
@@ -213,25 +227,7 @@ func DecodeError(body []byte) (*RemoteError, error) {
 	if err != nil {
 		return nil, protoErr("error reply: %v", err)
 	}
-	return &RemoteError{Code: int(code), Domain: int(domain), Message: sanitize(msg), Level: int(level)}, nil
-}
-
-// sanitize keeps a daemon's message printable and bounded, since it ends up
-// in reports and terminals.
-func sanitize(s string) string {
-	const max = 1024
-	if len(s) > max {
-		s = s[:max] + "..."
-	}
-	return strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\t' {
-			return ' '
-		}
-		if r < 0x20 || r == 0x7f || r == 0xfffd {
-			return '?'
-		}
-		return r
-	}, s)
+	return &RemoteError{Code: int(code), Domain: int(domain), Message: untrusted.Clean(msg, untrusted.MaxName), Level: int(level)}, nil
 }
 
 // Call sends one call and waits for its reply. It returns the reply body on
@@ -288,21 +284,69 @@ func (c *Client) AuthList() ([]int, error) {
 	return out, nil
 }
 
+// MaxMechanisms bounds the mechanism list AUTH_SASL_INIT may return:
+// Cyrus SASL, which builds libvirtd's list, has about a dozen plugins.
+const MaxMechanisms = 64
+
 // AuthSASLInit starts SASL on the server and returns its mechanism list.
+// Every entry must be a SASL mechanism name (RFC 4422: 1 to 20 letters,
+// digits, '-' or '_'), as Cyrus SASL only lists those; anything else, or
+// more than MaxMechanisms entries, is a *ProtocolError, so the names
+// returned are safe to print.
 func (c *Client) AuthSASLInit() ([]string, error) {
 	body, err := c.Call(ProcAuthSASLInit, nil)
 	if err != nil {
 		return nil, err
 	}
+	return decodeMechanisms(body)
+}
+
+func decodeMechanisms(body []byte) ([]string, error) {
 	s, err := NewDecoder(body).String(0)
 	if err != nil {
 		return nil, protoErr("sasl init: %v", err)
 	}
+	size := len(s)
 	var mechs []string
-	for _, m := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
+	for len(s) > 0 {
+		var m string
+		m, s = nextMechanism(s)
+		if m == "" {
+			continue
+		}
+		if !isMechanismName(m) {
+			return nil, protoErr("sasl init: mechanism list entry \"%s\" is not a SASL mechanism name", untrusted.Clean(m, untrusted.MaxName))
+		}
+		if len(mechs) == MaxMechanisms {
+			return nil, protoErr("sasl init: mechanism list of %d bytes holds more than %d names", size, MaxMechanisms)
+		}
 		mechs = append(mechs, m)
 	}
 	return mechs, nil
+}
+
+// nextMechanism splits the first entry off a list separated by commas or
+// spaces (Cyrus uses commas, its configuration spaces).
+func nextMechanism(s string) (first, rest string) {
+	if i := strings.IndexAny(s, ", "); i >= 0 {
+		return s[:i], s[i+1:]
+	}
+	return s, ""
+}
+
+// isMechanismName checks RFC 4422's sasl-mech syntax, allowing lower case
+// as libvirt's configuration does.
+func isMechanismName(m string) bool {
+	if len(m) == 0 || len(m) > 20 {
+		return false
+	}
+	for i := 0; i < len(m); i++ {
+		c := m[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // SASLReply is the server's answer to AUTH_SASL_START and AUTH_SASL_STEP.
@@ -377,7 +421,8 @@ func (c *Client) ConnectOpen(uri string, flags uint32) error {
 	return err
 }
 
-// ConnectGetHostname returns the daemon host's name.
+// ConnectGetHostname returns the daemon host's name, escaped and bounded
+// (untrusted.Clean).
 func (c *Client) ConnectGetHostname() (string, error) {
 	body, err := c.Call(ProcConnectGetHostname, nil)
 	if err != nil {
@@ -387,7 +432,7 @@ func (c *Client) ConnectGetHostname() (string, error) {
 	if err != nil {
 		return "", protoErr("get hostname: %v", err)
 	}
-	return sanitize(s), nil
+	return untrusted.Clean(s, untrusted.MaxName), nil
 }
 
 // ConnectGetLibVersion returns libvirt's version as major*1e6+minor*1e3+micro.

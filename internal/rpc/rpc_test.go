@@ -7,9 +7,13 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
+
+	"github.com/libvirt-pki/libvirt-pki/internal/untrusted"
 )
 
 // replyPacket builds a reply packet by hand, independent of EncodeCall, so
@@ -213,7 +217,7 @@ func TestErrorReply(t *testing.T) {
 	if !errors.As(err, &re) {
 		t.Fatalf("err = %v, want *RemoteError", err)
 	}
-	if re.Code != ErrCodeAuthFailed || re.Domain != 7 || re.Level != 2 || re.Message != "authentication failed: x " {
+	if re.Code != ErrCodeAuthFailed || re.Domain != 7 || re.Level != 2 || re.Message != `authentication failed: x\n` {
 		t.Fatalf("got %+v", re)
 	}
 	if !strings.Contains(re.Error(), "45") {
@@ -301,6 +305,8 @@ func FuzzDecodeReply(f *testing.F) {
 	f.Add(replyPacket(Program, 1, ProcAuthList, 1, 1, 1, errorBody(45, 7, "authentication failed")))
 	f.Add(replyPacket(Program, 1, ProcAuthSASLStart, 1, 1, 0, u32s(0, 0, 2, 'r', '=')))
 	f.Add(u32s(0xffffffff))
+	f.Add(replyPacket(Program, 1, ProcAuthSASLInit, 1, 1, 0, xdrString("SCRAM-SHA-256,DIGEST-MD5")))
+	f.Add(replyPacket(Program, 1, ProcAuthSASLInit, 1, 1, 0, xdrString("\x1b[2J,\u202eX")))
 	f.Fuzz(func(t *testing.T, pkt []byte) {
 		if p, err := ReadPacket(bytes.NewReader(pkt)); err == nil && len(p) > len(pkt) {
 			t.Fatalf("packet grew: %d > %d", len(p), len(pkt))
@@ -318,5 +324,98 @@ func FuzzDecodeReply(f *testing.F) {
 		NewDecoder(body).String(0)
 		NewDecoder(body).Uint64()
 		NewDecoder(body).OptString()
+		if mechs, err := decodeMechanisms(body); err == nil {
+			for _, m := range mechs {
+				if !isMechanismName(m) {
+					t.Fatalf("mechanism %q accepted", m)
+				}
+			}
+		}
 	})
+}
+
+func TestReadPacketAllocatesAsBytesArrive(t *testing.T) {
+	// A peer announcing the largest packet allowed, then sending 100
+	// bytes and hanging up, must not cost 16 MiB.
+	in := append(u32s(MaxMessage+4), make([]byte, 100)...)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err := ReadPacket(bytes.NewReader(in))
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("err = %v, want unexpected EOF", err)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+		t.Fatalf("ReadPacket allocated %d bytes for a 104-byte stream", n)
+	}
+	// A full packet still arrives whole.
+	body := bytes.Repeat([]byte{7}, 100000)
+	pkt := replyPacket(Program, 1, 1, 1, 1, 0, body)
+	for _, r := range []io.Reader{bytes.NewReader(pkt), iotest.OneByteReader(bytes.NewReader(pkt)), iotest.DataErrReader(bytes.NewReader(pkt))} {
+		got, err := ReadPacket(r)
+		if err != nil || !bytes.Equal(got, pkt) {
+			t.Fatalf("ReadPacket of %d bytes: %d bytes, %v", len(pkt), len(got), err)
+		}
+	}
+}
+
+func TestAuthSASLInitMechanismList(t *testing.T) {
+	evil := strings.Repeat("\x1b[31mSCRAM-SHA-256\u202e\u009b2J,", 140000) // 3.5 MB
+	cases := []struct {
+		list string
+		want []string // nil: a *ProtocolError
+	}{
+		{"SCRAM-SHA-256,DIGEST-MD5", []string{"SCRAM-SHA-256", "DIGEST-MD5"}},
+		{"scram-sha-256 digest-md5", []string{"scram-sha-256", "digest-md5"}},
+		{"", nil},
+		{evil, nil},
+		{"SCRAM-SHA-256," + strings.Repeat("X,", MaxMechanisms), nil},
+		{"SCRAM-SHA-256,SCRAM-SHA-256-PLUS-TOO-LONG-NAME", nil},
+		{"DIGEST-MD5,PL\x00AIN", nil},
+	}
+	for _, tc := range cases {
+		c := fakeServer(t, func(h Header, _ []byte) []byte { return okReply(h, xdrString(tc.list)) })
+		got, err := c.AuthSASLInit()
+		if tc.want == nil && tc.list == "" {
+			if err != nil || len(got) != 0 {
+				t.Errorf("empty list: %q, %v", got, err)
+			}
+			continue
+		}
+		if tc.want == nil {
+			var pe *ProtocolError
+			if !errors.As(err, &pe) || len(err.Error()) > 2*untrusted.MaxName || strings.ContainsAny(err.Error(), "\x1b\u202e\u009b\x00") {
+				t.Errorf("list of %d bytes: err = %.300q, want a short, clean *ProtocolError", len(tc.list), err)
+			}
+			continue
+		}
+		if err != nil || strings.Join(got, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("%q: %q, %v", tc.list, got, err)
+		}
+	}
+}
+
+func TestServerTextIsCleaned(t *testing.T) {
+	evil := "\x1b]0;pwned\x07\u009b2J\u202e" + strings.Repeat("A", 1<<20)
+	c := fakeServer(t, func(h Header, _ []byte) []byte {
+		if h.Proc == ProcConnectGetHostname {
+			return okReply(h, xdrString(evil))
+		}
+		return replyPacket(Program, 1, h.Proc, TypeReply, h.Serial, StatusError, errorBody(45, 7, evil))
+	})
+	_, err := c.AuthSASLStep(nil)
+	var re *RemoteError
+	if !errors.As(err, &re) {
+		t.Fatalf("err = %v", err)
+	}
+	host, err := c.ConnectGetHostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{re.Message, host} {
+		if len(s) > untrusted.MaxName || !strings.HasPrefix(s, `\x1b]0;pwned\x07\u009b2J\u202eAAA`) {
+			t.Errorf("server text kept as %q", s)
+		}
+	}
 }

@@ -56,7 +56,7 @@ func (d *DigestMD5) Start() ([]byte, error) {
 // Step answers the digest-challenge with a digest-response, then checks
 // the server's rspauth.
 func (d *DigestMD5) Step(challenge []byte) (response []byte, done bool, err error) {
-	defer recoverErr(&err)
+	defer guard(&err)
 	switch d.state {
 	case 1:
 		resp, err := d.respond(challenge)

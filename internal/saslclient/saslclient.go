@@ -8,12 +8,17 @@
 // client in without proving it knows the password is a failure: libvirt's
 // protocol does not do that check for us.
 //
-// Nothing here panics on hostile input: malformed challenges are errors.
+// Nothing here panics or works unboundedly on hostile input: malformed
+// challenges are errors, SCRAM parameters beyond the client's limits are
+// ErrLimit before any key is derived, and error texts are escaped and
+// bounded (see internal/untrusted) since they may quote the server.
 package saslclient
 
 import (
 	"errors"
 	"fmt"
+
+	"github.com/libvirt-pki/libvirt-pki/internal/untrusted"
 )
 
 // Mechanism is one client-side SASL conversation. A Mechanism is used for
@@ -66,10 +71,33 @@ func New(name string, cfg Config) (Mechanism, error) {
 	return nil, fmt.Errorf("sasl: mechanism %q not supported", name)
 }
 
-// recoverErr turns a panic in a dependency parsing hostile input into an
-// error, so a bad server can never crash the checker.
-func recoverErr(err *error) {
+// ErrLimit is returned when a server asks for more than the client will
+// do, such as a SCRAM iteration count above MaxSCRAMIterations, checked
+// before any work is done.
+var ErrLimit = errors.New("sasl: server parameters exceed the client's limits")
+
+// guard runs deferred by every method that parses server data: a panic in a
+// dependency becomes an error, so a bad server can never crash the checker,
+// and an error's text, which may quote the server, is escaped and bounded
+// (untrusted.Clean) while errors.Is still sees what it wraps.
+func guard(err *error) {
 	if r := recover(); r != nil {
 		*err = fmt.Errorf("sasl: malformed server message (%v)", r)
 	}
+	if *err == nil {
+		return
+	}
+	msg := (*err).Error()
+	if clean := untrusted.Clean(msg, untrusted.MaxText); clean != msg {
+		*err = &cleanError{msg: clean, err: *err}
+	}
 }
+
+// cleanError is an error whose text has been made safe to print.
+type cleanError struct {
+	msg string
+	err error
+}
+
+func (e *cleanError) Error() string { return e.msg }
+func (e *cleanError) Unwrap() error { return e.err }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/libvirt-pki/libvirt-pki/internal/untrusted"
 	"github.com/xdg-go/scram"
 )
 
@@ -156,7 +157,7 @@ func scramServer(t *testing.T, password string) *scram.ServerConversation {
 		if err != nil {
 			return scram.StoredCredentials{}, err
 		}
-		return c.GetStoredCredentials(scram.KeyFactors{Salt: "0123456789abcdef", Iters: 4096}), nil
+		return c.GetStoredCredentialsWithError(scram.KeyFactors{Salt: "0123456789abcdef", Iters: 4096})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -256,5 +257,96 @@ func FuzzDigestChallenge(f *testing.F) {
 		d.Start()
 		d.Step(b)
 		d.Step(b)
+	})
+}
+
+// serverFirst answers m's client-first with a server-first built from
+// format, where %s stands for the client's nonce.
+func serverFirst(t *testing.T, m *SCRAM, format string) []byte {
+	t.Helper()
+	c1, err := m.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonce := string(c1[strings.Index(string(c1), "r=")+2:])
+	return []byte(strings.ReplaceAll(format, "%s", nonce))
+}
+
+func TestSCRAMLimits(t *testing.T) {
+	salt := "c2FsdHNhbHRzYWx0c2FsdA==" // 16 bytes, as Cyrus uses
+	over := []string{
+		"r=%ssrv,s=" + salt + ",i=4294967295",
+		"r=%ssrv,s=" + salt + ",i=100001",
+		"r=%ssrv,s=" + salt + ",i=000000000000000000000000000000000000000099999999999999999999",
+		"r=%s" + strings.Repeat("n", 600) + ",s=" + salt + ",i=4096",
+		"r=%ssrv,s=" + strings.Repeat("AAAA", 100) + ",i=4096",
+		"r=%ssrv,s=" + salt + ",i=4096,x=" + strings.Repeat("y", 2048),
+	}
+	for _, f := range over {
+		m, _ := NewSCRAMSHA256("nova", "pw")
+		_, _, err := m.Step(serverFirst(t, m, f))
+		if !errors.Is(err, ErrLimit) || len(err.Error()) > 200 {
+			t.Errorf("server-first %.80q: err = %v, want a short ErrLimit", f, err)
+		}
+	}
+	// Not numbers: errors, but not limits (the library alone took "+N").
+	for _, i := range []string{"+4096", "-1", " 4096", "4096 ", "0x1000", ""} {
+		m, _ := NewSCRAMSHA256("nova", "pw")
+		_, _, err := m.Step(serverFirst(t, m, "r=%ssrv,s="+salt+",i="+i))
+		if err == nil || errors.Is(err, ErrLimit) {
+			t.Errorf("i=%q: err = %v, want a malformed-message error", i, err)
+		}
+	}
+	// The bound itself is accepted.
+	m, _ := NewSCRAMSHA256("nova", "pw")
+	if resp, _, err := m.Step(serverFirst(t, m, "r=%ssrv,s="+salt+",i=100000")); err != nil || !strings.HasPrefix(string(resp), "c=biws,r=") {
+		t.Fatalf("i=100000: %q, %v", resp, err)
+	}
+}
+
+func TestErrorTextIsCleaned(t *testing.T) {
+	junk := "\x1b]0;pwned\x07\u009b2J\u202e" + strings.Repeat("Z", 60000)
+	d := NewDigestMD5("u", "p", "libvirt", "h")
+	d.Start()
+	_, _, err := d.Step([]byte(`nonce="a",algorithm=md5-sess,charset="` + junk + `"`))
+	checkClean(t, err, nil)
+
+	sc := scramServer(t, "pw")
+	m, _ := NewSCRAMSHA256("nova", "pw")
+	c1, _ := m.Start()
+	s1, _ := sc.Step(string(c1))
+	m.Step([]byte(s1))
+	_, _, err = m.Step([]byte("e=" + junk))
+	checkClean(t, err, ErrRejected)
+}
+
+// checkClean wants a non-nil error that is still errors.Is target (when
+// given) and whose text is bounded and holds no control characters.
+func checkClean(t *testing.T, err, target error) {
+	t.Helper()
+	if err == nil || (target != nil && !errors.Is(err, target)) {
+		t.Fatalf("err = %v, want one wrapping %v", err, target)
+	}
+	msg := err.Error()
+	if len(msg) > untrusted.MaxText || strings.ContainsAny(msg, "\x1b\x07\u009b\u202e") {
+		t.Fatalf("error text of %d bytes: %.200q", len(msg), msg)
+	}
+}
+
+// FuzzSCRAMServerFirst feeds any server-first ("%s" stands for the
+// client's nonce) and server-final to the client: no panic, and never an
+// unbounded key derivation (a hang here is a failure).
+func FuzzSCRAMServerFirst(f *testing.F) {
+	f.Add("r=%ssrv,s=c2FsdA==,i=4096", "v=AAAA")
+	f.Add("r=%ssrv,s=c2FsdA==,i=4294967295", "")
+	f.Add("r=%ssrv,s=c2FsdA==,i=+99999999999", "e=\x1b[2J")
+	f.Fuzz(func(t *testing.T, first, final string) {
+		m, _ := NewSCRAMSHA256("nova", "pw")
+		if _, _, err := m.Step(serverFirst(t, m, first)); err != nil {
+			return
+		}
+		if _, _, err := m.Step([]byte(final)); err == nil || m.Verified() {
+			t.Fatalf("forged server-final %q accepted", final)
+		}
 	})
 }

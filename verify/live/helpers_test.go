@@ -201,7 +201,9 @@ type fakeLibvirtd struct {
 	// finalWithComplete sends SCRAM's server-final with complete=1 (as
 	// libvirt does) rather than complete=0 followed by an empty round.
 	finalWithComplete bool
-	forgeFinal        bool // send a server-final with a wrong signature
+	forgeFinal        bool   // send a server-final with a wrong signature
+	endlessSASL       bool   // after the server-final, never report completion
+	hostname          string // CONNECT_GET_HOSTNAME's answer; default "fakehost"
 }
 
 func (f *fakeLibvirtd) serve(c net.Conn) {
@@ -220,7 +222,7 @@ func (f *fakeLibvirtd) serve(c net.Conn) {
 			if err != nil {
 				return scram.StoredCredentials{}, err
 			}
-			return cl.GetStoredCredentials(scram.KeyFactors{Salt: "fake-salt-123456", Iters: 4096}), nil
+			return cl.GetStoredCredentialsWithError(scram.KeyFactors{Salt: "fake-salt-123456", Iters: 4096})
 		})
 		conv = srv.NewConversation()
 	}
@@ -264,7 +266,7 @@ func (f *fakeLibvirtd) serve(c net.Conn) {
 			args.Int32()
 			data, _ := args.CharArray(rpc.MaxSASLData)
 			if pendingEmpty {
-				saslReply(true, "")
+				saslReply(!f.endlessSASL, "")
 				break
 			}
 			out, err := conv.Step(string(data))
@@ -287,22 +289,17 @@ func (f *fakeLibvirtd) serve(c net.Conn) {
 			}
 		case rpc.ProcConnectOpen, rpc.ProcConnectClose:
 		case rpc.ProcConnectGetHostname:
-			body.String("fakehost")
+			if f.hostname == "" {
+				f.hostname = "fakehost"
+			}
+			body.String(f.hostname)
 		case rpc.ProcConnectGetLibVersion:
 			body.Uint32(0) // unsigned hyper 9000000 = 9.0.0, high word first
 			body.Uint32(9000000)
 		default:
 			return
 		}
-		var hdr [28]byte
-		binary.BigEndian.PutUint32(hdr[0:], uint32(28+len(body.Bytes())))
-		binary.BigEndian.PutUint32(hdr[4:], rpc.Program)
-		binary.BigEndian.PutUint32(hdr[8:], 1)
-		binary.BigEndian.PutUint32(hdr[12:], proc)
-		binary.BigEndian.PutUint32(hdr[16:], rpc.TypeReply)
-		binary.BigEndian.PutUint32(hdr[20:], serialNo)
-		binary.BigEndian.PutUint32(hdr[24:], status)
-		if _, err := tc.Write(append(hdr[:], body.Bytes()...)); err != nil {
+		if _, err := tc.Write(replyPacket(proc, serialNo, status, body.Bytes())); err != nil {
 			return
 		}
 		if proc == rpc.ProcConnectClose {
@@ -310,6 +307,45 @@ func (f *fakeLibvirtd) serve(c net.Conn) {
 			return
 		}
 	}
+}
+
+// replyPacket frames a reply to call proc/serial.
+func replyPacket(proc, serial, status uint32, body []byte) []byte {
+	var hdr [28]byte
+	binary.BigEndian.PutUint32(hdr[0:], uint32(28+len(body)))
+	binary.BigEndian.PutUint32(hdr[4:], rpc.Program)
+	binary.BigEndian.PutUint32(hdr[8:], 1)
+	binary.BigEndian.PutUint32(hdr[12:], proc)
+	binary.BigEndian.PutUint32(hdr[16:], rpc.TypeReply)
+	binary.BigEndian.PutUint32(hdr[20:], serial)
+	binary.BigEndian.PutUint32(hdr[24:], status)
+	return append(hdr[:], body...)
+}
+
+// rpcPeer completes TLS and libvirt's confirmation byte like libvirtd,
+// then hands each call to answer, which writes whatever it likes to the
+// connection (replyPacket frames proper replies) and returns false to hang
+// up. Each connection lives at most 30 s.
+func rpcPeer(t *testing.T, cert tls.Certificate, answer func(c net.Conn, proc, serial uint32, args []byte) bool) string {
+	return listen(t, func(c net.Conn) {
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequireAnyClientCert})
+		if tc.Handshake() != nil {
+			return
+		}
+		if _, err := tc.Write([]byte{1}); err != nil {
+			return
+		}
+		for {
+			pkt, err := rpc.ReadPacket(tc)
+			if err != nil || len(pkt) < 28 {
+				return
+			}
+			if !answer(tc, binary.BigEndian.Uint32(pkt[12:]), binary.BigEndian.Uint32(pkt[20:]), pkt[28:]) {
+				return
+			}
+		}
+	})
 }
 
 // checkQuick runs Check with a short timeout for hostile-peer tests and

@@ -5,11 +5,21 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"net"
+	"os"
+	"regexp"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/libvirt-pki/libvirt-pki/internal/rpc"
+	"github.com/libvirt-pki/libvirt-pki/internal/untrusted"
 )
 
 // These tests need no libvirtd: they pit the checker against Go listeners
@@ -124,7 +134,7 @@ func TestGarbageAfterConfirmation(t *testing.T) {
 		tc.Write([]byte{0xff, 0xff, 0xff, 0xff, 1, 2, 3})
 	})
 	r := checkQuick(t, addr, p.creds("pw"), Options{Timeout: time.Second})
-	wantClass(t, r, ClassError)
+	wantClass(t, r, ClassProtocol)
 }
 
 func TestFakeServerOK(t *testing.T) {
@@ -308,6 +318,245 @@ func TestClientCertRejectedByGoServer(t *testing.T) {
 		wantClass(t, r, ClassClientCertRejected)
 		if r.TLSVersion != tls.VersionName(v) {
 			t.Fatalf("TLS version %q, want %q", r.TLSVersion, tls.VersionName(v))
+		}
+	}
+}
+
+// saslPeer answers AUTH_LIST with "SASL required", AUTH_SASL_INIT with
+// mechs, and AUTH_SASL_START with what start returns for the client's
+// initial response (a reply packet body and status).
+func saslPeer(t *testing.T, p *pki, mechs string, start func(initial []byte) (uint32, []byte)) string {
+	return rpcPeer(t, p.server.tls, func(c net.Conn, proc, serial uint32, args []byte) bool {
+		var body rpc.Encoder
+		status := uint32(rpc.StatusOK)
+		switch proc {
+		case rpc.ProcAuthList:
+			body.Uint32(1)
+			body.Uint32(rpc.AuthSASL)
+		case rpc.ProcAuthSASLInit:
+			body.String(mechs)
+		case rpc.ProcAuthSASLStart:
+			d := rpc.NewDecoder(args)
+			d.String(0)
+			d.Int32()
+			initial, _ := d.CharArray(rpc.MaxSASLData)
+			var b []byte
+			status, b = start(initial)
+			c.Write(replyPacket(proc, serial, status, b))
+			return true
+		default:
+			return false
+		}
+		c.Write(replyPacket(proc, serial, status, body.Bytes()))
+		return true
+	})
+}
+
+// evilText carries terminal escapes (CSI, OSC, C1 CSI), a bidi override
+// and a zero-width space.
+const evilText = "\x1b[2J\x1b]0;pwned\x07\u009b31m\u202eevil\u200b"
+
+// wantInert fails unless every string of r is short and holds nothing a
+// terminal or a bidi-aware viewer would interpret, and the whole result
+// stays small once encoded for a report.
+func wantInert(t *testing.T, r Result) {
+	t.Helper()
+	fields := []string{r.Err, r.Mechanism, r.Identity, r.Hostname, r.LibVersion, r.TLSVersion}
+	for _, st := range r.Steps {
+		fields = append(fields, st.Detail)
+	}
+	for _, f := range fields {
+		if len(f) > untrusted.MaxText || !utf8.ValidString(f) {
+			t.Fatalf("field of %d bytes: %.200q", len(f), f)
+		}
+		for _, c := range f {
+			if unicode.IsControl(c) || unicode.In(c, unicode.Cf, unicode.Zl, unicode.Zp) {
+				t.Fatalf("field keeps %U: %.300q", c, f)
+			}
+		}
+	}
+	if j, _ := json.Marshal(r); len(j) > 16<<10 {
+		t.Fatalf("result encodes to %d bytes", len(j))
+	}
+}
+
+func TestHostileMechanismList(t *testing.T) {
+	// 3.5 MB of escape sequences around the mechanism libvirt would use.
+	p := newPKI(t)
+	huge := strings.Repeat(evilText+",SCRAM-SHA-256,", 3500000/(len(evilText)+15))
+	for _, mechs := range []string{huge, "SCRAM-SHA-256," + strings.Repeat("X,", 100000)} {
+		addr := saslPeer(t, p, mechs, func([]byte) (uint32, []byte) { return rpc.StatusOK, nil })
+		r := checkQuick(t, addr, p.creds("pw"), Options{})
+		wantClass(t, r, ClassProtocol)
+		wantInert(t, r)
+	}
+}
+
+func TestHostileErrorMessage(t *testing.T) {
+	// libvirtd's error message reaches the report; this one is 1 MB of
+	// escapes.
+	p := newPKI(t)
+	msg := strings.Repeat(evilText, 1<<20/len(evilText))
+	addr := saslPeer(t, p, "SCRAM-SHA-256", func([]byte) (uint32, []byte) {
+		var e rpc.Encoder
+		e.Int32(rpc.ErrCodeAuthFailed)
+		e.Int32(7)
+		e.OptString(&msg)
+		e.Int32(2)
+		return rpc.StatusError, e.Bytes()
+	})
+	r := checkQuick(t, addr, p.creds("pw"), Options{})
+	wantClass(t, r, ClassAuthFailed)
+	wantInert(t, r)
+}
+
+func TestHostileCertificateAndHostname(t *testing.T) {
+	p := newPKI(t)
+	evil := p.ca.leaf(t, leafOpts{
+		cn:  evilText + strings.Repeat("x", 2000),
+		dns: []string{"localhost", "evil\x1b[2J\x1b[31m.example.org"},
+		ips: []net.IP{net.IPv4(127, 0, 0, 1)},
+	})
+	f := &fakeLibvirtd{cert: evil.tls, hostname: evilText + strings.Repeat("h", 100000)}
+	addr := listen(t, f.serve)
+	r := checkQuick(t, addr, p.creds(""), Options{})
+	wantClass(t, r, ClassOK) // the subject is in the handshake's detail
+	wantInert(t, r)
+	r = Check(context.Background(), Target{Addr: addr, ServerName: "compute99"}, p.creds(""), Options{Timeout: 2 * time.Second})
+	wantClass(t, r, ClassNameMismatch) // the names are in the error
+	wantInert(t, r)
+}
+
+// scramFirst answers a SCRAM client-first with a server-first built from
+// format, "%s" standing for the client's nonce.
+func scramFirst(format string) func([]byte) (uint32, []byte) {
+	return func(initial []byte) (uint32, []byte) {
+		_, nonce, _ := strings.Cut(string(initial), ",r=")
+		var e rpc.Encoder
+		e.Bool(false)
+		e.Bool(false)
+		e.CharArray([]byte(strings.ReplaceAll(format, "%s", nonce)))
+		return rpc.StatusOK, e.Bytes()
+	}
+}
+
+func TestHostileSCRAMParameters(t *testing.T) {
+	// Key derivation cannot be interrupted by the timeout, so these must
+	// be refused before it starts: the old client spent hours on the first.
+	p := newPKI(t)
+	for _, first := range []string{
+		"r=%sxyz,s=c2FsdHNhbHRzYWx0c2FsdA==,i=4294967295",
+		"r=%sxyz,s=c2FsdHNhbHRzYWx0c2FsdA==,i=100001",
+		"r=%sxyz,s=" + strings.Repeat("c2Fs", 100) + ",i=4096",
+		"r=%s" + strings.Repeat("n", 1000) + ",s=c2FsdHNhbHRzYWx0c2FsdA==,i=4096",
+	} {
+		r := checkQuick(t, saslPeer(t, p, "SCRAM-SHA-256", scramFirst(first)), p.creds("pw"), Options{})
+		wantClass(t, r, ClassSASLLimits)
+		wantInert(t, r)
+	}
+	// A malformed count is a protocol error, not a limit.
+	r := checkQuick(t, saslPeer(t, p, "SCRAM-SHA-256", scramFirst("r=%sxyz,s=c2FsdA==,i=+4096")), p.creds("pw"), Options{})
+	wantClass(t, r, ClassProtocol)
+}
+
+func TestHostileEndlessSASL(t *testing.T) {
+	// A server that proves itself, then never declares SASL complete.
+	p := newPKI(t)
+	f := &fakeLibvirtd{cert: p.server.tls, password: "s3cret", endlessSASL: true}
+	r := checkQuick(t, listen(t, f.serve), p.creds("s3cret"), Options{})
+	wantClass(t, r, ClassProtocol)
+	if n := len(r.Steps); r.Steps[n-1].Name != "sasl-step" || !strings.Contains(r.Err, "did not complete") {
+		t.Fatalf("ended in %q: %s", r.Steps[n-1].Name, r.Err)
+	}
+}
+
+func TestHostileLengthPrefix(t *testing.T) {
+	// Libvirt packets hold at most 16 MiB after the length word; a larger
+	// announcement is refused at once, without waiting for the bytes.
+	p := newPKI(t)
+	for _, n := range []uint32{rpc.MaxMessage + 5, 0xffffffff} {
+		addr := rpcPeer(t, p.server.tls, func(c net.Conn, proc, serial uint32, _ []byte) bool {
+			c.Write(binary.BigEndian.AppendUint32(nil, n))
+			time.Sleep(30 * time.Second)
+			return false
+		})
+		r := checkQuick(t, addr, p.creds("pw"), Options{})
+		wantClass(t, r, ClassProtocol)
+	}
+}
+
+// trickleConn writes one byte at a time, pausing between bytes.
+type trickleConn struct {
+	net.Conn
+	pause time.Duration
+}
+
+func (c trickleConn) Write(b []byte) (int, error) {
+	for i := range b {
+		if _, err := c.Conn.Write(b[i : i+1]); err != nil {
+			return i, err
+		}
+		time.Sleep(c.pause)
+	}
+	return len(b), nil
+}
+
+func TestHostileSlowPeers(t *testing.T) {
+	// However slowly a peer answers, the check ends as a timeout within
+	// Options.Timeout, in the step it was in.
+	p := newPKI(t)
+	trickleReply := func(c net.Conn, proc, serial uint32, _ []byte) bool {
+		trickleConn{c, 100 * time.Millisecond}.Write(replyPacket(proc, serial, 0, []byte{0, 0, 0, 1, 0, 0, 0, 0}))
+		return false
+	}
+	cases := []struct {
+		name, step string
+		addr       string
+	}{
+		{"trickled TLS handshake", "tls-handshake", listen(t, func(c net.Conn) {
+			c.SetDeadline(time.Now().Add(30 * time.Second))
+			tls.Server(trickleConn{c, 20 * time.Millisecond}, &tls.Config{Certificates: []tls.Certificate{p.server.tls}}).Handshake()
+		})},
+		{"silent after confirmation", "auth-list", rpcPeer(t, p.server.tls, func(net.Conn, uint32, uint32, []byte) bool {
+			time.Sleep(30 * time.Second)
+			return false
+		})},
+		{"trickled reply", "auth-list", rpcPeer(t, p.server.tls, trickleReply)},
+		{"16 MiB announced, then a trickle", "auth-list", rpcPeer(t, p.server.tls, func(c net.Conn, _, _ uint32, _ []byte) bool {
+			trickleConn{c, 50 * time.Millisecond}.Write(append(binary.BigEndian.AppendUint32(nil, rpc.MaxMessage+4), make([]byte, 1000)...))
+			return false
+		})},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := checkQuick(t, tc.addr, p.creds("pw"), Options{Timeout: 700 * time.Millisecond})
+			wantClass(t, r, ClassTimeout)
+			if last := r.Steps[len(r.Steps)-1].Name; last != tc.step {
+				t.Fatalf("timed out in %q, want %s", last, tc.step)
+			}
+		})
+	}
+}
+
+// TestEveryClassIsDocumented keeps docs/verify-json.md in step with the
+// classes: each failure becomes the finding code "live-<class>".
+func TestEveryClassIsDocumented(t *testing.T) {
+	src, err := os.ReadFile("live.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile("../../docs/verify-json.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	classes := regexp.MustCompile(`Class += "([a-z-]+)"`).FindAllStringSubmatch(string(src), -1)
+	if len(classes) < 12 {
+		t.Fatalf("found only %d classes in live.go", len(classes))
+	}
+	for _, c := range classes {
+		if c[1] != string(ClassOK) && !strings.Contains(string(doc), "`live-"+c[1]+"`") {
+			t.Errorf("class %q: code `live-%s` is not documented in docs/verify-json.md", c[1], c[1])
 		}
 	}
 }

@@ -5,7 +5,11 @@
 //
 // Every failure is reduced to a stable Class so that reports and scripts
 // can act on it, and every check is bounded by Options.Timeout however the
-// peer behaves (silent, garbage, plain TCP, half a TLS handshake).
+// peer behaves (silent, trickling, garbage, plain TCP, half a TLS
+// handshake, oversized packets, endless SASL, costly SCRAM parameters).
+// Text the peer chose (mechanism names, error messages, host names,
+// certificate subjects) reaches a Result escaped and bounded by
+// untrusted.Clean, so reports and terminals show it inert.
 package live
 
 import (
@@ -23,6 +27,7 @@ import (
 
 	"github.com/libvirt-pki/libvirt-pki/internal/rpc"
 	"github.com/libvirt-pki/libvirt-pki/internal/saslclient"
+	"github.com/libvirt-pki/libvirt-pki/internal/untrusted"
 )
 
 // Defaults for Target and Options.
@@ -31,8 +36,9 @@ const (
 	DefaultTimeout     = 10 * time.Second
 	DefaultURI         = "qemu:///system"
 	DefaultConcurrency = 32
-	// maxSASLRounds bounds the SASL exchange: both mechanisms finish in
-	// three round trips, so a server asking for more is misbehaving.
+	// maxSASLRounds bounds the AUTH_SASL_STEP calls: both mechanisms
+	// finish in at most two, so a server asking for more is misbehaving
+	// (protocol-error).
 	maxSASLRounds = 8
 )
 
@@ -53,6 +59,8 @@ const (
 	ClassMechNotOffered     Class = "mech-not-offered"     // wanted mechanism not in the daemon's list
 	ClassAuthFailed         Class = "auth-failed"          // wrong credentials, or the server failed to prove its own
 	ClassOpenFailed         Class = "open-failed"          // CONNECT_OPEN refused
+	ClassProtocol           Class = "protocol-error"       // the peer broke libvirt's RPC or SASL protocol (bad packet, endless SASL)
+	ClassSASLLimits         Class = "sasl-limits"          // SASL parameters beyond the client's limits (SCRAM iterations, salt, nonce)
 	ClassError              Class = "error"                // anything else
 )
 
@@ -149,15 +157,15 @@ func Check(ctx context.Context, t Target, c Credentials, o Options) Result {
 	defer cancel()
 	ck := &checker{ctx: ctx, parent: parent, t: t, c: c, o: o, r: &r}
 	err := ck.run()
-	if ck.conn != nil {
-		ck.conn.Close()
-	}
+	ck.close()
 	if err == nil {
 		r.OK, r.Class = true, ClassOK
 		return r
 	}
 	r.Class = ck.classify(err)
-	r.Err = err.Error()
+	// Errors may quote the peer at any depth; this is where they enter
+	// the Result.
+	r.Err = untrusted.Clean(err.Error(), untrusted.MaxText)
 	return r
 }
 
@@ -180,10 +188,23 @@ type checker struct {
 	c           Credentials
 	o           Options
 	r           *Result
-	conn        net.Conn
+	raw, conn   net.Conn // the TCP connection, and what runs over it (TLS)
 }
 
-// step times fn and records it; the error, if any, becomes the detail.
+// close ends the connection, sending TLS's close_notify if there is time
+// left: tls.Conn.Close gives that write five seconds of its own, so the TCP
+// connection is closed under it once the check's deadline passes.
+func (ck *checker) close() {
+	if ck.conn == nil {
+		return
+	}
+	stop := context.AfterFunc(ck.ctx, func() { ck.raw.Close() })
+	defer stop()
+	ck.conn.Close()
+}
+
+// step times fn and records it; the error, if any, becomes the detail,
+// escaped and bounded since it may quote the peer.
 func (ck *checker) step(name string, fn func() (string, error)) error {
 	start := time.Now()
 	detail, err := fn()
@@ -195,7 +216,7 @@ func (ck *checker) step(name string, fn func() (string, error)) error {
 		}
 		err = fmt.Errorf("%s: %w", name, err)
 	}
-	ck.r.Steps = append(ck.r.Steps, Step{Name: name, Duration: time.Since(start), Detail: detail})
+	ck.r.Steps = append(ck.r.Steps, Step{Name: name, Duration: time.Since(start), Detail: untrusted.Clean(detail, untrusted.MaxText)})
 	return err
 }
 
@@ -213,7 +234,7 @@ func (ck *checker) run() error {
 			return "", err
 		}
 		raw = conn
-		ck.conn = conn
+		ck.raw, ck.conn = conn, conn
 		return conn.RemoteAddr().String(), nil
 	}); err != nil {
 		return err
@@ -234,8 +255,8 @@ func (ck *checker) run() error {
 		ck.r.TLSVersion = tls.VersionName(cs.Version)
 		leaf := cs.PeerCertificates[0]
 		ck.r.ServerCertNotAfter = leaf.NotAfter
-		return fmt.Sprintf("%s %s, server %q valid until %s", ck.r.TLSVersion, tls.CipherSuiteName(cs.CipherSuite),
-			leaf.Subject.String(), leaf.NotAfter.UTC().Format(time.RFC3339)), nil
+		return fmt.Sprintf("%s %s, server \"%s\" valid until %s", ck.r.TLSVersion, tls.CipherSuiteName(cs.CipherSuite),
+			subjectOf(leaf), leaf.NotAfter.UTC().Format(time.RFC3339)), nil
 	}); err != nil {
 		return err
 	}
@@ -251,7 +272,7 @@ func (ck *checker) run() error {
 			return "", fail(ClassClientCertRejected, "server closed the connection instead of confirming the client certificate (%v)", err)
 		}
 		if b[0] != 1 {
-			return "", fail(ClassError, "unexpected confirmation byte %#02x (want 0x01)", b[0])
+			return "", fail(ClassProtocol, "unexpected confirmation byte %#02x (want 0x01)", b[0])
 		}
 		return "0x01", nil
 	}); err != nil {
@@ -389,7 +410,7 @@ func (ck *checker) sasl(cl *rpc.Client) error {
 	}
 	for round := 1; !reply.Complete; round++ {
 		if round > maxSASLRounds {
-			return fail(ClassError, "SASL did not complete after %d steps", maxSASLRounds)
+			return fail(ClassProtocol, "SASL did not complete after %d steps", maxSASLRounds)
 		}
 		if err := ck.step("sasl-step", func() (string, error) {
 			var resp []byte
@@ -431,13 +452,17 @@ func saslErr(err error) error {
 	return err
 }
 
-// mechErr maps a bad server proof to auth-failed and anything else the
-// mechanism rejects (malformed challenges) to error.
+// mechErr maps a bad server proof to auth-failed, parameters beyond the
+// client's limits to sasl-limits, and anything else the mechanism rejects
+// (malformed challenges) to protocol-error.
 func mechErr(err error) error {
-	if errors.Is(err, saslclient.ErrServerNotVerified) || errors.Is(err, saslclient.ErrRejected) {
+	switch {
+	case errors.Is(err, saslclient.ErrServerNotVerified) || errors.Is(err, saslclient.ErrRejected):
 		return &failure{class: ClassAuthFailed, err: err}
+	case errors.Is(err, saslclient.ErrLimit):
+		return &failure{class: ClassSASLLimits, err: err}
 	}
-	return &failure{class: ClassError, err: err}
+	return &failure{class: ClassProtocol, err: err}
 }
 
 func (ck *checker) tlsConfig() *tls.Config {
@@ -484,6 +509,10 @@ func (ck *checker) classify(err error) Class {
 	var f *failure
 	if errors.As(err, &f) && f.class != ClassError {
 		return f.class
+	}
+	var pe *rpc.ProtocolError
+	if errors.As(err, &pe) {
+		return ClassProtocol
 	}
 	// Our own deadline fired (or the caller's): a timeout, whatever I/O
 	// error it surfaced as. A caller's cancellation is not a timeout.

@@ -8,6 +8,8 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/libvirt-pki/libvirt-pki/internal/untrusted"
 )
 
 // verifyServer checks the server's chain and name the way libvirt's client
@@ -41,7 +43,7 @@ func verifyServer(chain []*x509.Certificate, roots *x509.CertPool, name string, 
 			if now.Before(inv.Cert.NotBefore) {
 				what = "not yet valid"
 			}
-			return fail(ClassServerCertExpired, "server certificate %q %s (valid %s to %s)", inv.Cert.Subject,
+			return fail(ClassServerCertExpired, "server certificate \"%s\" %s (valid %s to %s)", subjectOf(inv.Cert),
 				what, inv.Cert.NotBefore.UTC().Format(time.RFC3339), inv.Cert.NotAfter.UTC().Format(time.RFC3339))
 		}
 		return classifyChainErr(err)
@@ -116,6 +118,8 @@ func matchDNS(pattern, name string) bool {
 	return ok && label != "" && suffix == rest
 }
 
+// certNames lists the names a certificate carries, for a message; the
+// peer chose them, so they are escaped and bounded.
 func certNames(c *x509.Certificate) string {
 	var names []string
 	names = append(names, c.DNSNames...)
@@ -123,7 +127,13 @@ func certNames(c *x509.Certificate) string {
 		names = append(names, ip.String())
 	}
 	if len(names) == 0 {
-		return fmt.Sprintf("CN=%q and no subjectAltName", c.Subject.CommonName)
+		return fmt.Sprintf("CN=\"%s\" and no subjectAltName", untrusted.Clean(c.Subject.CommonName, untrusted.MaxName))
 	}
-	return "[" + strings.Join(names, " ") + "]"
+	return "[" + untrusted.Clean(strings.Join(names, " "), untrusted.MaxText/2) + "]"
+}
+
+// subjectOf is a certificate's subject, escaped and bounded: the peer
+// chose it.
+func subjectOf(c *x509.Certificate) string {
+	return untrusted.Clean(c.Subject.String(), untrusted.MaxName)
 }
