@@ -3,6 +3,7 @@ package certs
 import (
 	"crypto/x509"
 	"fmt"
+	"github.com/libvirt-pki/libvirt-pki/errs"
 	"slices"
 	"strings"
 	"sync"
@@ -19,7 +20,7 @@ import (
 // (after Apply) what it issued. Every policy (certificates, renew,
 // rotate-ca reissue) fills Leaves, and one pool issues and writes them.
 type Leaf struct {
-	Host        string     `json:"host"` // host name, or layout.SharedUnit
+	Host        string     `json:"host"` // host name, SharedPair, or layout.SharedUnit (renew)
 	Profile     string     `json:"profile"`
 	File        string     `json:"file"` // the certificate, where first written
 	Copies      []string   `json:"copies,omitempty"`
@@ -135,7 +136,7 @@ func treeUnits(tree layout.Tree) ([]layout.Unit, error) {
 		if isNotExist(err) {
 			return nil, inputErr("%s does not exist: nothing to work on (run certificates first)", tree.Root)
 		}
-		return nil, &InputError{err}
+		return nil, errs.WrapInput(err)
 	}
 	return units, nil
 }
@@ -147,7 +148,7 @@ func caFilesOf(tree layout.Tree) ([]string, error) {
 	}
 	files, err := tree.CAFiles()
 	if err != nil {
-		return nil, &InputError{err}
+		return nil, errs.WrapInput(err)
 	}
 	return files, nil
 }

@@ -13,6 +13,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/libvirt-pki/libvirt-pki/errs"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -107,7 +108,7 @@ type InputError struct{ Err error }
 func (e *InputError) Error() string { return e.Err.Error() }
 func (e *InputError) Unwrap() error { return e.Err }
 
-func inputErr(format string, a ...any) error { return &InputError{fmt.Errorf(format, a...)} }
+func inputErr(format string, a ...any) error { return errs.Inputf(format, a...) }
 
 // MakePlan reads the CA and every existing file and decides what to do.
 // It writes nothing. A brand-new CA is made in memory (Apply writes it).
@@ -125,7 +126,7 @@ func MakePlan(o Options) (*Plan, error) {
 		return nil, inputErr("no hosts")
 	}
 	if err := layout.CheckHostNames(o.Layout, o.Hosts); err != nil {
-		return nil, &InputError{err}
+		return nil, errs.WrapInput(err)
 	}
 	if err := checkOutputDir(o.Root); err != nil {
 		return nil, err
@@ -136,7 +137,7 @@ func MakePlan(o Options) (*Plan, error) {
 	}
 	revoked, err := LoadRevocations(o.CADir)
 	if err != nil {
-		return nil, &InputError{err}
+		return nil, errs.WrapInput(err)
 	}
 	for _, r := range revoked {
 		p.revoked[r.Serial] = true
@@ -159,7 +160,7 @@ func checkOutputDir(dir string) error {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil
 	case err != nil:
-		return &InputError{err}
+		return errs.WrapInput(err)
 	case fi.Mode()&fs.ModeSymlink != 0:
 		return inputErr("%s: is a symlink; refusing to write through it (give the real path)", dir)
 	case !fi.IsDir():
@@ -223,11 +224,11 @@ func caCommonName(org string) string {
 func loadCAFiles(certPath, keyPath string) (*pki.CA, error) {
 	certPEM, err := os.ReadFile(certPath)
 	if err != nil {
-		return nil, &InputError{err}
+		return nil, errs.WrapInput(err)
 	}
 	keyPEM, err := os.ReadFile(keyPath)
 	if err != nil {
-		return nil, &InputError{err}
+		return nil, errs.WrapInput(err)
 	}
 	ca, err := pki.LoadCA(certPEM, keyPEM)
 	if err != nil {
@@ -236,10 +237,14 @@ func loadCAFiles(certPath, keyPath string) (*pki.CA, error) {
 	return ca, nil
 }
 
+// SharedPair names, in a certificates run's report, the one pair every
+// host shares in shared mode (wherever the layout copies it).
+const SharedPair = "shared"
+
 // planUnit is one set of leaves to evaluate: a host's, or the shared
 // pair with the directories it is written to.
 type planUnit struct {
-	name  string // host name, or layout.SharedUnit
+	name  string // host name, or SharedPair
 	host  string // "" for the shared pair
 	sans  pki.SANs
 	units []layout.Unit
@@ -268,7 +273,7 @@ func (p *Plan) planUnits() ([]planUnit, error) {
 		}
 		all.Add("*." + d)
 	}
-	u := planUnit{name: layout.SharedUnit, sans: all.SANs}
+	u := planUnit{name: SharedPair, sans: all.SANs}
 	if o.Layout.SharedDirAll {
 		u.units = []layout.Unit{p.tree.SharedDir()}
 	} else {
@@ -446,7 +451,7 @@ func readIfExists(path string) ([]byte, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, &InputError{err}
+		return nil, errs.WrapInput(err)
 	}
 	if fi.Mode()&fs.ModeSymlink != 0 {
 		return nil, inputErr("%s: is a symlink; refusing to replace it", path)
@@ -456,7 +461,7 @@ func readIfExists(path string) ([]byte, error) {
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, &InputError{err}
+		return nil, errs.WrapInput(err)
 	}
 	return b, nil
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
+	"github.com/libvirt-pki/libvirt-pki/errs"
 	"os"
 	"runtime"
 	"slices"
@@ -113,7 +114,7 @@ func planRenew(o RenewOptions, ca *pki.CA) (*RenewResult, error) {
 	}
 	revs, err := LoadRevocations(o.CADir)
 	if err != nil {
-		return nil, &InputError{err}
+		return nil, errs.WrapInput(err)
 	}
 	revoked := map[string]bool{}
 	for _, r := range revs {

@@ -5,7 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"errors"
+	"github.com/libvirt-pki/libvirt-pki/errs"
 	"io/fs"
 	"math/big"
 	"os"
@@ -323,8 +323,7 @@ func TestRenewRefusesSubjectItCannotKeep(t *testing.T) {
 	}
 	before := snapshot(t, dir)
 	_, err = Renew(RenewOptions{Layout: layout.Kolla, Root: o.Root, CADir: o.CADir, RenewBefore: 30 * 24 * time.Hour})
-	var ie *InputError
-	if !errors.As(err, &ie) {
+	if !errs.IsInput(err) {
 		t.Fatalf("want an input error, got %v", err)
 	}
 	t.Log(err)
@@ -335,8 +334,7 @@ func TestRenewRefusesSubjectItCannotKeep(t *testing.T) {
 func TestRenewNeedsCA(t *testing.T) {
 	dir := t.TempDir()
 	_, err := Renew(RenewOptions{Layout: layout.Kolla, Root: filepath.Join(dir, "nl"), CADir: filepath.Join(dir, "ca")})
-	var ie *InputError
-	if !errors.As(err, &ie) {
+	if !errs.IsInput(err) {
 		t.Fatalf("want an input error, got %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "ca")); err == nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/libvirt-pki/libvirt-pki/errs"
 	"io/fs"
 	"math/big"
 	"os"
@@ -94,7 +95,7 @@ func Revoke(o RevokeOptions) (*RevokeResult, error) {
 	ca := p.CA.ca
 	list, err := LoadRevocations(o.CADir)
 	if err != nil {
-		return nil, &InputError{err}
+		return nil, errs.WrapInput(err)
 	}
 	res := &RevokeResult{}
 	if list, err = res.add(o, ca, list); err != nil {
@@ -171,7 +172,7 @@ func (res *RevokeResult) add(o RevokeOptions, ca *pki.CA, list []RevokedCert) ([
 	for _, s := range o.Serials {
 		hexSerial, err := pki.ParseSerial(s)
 		if err != nil {
-			return nil, &InputError{err}
+			return nil, errs.WrapInput(err)
 		}
 		put(RevokedCert{Serial: hexSerial, RevokedAt: o.Now.UTC()})
 	}
@@ -189,7 +190,7 @@ func hostCerts(tree layout.Tree, host string, ca *pki.CA) ([]RevokedCert, error)
 			continue
 		}
 		if err != nil {
-			return nil, &InputError{err}
+			return nil, errs.WrapInput(err)
 		}
 		c := certs[0]
 		if ca.Signed(c) != nil {
@@ -210,7 +211,7 @@ func crlPaths(o RevokeOptions) ([]string, error) {
 	}
 	files, err := tree.CRLFiles()
 	if err != nil {
-		return nil, &InputError{err}
+		return nil, errs.WrapInput(err)
 	}
 	return append([]string{filepath.Join(o.CADir, CRLFile)}, files...), nil
 }

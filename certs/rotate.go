@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/libvirt-pki/libvirt-pki/errs"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -129,7 +130,7 @@ func RotationState(caDir string) (string, error) {
 		case errors.Is(err, fs.ErrNotExist):
 			return false, nil
 		case err != nil:
-			return false, &InputError{err}
+			return false, errs.WrapInput(err)
 		case !fi.IsDir():
 			return false, inputErr("%s: not a directory", filepath.Join(caDir, name))
 		}
@@ -621,7 +622,7 @@ func Status(o RotateOptions) (*RotationStatus, error) {
 	for _, p := range paths {
 		certs, err := pki.ReadCertsFile(p)
 		if err != nil {
-			return nil, &InputError{err}
+			return nil, errs.WrapInput(err)
 		}
 		var holds []string
 		for _, role := range []string{"current", "next", "previous", "other"} {

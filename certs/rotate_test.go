@@ -2,7 +2,7 @@ package certs
 
 import (
 	"crypto/x509"
-	"errors"
+	"github.com/libvirt-pki/libvirt-pki/errs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,8 +23,7 @@ func wantWrongOrder(t *testing.T, dir, what string, step func() error) {
 	t.Helper()
 	before := snapshot(t, dir)
 	err := step()
-	var ie *InputError
-	if !errors.As(err, &ie) {
+	if !errs.IsInput(err) {
 		t.Fatalf("%s: want an input error, got %v", what, err)
 	}
 	sameSnapshot(t, before, snapshot(t, dir), what)

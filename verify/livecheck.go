@@ -46,7 +46,7 @@ func LiveCheck(ctx context.Context, o Options, lo LiveOptions, hosts []layout.Ho
 			}
 		}
 	}
-	c := &checker{o: o}
+	c := &checker{o: o, tree: o.tree()}
 	creds := map[string]live.Credentials{}
 	var jobs []live.Job
 	for _, ep := range endpoints {

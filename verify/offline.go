@@ -35,6 +35,9 @@ type Options struct {
 	SASL *SASLOptions
 }
 
+// tree is the layout on disk the options name.
+func (o Options) tree() layout.Tree { return layout.Tree{Layout: o.Layout, Root: o.Root} }
+
 // FileInfo is the file one role of one host resolved to.
 type FileInfo struct {
 	Role     layout.Role `json:"role"`
@@ -99,7 +102,7 @@ func Offline(o Options) (*Report, error) {
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("%s: not a directory", o.Root)
 	}
-	c := &checker{o: o, tree: layout.Tree{Layout: o.Layout, Root: o.Root}, perms: perms, files: map[string]*parsedFile{}, crls: map[string]*parsedCRL{}, reported: map[string]bool{}}
+	c := &checker{o: o, tree: o.tree(), perms: perms, files: map[string]*parsedFile{}, crls: map[string]*parsedCRL{}, reported: map[string]bool{}}
 	hosts := o.Hosts
 	if len(hosts) == 0 {
 		if hosts, err = discoverHosts(o); err != nil {
@@ -128,7 +131,7 @@ func Offline(o Options) (*Report, error) {
 
 // discoverHosts lists host directories under the root.
 func discoverHosts(o Options) ([]layout.Host, error) {
-	names, err := layout.Tree{Layout: o.Layout, Root: o.Root}.HostDirs()
+	names, err := o.tree().HostDirs()
 	if err != nil {
 		return nil, err
 	}
