@@ -20,7 +20,6 @@ func readKolla(configDir string) (kollaSettings, error) {
 func (k kollaSettings) novaLibvirtDir() string { return k.NovaLibvirtDir() }
 func (k kollaSettings) tls() bool              { return k.TLS() }
 func (k kollaSettings) authname() string       { return k.Authname() }
-func (k kollaSettings) mechs() []string        { return k.Mechs() }
 
 // report writes the settings in force and the warnings that go with them.
 func (k kollaSettings) report(w io.Writer, forTLS, forSASL bool) {

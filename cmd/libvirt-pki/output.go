@@ -14,12 +14,10 @@ import (
 	"github.com/libvirt-pki/libvirt-pki/errs"
 )
 
-// The output formats: text for people, json for programs; verify adds
-// table (its text form) and junit for CI systems.
-var (
-	textFormats   = []string{"text", "json"}
-	verifyFormats = []string{"table", "json", "junit"}
-)
+// textFormats are the output formats of most commands: text for people,
+// json for programs. Commands with other formats (verify's table, json,
+// junit) pass their own list to outputFlag and checkOutput.
+var textFormats = []string{"text", "json"}
 
 // outputFlag registers -o/--output with its choices, the first the default.
 func outputFlag(cmd *cobra.Command, p *string, formats []string) {

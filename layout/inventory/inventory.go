@@ -1,7 +1,8 @@
 // Package inventory reads Ansible inventories (INI and YAML, with their
-// group_vars/ and host_vars/ directories) and Kolla Ansible's globals.yml,
-// so libvirt-pki knows the compute hosts, the names clients use for them,
-// and the settings that decide which credentials they need.
+// group_vars/ and host_vars/ directories) and YAML vars files, so
+// libvirt-pki knows the compute hosts and the names clients use for them.
+// What the variables mean to Kolla is package kolla's business; which
+// hosts a command works on is package hosts'.
 //
 // It follows ansible-core's own parsers (the ini and yaml inventory plugins
 // and the host_group_vars vars plugin) closely enough that the same files
