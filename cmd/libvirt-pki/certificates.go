@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -204,7 +203,7 @@ func writeCertificatesText(w io.Writer, plan *certs.Plan, opts *CertificatesOpti
 		default:
 			why = append(why, "key kept")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", l.Unit, l.Profile, verb[l.Action], strings.Join(why, "; "))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", l.Host, l.Profile, verb[l.Action], strings.Join(why, "; "))
 		shown++
 	}
 	tw.Flush()
@@ -224,7 +223,7 @@ func writeCertificatesText(w io.Writer, plan *certs.Plan, opts *CertificatesOpti
 		}
 	}
 	fmt.Fprintf(w, "Certificates: %s; files in %s\n", strings.Join(counts, ", "), plan.Opts.Root)
-	if !opts.DryRun && plan.Opts.Layout.Name == layout.Kolla.Name {
+	if !opts.DryRun && plan.Opts.Layout.ConfigRooted {
 		if opts.kolla.tls() {
 			fmt.Fprintln(w, "Next: kolla-ansible reconfigure -t nova")
 		} else {
@@ -277,12 +276,12 @@ func writeCertificatesJSON(w io.Writer, plan *certs.Plan, dryRun bool) error {
 		doc.Summary[string(a)] = n
 	}
 	for _, l := range plan.Leaves {
-		lj := leafJSON{Host: l.Unit, Profile: l.Profile, Action: l.Action, Reasons: l.Reasons, NewKey: l.NewKey, SANs: l.SANs, CertPath: l.CertPath, Copies: l.Copies}
+		lj := leafJSON{Host: l.Host, Profile: l.Profile, Action: l.Action, Reasons: l.Reasons, NewKey: l.NewKey, SANs: l.SANs, CertPath: l.File, Copies: l.Copies}
 		if lj.Reasons == nil {
 			lj.Reasons = []string{}
 		}
-		if !l.NotAfter.IsZero() {
-			na := l.NotAfter
+		if lj.NotAfter = l.NewNotAfter; lj.NotAfter == nil && !l.OldNotAfter.IsZero() {
+			na := l.OldNotAfter
 			lj.NotAfter = &na
 		}
 		doc.Certificates = append(doc.Certificates, lj)
@@ -295,27 +294,10 @@ func writeCertificatesJSON(w io.Writer, plan *certs.Plan, dryRun bool) error {
 // writeDNList prints tls_allowed_dn_list for libvirtd.conf: the DN of every
 // client certificate the layout holds, so libvirtd admits only our clients.
 func writeDNList(w io.Writer, plan *certs.Plan) error {
-	var dns []string
-	for _, l := range plan.Leaves {
-		if l.Profile != pki.ClientProfile.Name {
-			continue
-		}
-		c, err := pki.ReadCertsFile(l.CertPath)
-		if err != nil {
-			return fmt.Errorf("%v (run without --dry-run first)", err)
-		}
-		dn, err := pki.GnuTLSDN(c[0])
-		if err != nil {
-			return fmt.Errorf("%s: %v", l.CertPath, err)
-		}
-		// libvirt's config strings have no escapes: a quote cannot be said.
-		if strings.Contains(dn, `"`) {
-			return fmt.Errorf("%s: subject %s holds a double quote, which libvirtd.conf cannot express", l.CertPath, dn)
-		}
-		if !slices.Contains(dns, dn) {
-			dns = append(dns, dn)
-		}
+	dns, err := plan.ClientDNs()
+	if err != nil {
+		return err
 	}
-	_, err := fmt.Fprintf(w, "tls_allowed_dn_list = [\"%s\"]\n", strings.Join(dns, `", "`))
+	_, err = fmt.Fprintf(w, "tls_allowed_dn_list = [\"%s\"]\n", strings.Join(dns, `", "`))
 	return err
 }

@@ -43,7 +43,7 @@ func (f *layoutFlags) register(fl *pflag.FlagSet, with int) {
 // the kolla layout the settings of globals.yml (node_custom_config moves
 // the root).
 func (f *layoutFlags) roots(l layout.Layout) (root, caDir string, k kollaSettings, err error) {
-	if l.Name == layout.Kolla.Name {
+	if l.ConfigRooted {
 		if f.Out != "" {
 			return "", "", k, usageErrorf("--out is for --layout libvirt and pkipath; the kolla layout lives under --config-dir")
 		}

@@ -10,8 +10,6 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
-
-	"github.com/libvirt-pki/libvirt-pki/certs"
 )
 
 // Exit codes: 0 success, 1 a failure or (for checks) a finding, 2 bad
@@ -58,9 +56,11 @@ func run(args []string, in io.Reader, out, errOut io.Writer) int {
 		return ee.code
 	}
 	fmt.Fprintln(errOut, "libvirt-pki: "+err.Error())
+	if code, ok := exitCodeFor(err); ok {
+		return code
+	}
 	var ue usageError
-	var ie *certs.InputError
-	if errors.As(err, &ue) || errors.As(err, &ie) || isFlagError(err) {
+	if errors.As(err, &ue) || isFlagError(err) {
 		return exitUsage
 	}
 	return exitFailure

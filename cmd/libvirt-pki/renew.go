@@ -153,7 +153,7 @@ func writeRenewText(w io.Writer, res *certs.RenewResult, verbose bool, verb stri
 
 // writeDeployHint says how to get what changed onto the hosts.
 func writeDeployHint(w io.Writer, l layout.Layout, what string) {
-	if l.Name == layout.Kolla.Name {
+	if l.ConfigRooted {
 		fmt.Fprintf(w, "Next: deploy %s: kolla-ansible reconfigure -t nova\n", what)
 		return
 	}

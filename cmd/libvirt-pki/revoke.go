@@ -99,7 +99,7 @@ func runRevoke(opts *RevokeOptions) error {
 		fmt.Fprintf(w, "CRL: %s\n", p)
 	}
 	fmt.Fprintf(w, "The CRL's next update is %s: re-sign before then with libvirt-pki revoke --crl-days N.\n", res.NextUpdate.UTC().Format("2006-01-02"))
-	if l.Name == layout.Kolla.Name && !opts.DryRun {
+	if l.ConfigRooted && !opts.DryRun {
 		fmt.Fprintln(w, `Next: set crl_file = "/etc/pki/CA/cacrl.pem" in nova-libvirt's libvirtd.conf override, deploy cacrl.pem there, and run kolla-ansible reconfigure -t nova.`)
 	}
 	return nil

@@ -103,7 +103,7 @@ func runVerify(opts *VerifyOptions) error {
 	if err != nil {
 		return err
 	}
-	if l.Name == layout.Kolla.Name && !flagChanged(opts.changed, "authname") {
+	if l.ConfigRooted && !flagChanged(opts.changed, "authname") {
 		k, err := readKolla(opts.ConfigDir)
 		if err != nil {
 			return err
