@@ -2,6 +2,10 @@
 // Ansible deployment: the libvirt_sasl_password entry in passwords.yml, the
 // SCRAM-SHA-256 secret Cyrus stores as authPassword, and the small config
 // files (/etc/sasl2/libvirt.conf and libvirt's client auth.conf).
+//
+// NewPlan decides every host's files (passwd.db, sasl.conf, auth.conf)
+// before Plan.Apply writes any: bad input is refused with nothing
+// written, and a failure part way names what was already written.
 package sasl
 
 import (
