@@ -14,6 +14,7 @@ import (
 
 	"github.com/libvirt-pki/libvirt-pki/certs"
 	"github.com/libvirt-pki/libvirt-pki/internal/testlayout"
+	"github.com/libvirt-pki/libvirt-pki/kolla"
 	"github.com/libvirt-pki/libvirt-pki/layout"
 	"github.com/libvirt-pki/libvirt-pki/pki"
 )
@@ -23,7 +24,7 @@ import (
 func layoutWithKnownDates(t *testing.T) (Options, *pki.CA) {
 	t.Helper()
 	dir := t.TempDir()
-	root, caDir := layout.NovaLibvirtDir(dir, ""), layout.KollaCADir(dir)
+	root, caDir := kolla.NovaLibvirtDir(dir, ""), kolla.CADir(dir)
 	hosts, _ := layout.ParseHosts(nil, []string{"h1,h2,h3"}, "")
 	ca := testlayout.Issue(t, certs.Options{Layout: layout.Kolla, Root: root, CADir: caDir, Hosts: hosts})
 	reissue := func(host string, notBefore time.Time, days int) {

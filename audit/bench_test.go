@@ -7,6 +7,7 @@ import (
 
 	"github.com/libvirt-pki/libvirt-pki/certs"
 	"github.com/libvirt-pki/libvirt-pki/internal/testlayout"
+	"github.com/libvirt-pki/libvirt-pki/kolla"
 	"github.com/libvirt-pki/libvirt-pki/layout"
 	"github.com/libvirt-pki/libvirt-pki/pki"
 )
@@ -25,7 +26,7 @@ func BenchmarkCollect(b *testing.B) {
 				b.Fatal(err)
 			}
 			dir := b.TempDir()
-			o := Options{Layout: layout.Kolla, Root: layout.NovaLibvirtDir(dir, ""), CADir: layout.KollaCADir(dir), WarnDays: 30}
+			o := Options{Layout: layout.Kolla, Root: kolla.NovaLibvirtDir(dir, ""), CADir: kolla.CADir(dir), WarnDays: 30}
 			testlayout.Issue(b, certs.Options{Layout: layout.Kolla, Root: o.Root, CADir: o.CADir, Hosts: hosts, Algo: pki.ECDSAP256})
 			// cacert.pem in the CA directory and in nova-libvirt, then
 			// two leaves per host.

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libvirt-pki/libvirt-pki/kolla"
 	"github.com/libvirt-pki/libvirt-pki/layout"
 	"github.com/libvirt-pki/libvirt-pki/pki"
 )
@@ -29,8 +30,8 @@ func benchHosts(b *testing.B, n int) []layout.Host {
 func benchOptions(dir string, hosts []layout.Host) Options {
 	return Options{
 		Layout: layout.Kolla,
-		Root:   layout.NovaLibvirtDir(dir, ""),
-		CADir:  layout.KollaCADir(dir),
+		Root:   kolla.NovaLibvirtDir(dir, ""),
+		CADir:  kolla.CADir(dir),
 		Hosts:  hosts,
 		Algo:   pki.ECDSAP256,
 	}

@@ -57,9 +57,9 @@ type Layout struct {
 	// shared directory (Kolla's "wildcard" layout) instead of copying the
 	// shared pair into each host's directory.
 	SharedDirAll bool
-	// ConfigRooted layouts live under a Kolla config root, their CA in
-	// KollaCADir; the others under --out, their CA in <out>/ca, a name
-	// no host may take.
+	// ConfigRooted layouts live under a Kolla config root (their root
+	// and CA directory come from package kolla); the others under --out,
+	// their CA in <out>/ca, a name no host may take.
 	ConfigRooted bool
 	// Perms names the permission profile verify applies by default, and
 	// ExactModes says whether that profile demands each file's mode
@@ -188,36 +188,8 @@ func (l Layout) ModeRule(role Role) (mode, forbid fs.FileMode) {
 	return 0o644, 0
 }
 
-// Kolla's directories, relative to its config root (node_config,
-// /etc/kolla by default). Kolla looks up each file in
-// <custom>/nova/nova-libvirt/<inventory_hostname>/ first, then in
-// <custom>/nova/nova-libvirt/.
-const (
-	DefaultConfigDir    = "/etc/kolla"
-	DefaultCustomConfig = "config"
-	novaLibvirtRel      = "nova/nova-libvirt"
-	kollaCADirRel       = "certificates/libvirt"
-	outCADirName        = "ca"
-)
-
-// NovaLibvirtDir is Kolla's nova-libvirt directory for a config root.
-// customConfig is node_custom_config: relative to configDir unless absolute.
-func NovaLibvirtDir(configDir, customConfig string) string {
-	if customConfig == "" {
-		customConfig = DefaultCustomConfig
-	}
-	if !filepath.IsAbs(customConfig) {
-		customConfig = filepath.Join(configDir, customConfig)
-	}
-	return filepath.Join(customConfig, filepath.FromSlash(novaLibvirtRel))
-}
-
-// KollaCADir is where the CA and its key are kept in a Kolla config root:
-// outside node_custom_config, so no Kolla role ever copies the CA key to a
-// host.
-func KollaCADir(configDir string) string {
-	return filepath.Join(configDir, filepath.FromSlash(kollaCADirRel))
-}
+// outCADirName is the CA directory of the layouts under --out.
+const outCADirName = "ca"
 
 // OutCADir is where the CA is kept for the layouts under --out. Its name
 // is reserved: no host may be named so (see CheckHostNames).

@@ -77,9 +77,6 @@ func TestLayoutPaths(t *testing.T) {
 	if p := libvirt.Target(libvirt.WriteUnit("h", true), ClientKey); p != "/o/h/etc/pki/libvirt/private/clientkey.pem" {
 		t.Fatal(p)
 	}
-	if p := NovaLibvirtDir("/etc/kolla", ""); p != "/etc/kolla/config/nova/nova-libvirt" {
-		t.Fatal(p)
-	}
 }
 
 func TestHostDirs(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/libvirt-pki/libvirt-pki/certs"
 	"github.com/libvirt-pki/libvirt-pki/internal/testlayout"
+	"github.com/libvirt-pki/libvirt-pki/kolla"
 	"github.com/libvirt-pki/libvirt-pki/layout"
 	"github.com/libvirt-pki/libvirt-pki/pki"
 )
@@ -25,8 +26,8 @@ func BenchmarkOffline(b *testing.B) {
 				b.Fatal(err)
 			}
 			dir := b.TempDir()
-			root := layout.NovaLibvirtDir(dir, "")
-			testlayout.Issue(b, certs.Options{Layout: layout.Kolla, Root: root, CADir: layout.KollaCADir(dir), Hosts: hosts, Algo: pki.ECDSAP256})
+			root := kolla.NovaLibvirtDir(dir, "")
+			testlayout.Issue(b, certs.Options{Layout: layout.Kolla, Root: root, CADir: kolla.CADir(dir), Hosts: hosts, Algo: pki.ECDSAP256})
 			for b.Loop() {
 				rep, err := Offline(Options{Layout: layout.Kolla, Root: root, Hosts: hosts, WarnDays: 30})
 				if err != nil {

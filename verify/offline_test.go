@@ -21,6 +21,7 @@ import (
 	"github.com/libvirt-pki/libvirt-pki/certs"
 	"github.com/libvirt-pki/libvirt-pki/internal/peer"
 	"github.com/libvirt-pki/libvirt-pki/internal/testlayout"
+	"github.com/libvirt-pki/libvirt-pki/kolla"
 	"github.com/libvirt-pki/libvirt-pki/layout"
 	"github.com/libvirt-pki/libvirt-pki/pki"
 )
@@ -40,8 +41,8 @@ func newFixture(t *testing.T, shared bool, specs ...string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{dir: dir, root: layout.NovaLibvirtDir(dir, ""), hosts: hosts}
-	f.ca = testlayout.Issue(t, certs.Options{Layout: layout.Kolla, Root: f.root, CADir: layout.KollaCADir(dir), Hosts: hosts, Shared: shared})
+	f := &fixture{dir: dir, root: kolla.NovaLibvirtDir(dir, ""), hosts: hosts}
+	f.ca = testlayout.Issue(t, certs.Options{Layout: layout.Kolla, Root: f.root, CADir: kolla.CADir(dir), Hosts: hosts, Shared: shared})
 	return f
 }
 
@@ -230,7 +231,7 @@ func TestOfflineChecksFire(t *testing.T) {
 		}, nil, CodeWeakKey, Error},
 		{"key readable by others", func(t *testing.T, f *fixture) { os.Chmod(f.path("h1/serverkey.pem"), 0o644) }, nil, CodeKeyExposed, Error},
 		{"revoked", func(t *testing.T, f *fixture) {
-			if _, err := certs.Revoke(certs.RevokeOptions{Layout: layout.Kolla, Root: f.root, CADir: layout.KollaCADir(f.dir), Hosts: []string{"h1"}, CRLDays: 30}); err != nil {
+			if _, err := certs.Revoke(certs.RevokeOptions{Layout: layout.Kolla, Root: f.root, CADir: kolla.CADir(f.dir), Hosts: []string{"h1"}, CRLDays: 30}); err != nil {
 				t.Fatal(err)
 			}
 		}, nil, CodeRevoked, Error},
@@ -264,7 +265,7 @@ func TestOfflineChecksFire(t *testing.T) {
 func TestOfflineWeakSignature(t *testing.T) {
 	openssl := peer.Require(t, "openssl")[0]
 	f := newFixture(t, false, "h1")
-	caDir := layout.KollaCADir(f.dir)
+	caDir := kolla.CADir(f.dir)
 	run := func(args ...string) {
 		t.Helper()
 		cmd := exec.Command(openssl, args...)
@@ -311,7 +312,7 @@ func TestOfflinePermProfiles(t *testing.T) {
 func TestOfflineJudgesKollaSchemeFairly(t *testing.T) {
 	openssl := peer.Require(t, "openssl")[0]
 	dir := t.TempDir()
-	nl := layout.NovaLibvirtDir(dir, "")
+	nl := kolla.NovaLibvirtDir(dir, "")
 	os.MkdirAll(nl, 0o755)
 	run := func(args ...string) {
 		t.Helper()

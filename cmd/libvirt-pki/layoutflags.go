@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/libvirt-pki/libvirt-pki/kolla"
 	"github.com/libvirt-pki/libvirt-pki/layout"
 )
 
@@ -27,7 +28,7 @@ const (
 )
 
 func (f *layoutFlags) register(fl *pflag.FlagSet, with int) {
-	fl.StringVar(&f.ConfigDir, "config-dir", layout.DefaultConfigDir, "Kolla config root (node_config); the kolla layout lives in `DIR`/config/nova/nova-libvirt/")
+	fl.StringVar(&f.ConfigDir, "config-dir", kolla.DefaultConfigDir, "Kolla config root (node_config); the kolla layout lives in `DIR`/config/nova/nova-libvirt/")
 	fl.StringVar(&f.Out, "out", "", "the `DIR` of a --layout libvirt or pkipath tree")
 	fl.StringVar(&f.LayoutName, "layout", "kolla", "where files go: kolla, libvirt or pkipath")
 	if with&withCADir != 0 {
@@ -50,7 +51,7 @@ func (f *layoutFlags) roots(l layout.Layout) (root, caDir string, k kollaSetting
 		if k, err = readKolla(f.ConfigDir); err != nil {
 			return "", "", k, err
 		}
-		root, caDir = k.novaLibvirtDir(), layout.KollaCADir(f.ConfigDir)
+		root, caDir = k.novaLibvirtDir(), kolla.CADir(f.ConfigDir)
 	} else {
 		if f.Out == "" {
 			return "", "", k, usageErrorf("--layout %s needs --out DIR", l.Name)
