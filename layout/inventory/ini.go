@@ -23,6 +23,15 @@ type pendingDecl struct {
 	lines   []int // line of each parent's entry, for cycle messages
 }
 
+// iniParser is the state of one INI file's parse.
+type iniParser struct {
+	inv          *Inventory
+	path         string
+	pending      map[string]*pendingDecl
+	pendingOrder []string
+	group, state string // the current section
+}
+
 // parseINI reads an INI inventory into inv, as Ansible's ini plugin: lines
 // before any section are hosts of "ungrouped"; "[g]" lists hosts with
 // inline key=value variables (shell-quoted; an unquoted # starts a
@@ -33,9 +42,7 @@ func (inv *Inventory) parseINI(path string, data []byte) error {
 	text := string(data)
 	text = strings.TrimPrefix(text, "\ufeff")
 	lines := strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
-	pending := map[string]*pendingDecl{}
-	var pendingOrder []string
-	groupName, state := "ungrouped", "hosts"
+	p := &iniParser{inv: inv, path: path, pending: map[string]*pendingDecl{}, group: "ungrouped", state: "hosts"}
 	for i, raw := range lines {
 		ln := i + 1
 		where := fmt.Sprintf("%s:%d", path, ln)
@@ -46,83 +53,97 @@ func (inv *Inventory) parseINI(path string, data []byte) error {
 		if !utf8.ValidString(line) {
 			return fmt.Errorf("%s: not valid UTF-8", where)
 		}
+		var err error
 		if m := sectionRE.FindStringSubmatch(line); m != nil {
-			groupName, state = m[1], m[2]
-			if state == "" {
-				state = "hosts"
-			}
-			if state != "hosts" && state != "children" && state != "vars" {
-				return fmt.Errorf("%s: section [%s:%s] has unknown type %q (want hosts, children or vars)", where, groupName, state, state)
-			}
-			if _, ok := inv.groups[groupName]; !ok {
-				// [g:vars] alone does not declare g; note it and check at
-				// the end, as Ansible does.
-				if _, ok := pending[groupName]; state == "vars" && !ok {
-					pending[groupName] = &pendingDecl{line: ln, state: "vars"}
-					pendingOrder = append(pendingOrder, groupName)
-				}
-				inv.ensureGroup(groupName)
-			}
-			if d, ok := pending[groupName]; ok && state != "vars" {
-				if d.state == "children" {
-					if err := inv.addPendingChildren(path, groupName, pending); err != nil {
-						return err
-					}
-				} else {
-					delete(pending, groupName)
-				}
-			}
-			continue
+			err = p.section(where, ln, m[1], m[2])
+		} else if strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]") {
+			err = fmt.Errorf("%s: bad section header %q: no spaces or other characters allowed in a group name", where, line)
+		} else {
+			err = p.entry(where, ln, line)
 		}
-		if strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]") {
-			return fmt.Errorf("%s: bad section header %q: no spaces or other characters allowed in a group name", where, line)
-		}
-		switch state {
-		case "hosts":
-			if err := inv.iniHostLine(where, groupName, line); err != nil {
-				return err
-			}
-		case "vars":
-			k, v, ok := strings.Cut(line, "=")
-			if !ok {
-				return fmt.Errorf("%s: expected key=value in [%s:vars], got %q", where, groupName, line)
-			}
-			k = strings.TrimSpace(k)
-			if k == "" {
-				return fmt.Errorf("%s: empty variable name in %q", where, line)
-			}
-			if err := inv.setGroupVar(inv.groups[groupName], k, parseValue(strings.TrimSpace(v)), where); err != nil {
-				return err
-			}
-		case "children":
-			m := groupNameRE.FindStringSubmatch(line)
-			if m == nil {
-				return fmt.Errorf("%s: expected a group name in [%s:children], got %q", where, groupName, line)
-			}
-			child := m[1]
-			if _, ok := inv.groups[child]; !ok {
-				d, ok := pending[child]
-				if !ok {
-					d = &pendingDecl{line: ln, state: "children"}
-					pending[child] = d
-					pendingOrder = append(pendingOrder, child)
-				}
-				d.parents = append(d.parents, groupName)
-				d.lines = append(d.lines, ln)
-			} else if err := inv.addChild(groupName, child, where); err != nil {
-				return err
-			}
+		if err != nil {
+			return err
 		}
 	}
-	for _, name := range pendingOrder {
-		d, ok := pending[name]
+	return p.undeclared()
+}
+
+// section starts [group] or [group:state].
+func (p *iniParser) section(where string, ln int, group, state string) error {
+	if state == "" {
+		state = "hosts"
+	}
+	p.group, p.state = group, state
+	if state != "hosts" && state != "children" && state != "vars" {
+		return fmt.Errorf("%s: section [%s:%s] has unknown type %q (want hosts, children or vars)", where, group, state, state)
+	}
+	if _, ok := p.inv.groups[group]; !ok {
+		// [g:vars] alone does not declare g; note it and check at
+		// the end, as Ansible does.
+		if _, ok := p.pending[group]; state == "vars" && !ok {
+			p.pending[group] = &pendingDecl{line: ln, state: "vars"}
+			p.pendingOrder = append(p.pendingOrder, group)
+		}
+		p.inv.ensureGroup(group)
+	}
+	d, ok := p.pending[group]
+	switch {
+	case !ok || state == "vars":
+	case d.state == "children":
+		return p.inv.addPendingChildren(p.path, group, p.pending)
+	default:
+		delete(p.pending, group)
+	}
+	return nil
+}
+
+// entry reads one line of the current section.
+func (p *iniParser) entry(where string, ln int, line string) error {
+	switch p.state {
+	case "hosts":
+		return p.inv.iniHostLine(where, p.group, line)
+	case "vars":
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			return fmt.Errorf("%s: expected key=value in [%s:vars], got %q", where, p.group, line)
+		}
+		k = strings.TrimSpace(k)
+		if k == "" {
+			return fmt.Errorf("%s: empty variable name in %q", where, line)
+		}
+		return p.inv.setGroupVar(p.inv.groups[p.group], k, parseValue(strings.TrimSpace(v)), where)
+	}
+	m := groupNameRE.FindStringSubmatch(line)
+	if m == nil {
+		return fmt.Errorf("%s: expected a group name in [%s:children], got %q", where, p.group, line)
+	}
+	child := m[1]
+	if _, ok := p.inv.groups[child]; ok {
+		return p.inv.addChild(p.group, child, where)
+	}
+	d, ok := p.pending[child]
+	if !ok {
+		d = &pendingDecl{line: ln, state: "children"}
+		p.pending[child] = d
+		p.pendingOrder = append(p.pendingOrder, child)
+	}
+	d.parents = append(d.parents, p.group)
+	d.lines = append(d.lines, ln)
+	return nil
+}
+
+// undeclared refuses a group named in [g:vars] or [p:children] that no
+// section of the file declares.
+func (p *iniParser) undeclared() error {
+	for _, name := range p.pendingOrder {
+		d, ok := p.pending[name]
 		if !ok {
 			continue
 		}
 		if d.state == "vars" {
-			return fmt.Errorf("%s:%d: section [%s:vars] names a group that no [%s] or [%s:children] section declares", path, d.line, name, name, name)
+			return fmt.Errorf("%s:%d: section [%s:vars] names a group that no [%s] or [%s:children] section declares", p.path, d.line, name, name, name)
 		}
-		return fmt.Errorf("%s:%d: [%s:children] lists group %q, which no [%s] or [%s:children] section declares", path, d.lines[len(d.lines)-1], d.parents[len(d.parents)-1], name, name, name)
+		return fmt.Errorf("%s:%d: [%s:children] lists group %q, which no [%s] or [%s:children] section declares", p.path, d.lines[len(d.lines)-1], d.parents[len(d.parents)-1], name, name, name)
 	}
 	return nil
 }
