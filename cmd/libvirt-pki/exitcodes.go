@@ -20,13 +20,3 @@ func exitCodeFor(err error) (code int, ok bool) {
 	}
 	return 0, false
 }
-
-// asUsage hands bad input (errs.Input) to run as a usageError, which run
-// maps to exit 2 today. It is a bridge: once run asks exitCodeFor first,
-// it is an identity and its calls can go.
-func asUsage(err error) error {
-	if errs.IsInput(err) {
-		return usageError{err}
-	}
-	return err
-}

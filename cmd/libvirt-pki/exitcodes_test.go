@@ -25,7 +25,4 @@ func TestExitCodeFor(t *testing.T) {
 			t.Errorf("exitCodeFor(%v) = %d, %v; want %d, %v", c.err, code, ok, c.code, c.ok)
 		}
 	}
-	if code, _ := exitCodeFor(asUsage(errs.Inputf("bad"))); code != exitUsage {
-		t.Error("asUsage hid the Input")
-	}
 }

@@ -34,7 +34,7 @@ func (f *hostFlags) register(cmd *cobra.Command) {
 func (f *hostFlags) given() ([]layout.Host, error) {
 	hs, warnings, err := f.Given()
 	f.warnings = append(f.warnings, warnings...)
-	return hs, asUsage(err)
+	return hs, err
 }
 
 // resolve returns the hosts given, or this machine (all-in-one) when none
@@ -42,7 +42,7 @@ func (f *hostFlags) given() ([]layout.Host, error) {
 func (f *hostFlags) resolve() (hs []layout.Host, allInOne bool, err error) {
 	hs, allInOne, warnings, err := f.Resolve()
 	f.warnings = append(f.warnings, warnings...)
-	return hs, allInOne, asUsage(err)
+	return hs, allInOne, err
 }
 
 // printWarnings writes the inventory's warnings.

@@ -14,7 +14,7 @@ type kollaSettings struct{ kolla.Settings }
 // readKolla reads <configDir>/globals.yml (none is fine: Kolla's defaults).
 func readKolla(configDir string) (kollaSettings, error) {
 	s, err := kolla.Read(configDir)
-	return kollaSettings{s}, asUsage(err)
+	return kollaSettings{s}, err
 }
 
 func (k kollaSettings) novaLibvirtDir() string { return k.NovaLibvirtDir() }

@@ -11,5 +11,5 @@ import (
 // --passwords (default <config-dir>/passwords.yml).
 func readPassword(passwordFile, passwords, configDir string) (string, error) {
 	pw, err := sasl.LoadPassword(passwordFile, cmp.Or(passwords, kolla.PasswordsFile(configDir)))
-	return pw, asUsage(err)
+	return pw, err
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/libvirt-pki/libvirt-pki/errs"
 	"github.com/libvirt-pki/libvirt-pki/kolla"
 	"github.com/libvirt-pki/libvirt-pki/sasl"
 )
@@ -55,7 +56,7 @@ func runPasswords(opts *PasswordsOptions) error {
 	path := opts.path()
 	res, err := sasl.EnsurePassword(path, sasl.SASLPasswordKey, opts.Rotate)
 	if err != nil {
-		return usageError{err}
+		return errs.WrapInput(err)
 	}
 	switch {
 	case res.Created:
@@ -132,9 +133,7 @@ login fail. By default each host's realm is its name, lowercased.`,
 	return cmd
 }
 
-func runSASL(opts *SASLOptions) error { return asUsage(writeSASL(opts)) }
-
-func writeSASL(opts *SASLOptions) error {
+func runSASL(opts *SASLOptions) error {
 	if err := checkOutput(opts.Output, textFormats); err != nil {
 		return err
 	}
@@ -210,11 +209,11 @@ func NewCmdSASLDB(ios *IOStreams) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			if err := checkOutput(output, textFormats); err != nil {
-				return asUsage(err)
+				return err
 			}
 			format, records, err := sasl.ReadDB(args[0])
 			if err != nil {
-				return usageError{err}
+				return errs.WrapInput(err)
 			}
 			if output == "json" {
 				if records == nil {
