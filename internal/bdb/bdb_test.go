@@ -57,6 +57,25 @@ func short(b []byte) []byte {
 	return b
 }
 
+// decodeSame fails unless Decode reads data back as the records of want.
+func decodeSame(t testing.TB, what string, data []byte, want []Pair) {
+	t.Helper()
+	got, err := Decode(data)
+	if err != nil {
+		t.Fatalf("%s: Decode: %v", what, err)
+	}
+	samePairs(t, what, got, want)
+}
+
+func readFile(t testing.TB, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
 // tmpDir prefers tmpfs: saslpasswd2 and db5.3_load fdatasync after every
 // write, which costs ~100ms a call on a real disk.
 func tmpDir(t testing.TB) string {
@@ -212,19 +231,13 @@ func dbLoad(t testing.TB, dir, name string, ps []Pair, opts ...string) string {
 // and must leave the file unchanged.
 func dbLookupAll(t testing.TB, dir, path string, ps []Pair) {
 	t.Helper()
-	before, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	before := readFile(t, path)
 	dump := writeFile(t, dir, "lookup.dump", []byte(byteDump(ps)))
 	_, errOut, _ := run(t, "", tool(t, "db5.3_load"), "-n", "-f", dump, path)
 	if n := strings.Count(errOut, "key already exists"); n != len(ps) {
 		t.Fatalf("db5.3_load -n found %d of %d keys as existing; stderr: %.1000s", n, len(ps), errOut)
 	}
-	after, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	after := readFile(t, path)
 	if !bytes.Equal(before, after) {
 		t.Fatalf("db5.3_load -n modified the file although every key exists")
 	}
@@ -417,11 +430,7 @@ func TestRoundTripRandom(t *testing.T) {
 		if err != nil {
 			t.Fatalf("iter %d: encode: %v", iter, err)
 		}
-		got, err := Decode(data)
-		if err != nil {
-			t.Fatalf("iter %d: decode: %v", iter, err)
-		}
-		samePairs(t, fmt.Sprintf("iter %d", iter), got, ps)
+		decodeSame(t, fmt.Sprintf("iter %d", iter), data, ps)
 	}
 }
 
@@ -569,11 +578,7 @@ func TestDecodeHolePage(t *testing.T) {
 	if holes != 3 {
 		t.Fatalf("expected 3 empty buckets, found %d", holes)
 	}
-	got, err := Decode(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	samePairs(t, "with holes", got, ps)
+	decodeSame(t, "with holes", data, ps)
 }
 
 // TestDecodeMutations flips random bytes of valid files: Decode must never
@@ -710,11 +715,7 @@ func TestEncodeAgainstDBTools(t *testing.T) {
 			dbVerify(t, path)
 			samePairs(t, "db5.3_dump -p", dbDump(t, path), c.pairs)
 			dbLookupAll(t, dir, path, c.pairs)
-			got, err := Decode(data)
-			if err != nil {
-				t.Fatal(err)
-			}
-			samePairs(t, "Decode", got, c.pairs)
+			decodeSame(t, "Decode", data, c.pairs)
 		})
 	}
 }
@@ -741,18 +742,11 @@ func TestDecodeDBLoadFiles(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			dir := tmpDir(t)
 			path := dbLoad(t, dir, "load.db", c.pairs, c.opts...)
-			data, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
+			data := readFile(t, path)
 			if !Sniff(data) {
 				t.Fatal("Sniff = false on a db5.3_load file")
 			}
-			got, err := Decode(data)
-			if err != nil {
-				t.Fatal(err)
-			}
-			samePairs(t, "Decode", got, c.pairs)
+			decodeSame(t, "Decode", data, c.pairs)
 		})
 	}
 }
@@ -776,15 +770,8 @@ func TestSasldbWeWriteToolsRead(t *testing.T) {
 		t.Fatalf("saslpasswd2 adding a user to our file: %v: %s", err, errOut)
 	}
 	dbVerify(t, path)
-	data, err = os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := Decode(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	samePairs(t, "after saslpasswd2 -c", got, append(ps, Pair{Key: sasldbKey("other", "realm", "userPassword"), Value: []byte("otherpw")}))
+	data = readFile(t, path)
+	decodeSame(t, "after saslpasswd2 -c", data, append(ps, Pair{Key: sasldbKey("other", "realm", "userPassword"), Value: []byte("otherpw")}))
 	out, _, err = run(t, "", list, "-f", path)
 	if err != nil || out != "nova@realm: userPassword\nother@realm: userPassword\n" {
 		t.Fatalf("sasldblistusers2 after adding: %v: %q", err, out)
@@ -854,10 +841,7 @@ func TestSasldbBigFileEdits(t *testing.T) {
 		delete(want, string(sasldbKey(user, "realm", "userPassword")))
 	}
 	dbVerify(t, path)
-	data, err = os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data = readFile(t, path)
 	// libdb must have grown the table (split buckets) inside our layout.
 	if mb := binary.LittleEndian.Uint32(data[offMaxBucket:]); mb <= 7 {
 		t.Fatalf("libdb did not split any bucket (max_bucket %d)", mb)
@@ -883,18 +867,11 @@ func TestDecodeSaslpasswd2Files(t *testing.T) {
 	if _, errOut, err := run(t, "pw\n", passwd, "-p", "-c", "-f", one, "-u", "realm", "nova"); err != nil {
 		t.Fatalf("saslpasswd2: %v: %s", err, errOut)
 	}
-	data, err := os.ReadFile(one)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := readFile(t, one)
 	if !Sniff(data) {
 		t.Fatal("Sniff = false on a saslpasswd2 file")
 	}
-	got, err := Decode(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	samePairs(t, "one user", got, []Pair{{Key: sasldbKey("nova", "realm", "userPassword"), Value: []byte("pw")}})
+	decodeSame(t, "one user", data, []Pair{{Key: sasldbKey("nova", "realm", "userPassword"), Value: []byte("pw")}})
 	if !bytes.Equal(data[encodePageSize:2*encodePageSize], make([]byte, encodePageSize)) {
 		t.Log("note: saslpasswd2 wrote bucket page 1; the never-written-page case was not exercised here")
 	}
@@ -912,15 +889,8 @@ func TestDecodeSaslpasswd2Files(t *testing.T) {
 		}
 		want = append(want, Pair{Key: sasldbKey(user, realm, "userPassword"), Value: []byte(pw)})
 	}
-	data, err = os.ReadFile(many)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err = Decode(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	samePairs(t, "520 users", got, want)
+	data = readFile(t, many)
+	decodeSame(t, "520 users", data, want)
 	t.Logf("saslpasswd2 file: %d bytes, %d buckets", len(data), binary.LittleEndian.Uint32(data[offMaxBucket:])+1)
 }
 

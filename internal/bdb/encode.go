@@ -91,12 +91,17 @@ func (p *pageBuf) addPair(key, data []byte) bool {
 	return true
 }
 
-func (p *pageBuf) finish() {
-	h := p.buf
-	// LSN {0,1} is libdb's "not logged" mark for pages written without an
-	// environment, which is how saslpasswd2 writes them too.
+// putUnloggedLSN writes LSN {0,1}, libdb's "not logged" mark for pages
+// written without an environment, which is how saslpasswd2 writes them too.
+func putUnloggedLSN(h []byte) {
 	le.PutUint32(h[offLSN:], 0)
 	le.PutUint32(h[offLSN+4:], 1)
+}
+
+// finish writes p's page header from its fields.
+func (p *pageBuf) finish() {
+	h := p.buf
+	putUnloggedLSN(h)
 	le.PutUint32(h[offPgno:], p.pgno)
 	le.PutUint32(h[offPrevPgno:], p.prev)
 	le.PutUint32(h[offNextPgno:], p.next)
@@ -144,42 +149,81 @@ func keyData(b []byte) []byte {
 // encode is Encode with an optional forced bucket count (a power of two,
 // 0 = choose), which tests use to force long bucket chains.
 func encode(pairs []Pair, forceBuckets uint32) ([]byte, error) {
-	ps := make([]encPair, len(pairs))
-	total := 0
-	for i, p := range pairs {
-		if len(p.Key) > MaxItemSize {
-			return nil, errf("key of %d bytes exceeds the %d-byte limit", len(p.Key), MaxItemSize)
-		}
-		if len(p.Value) > MaxItemSize {
-			return nil, errf("value of %d bytes for key %q exceeds the %d-byte limit", len(p.Value), shortKey(p.Key), MaxItemSize)
-		}
-		ep := encPair{key: p.Key, val: p.Value, bigKey: len(p.Key) > bigItem}
-		ep.size = 4
-		if ep.bigKey {
-			ep.size += hOffPageSize
-		} else {
-			ep.size += 1 + len(p.Key)
-		}
-		if len(p.Value) > bigItem {
-			ep.size += hOffPageSize
-		} else {
-			ep.size += 1 + len(p.Value)
-		}
-		total += ep.size
-		ps[i] = ep
+	ps, total, err := sortedEncPairs(pairs)
+	if err != nil {
+		return nil, err
 	}
-	// Sort first so that the output does not depend on input order, and so
-	// that duplicates are adjacent.
-	slices.SortFunc(ps, func(a, b encPair) int { return bytes.Compare(a.key, b.key) })
-	for i := 1; i < len(ps); i++ {
-		if bytes.Equal(ps[i-1].key, ps[i].key) {
-			return nil, errf("duplicate key %q", shortKey(ps[i].key))
+	nb, err := bucketCount(total, forceBuckets)
+	if err != nil {
+		return nil, err
+	}
+
+	e := &encoder{}
+	e.newPage(pHashMeta) // page 0; filled in by writeMeta
+	// Buckets 0..nb-1 live on pages 1..nb, so spares[i] = 1 for every
+	// doubling in use: page = bucket + spares[ceil_log2(bucket+1)].
+	for b := uint32(0); b < nb; b++ {
+		e.newPage(pHash)
+	}
+	for b, items := range hashBuckets(ps, nb) {
+		if err := e.fillBucket(e.pages[1+b], items); err != nil {
+			return nil, err
 		}
 	}
 
-	// A power-of-two table keeps max_bucket == high_mask, so the low_mask
-	// fold never applies and every bucket has a page from the start.
-	nb := forceBuckets
+	out, err := e.pack()
+	if err != nil {
+		return nil, err
+	}
+	writeMeta(out, uint32(len(e.pages)-1), nb, uint32(len(ps)))
+	return out, nil
+}
+
+// sortedEncPairs checks the item size limits, measures every pair and
+// sorts them by key, so that the output does not depend on input order and
+// duplicates are adjacent (and refused). total is the bytes all pairs take
+// on bucket pages.
+func sortedEncPairs(pairs []Pair) (ps []encPair, total int, err error) {
+	ps = make([]encPair, len(pairs))
+	for i, p := range pairs {
+		if len(p.Key) > MaxItemSize {
+			return nil, 0, errf("key of %d bytes exceeds the %d-byte limit", len(p.Key), MaxItemSize)
+		}
+		if len(p.Value) > MaxItemSize {
+			return nil, 0, errf("value of %d bytes for key %q exceeds the %d-byte limit", len(p.Value), shortKey(p.Key), MaxItemSize)
+		}
+		ps[i] = encPair{
+			key:    p.Key,
+			val:    p.Value,
+			bigKey: len(p.Key) > bigItem,
+			size:   4 + itemSize(p.Key) + itemSize(p.Value),
+		}
+		total += ps[i].size
+	}
+	slices.SortFunc(ps, func(a, b encPair) int { return bytes.Compare(a.key, b.key) })
+	for i := 1; i < len(ps); i++ {
+		if bytes.Equal(ps[i-1].key, ps[i].key) {
+			return nil, 0, errf("duplicate key %q", shortKey(ps[i].key))
+		}
+	}
+	return ps, total, nil
+}
+
+// itemSize is the bytes b takes as one item on a bucket page: an
+// H_OFFPAGE reference when it is too big to go on the page, else H_KEYDATA.
+func itemSize(b []byte) int {
+	if len(b) > bigItem {
+		return hOffPageSize
+	}
+	return 1 + len(b)
+}
+
+// bucketCount picks the number of buckets for pairs taking total bytes, or
+// checks a forced count. A power-of-two table keeps max_bucket ==
+// high_mask, so the low_mask fold never applies and every bucket has a page
+// from the start.
+func bucketCount(total int, force uint32) (uint32, error) {
+	nb := force
 	if nb == 0 {
 		per := (encodePageSize - pageHeaderSize) * targetFillNum / targetFillDen
 		need := uint64(total/per + 1)
@@ -189,81 +233,80 @@ func encode(pairs []Pair, forceBuckets uint32) ([]byte, error) {
 		}
 	}
 	if nb < 2 || nb&(nb-1) != 0 {
-		return nil, errf("internal: bucket count %d is not a power of two >= 2", nb)
+		return 0, errf("internal: bucket count %d is not a power of two >= 2", nb)
 	}
-	highMask := nb - 1
-	lowMask := nb/2 - 1
+	return nb, nil
+}
 
+// hashBuckets distributes ps over nb (a power of two) buckets the way
+// libdb looks keys up: by the low bits of the key's hash.
+func hashBuckets(ps []encPair, nb uint32) [][]encPair {
 	buckets := make([][]encPair, nb)
 	for _, p := range ps {
-		b := hashKey(p.key) & highMask
+		b := hashKey(p.key) & (nb - 1)
 		buckets[b] = append(buckets[b], p)
 	}
+	return buckets
+}
 
-	e := &encoder{}
-	e.newPage(pHashMeta) // page 0; filled in below
-	// Buckets 0..nb-1 live on pages 1..nb, so spares[i] = 1 for every
-	// doubling in use: page = bucket + spares[ceil_log2(bucket+1)].
-	for b := uint32(0); b < nb; b++ {
-		e.newPage(pHash)
-	}
-	for b := uint32(0); b < nb; b++ {
-		items := buckets[b]
-		// Within a page libdb binary searches, so pages must be sorted in
-		// its order. Filling pages in that order keeps every page of the
-		// chain sorted.
-		slices.SortFunc(items, func(x, y encPair) int {
-			switch {
-			case pairLess(x.key, y.key):
-				return -1
-			case pairLess(y.key, x.key):
-				return 1
-			}
-			return 0
-		})
-		cur := e.pages[1+b]
-		var bigKeys []encPair
-		for _, p := range items {
-			if p.bigKey {
-				bigKeys = append(bigKeys, p)
-				continue
-			}
-			var data []byte
-			if len(p.val) > bigItem {
-				data = e.putOverflow(p.val)
-			} else {
-				data = keyData(p.val)
-			}
-			key := keyData(p.key)
-			if !cur.addPair(key, data) {
-				cur = e.chain(cur)
-				if !cur.addPair(key, data) {
-					return nil, errf("internal: pair of %d bytes does not fit an empty page", p.size)
-				}
-			}
+// fillBucket stores one bucket's pairs on its first page cur and on pages
+// chained after it, allocating overflow pages for big items as it goes.
+func (e *encoder) fillBucket(cur *pageBuf, items []encPair) error {
+	// Within a page libdb binary searches, so pages must be sorted in its
+	// order. Filling pages in that order keeps every page of the chain
+	// sorted.
+	slices.SortFunc(items, func(x, y encPair) int {
+		switch {
+		case pairLess(x.key, y.key):
+			return -1
+		case pairLess(y.key, x.key):
+			return 1
 		}
-		// Off-page keys each get a page of their own at the end of the
-		// chain: libdb compares on-page and off-page keys with rules that
-		// disagree about prefixes, and a one-pair page is sorted under any
-		// of them.
-		for _, p := range bigKeys {
-			key := e.putOverflow(p.key)
-			var data []byte
-			if len(p.val) > bigItem {
-				data = e.putOverflow(p.val)
-			} else {
-				data = keyData(p.val)
-			}
-			if cur.nent > 0 {
-				cur = e.chain(cur)
-			}
+		return 0
+	})
+	var bigKeys []encPair
+	for _, p := range items {
+		if p.bigKey {
+			bigKeys = append(bigKeys, p)
+			continue
+		}
+		data := e.valueItem(p.val)
+		key := keyData(p.key)
+		if !cur.addPair(key, data) {
+			cur = e.chain(cur)
 			if !cur.addPair(key, data) {
-				return nil, errf("internal: off-page pair does not fit an empty page")
+				return errf("internal: pair of %d bytes does not fit an empty page", p.size)
 			}
 		}
 	}
+	// Off-page keys each get a page of their own at the end of the chain:
+	// libdb compares on-page and off-page keys with rules that disagree
+	// about prefixes, and a one-pair page is sorted under any of them.
+	for _, p := range bigKeys {
+		key := e.putOverflow(p.key)
+		data := e.valueItem(p.val)
+		if cur.nent > 0 {
+			cur = e.chain(cur)
+		}
+		if !cur.addPair(key, data) {
+			return errf("internal: off-page pair does not fit an empty page")
+		}
+	}
+	return nil
+}
 
-	lastPgno := uint32(len(e.pages) - 1)
+// valueItem returns the item for a value: on the page when it is small
+// enough, else on a fresh overflow chain.
+func (e *encoder) valueItem(v []byte) []byte {
+	if len(v) > bigItem {
+		return e.putOverflow(v)
+	}
+	return keyData(v)
+}
+
+// pack finishes every page but the meta page and lays them all out in
+// page-number order, leaving page 0 zero for writeMeta.
+func (e *encoder) pack() ([]byte, error) {
 	if len(e.pages) > 1<<31 {
 		return nil, errf("database would need %d pages, too many", len(e.pages))
 	}
@@ -272,10 +315,15 @@ func encode(pairs []Pair, forceBuckets uint32) ([]byte, error) {
 		p.finish()
 		copy(out[int(p.pgno)*encodePageSize:], p.buf)
 	}
+	return out, nil
+}
 
+// writeMeta fills in the hash meta page (page 0 of out) for a table of nb
+// buckets holding nelem pairs, then the file id. It must come last: the
+// file id hashes every other byte of the file.
+func writeMeta(out []byte, lastPgno, nb, nelem uint32) {
 	m := out[:encodePageSize]
-	le.PutUint32(m[offLSN:], 0)
-	le.PutUint32(m[offLSN+4:], 1)
+	putUnloggedLSN(m)
 	le.PutUint32(m[offPgno:], 0)
 	le.PutUint32(m[offMagic:], hashMagic)
 	le.PutUint32(m[offVersion:], hashVersion)
@@ -286,11 +334,11 @@ func encode(pairs []Pair, forceBuckets uint32) ([]byte, error) {
 	le.PutUint32(m[offFree:], 0)
 	le.PutUint32(m[offLastPgno:], lastPgno)
 	le.PutUint32(m[offMaxBucket:], nb-1)
-	le.PutUint32(m[offHighMask:], highMask)
-	le.PutUint32(m[offLowMask:], lowMask)
+	le.PutUint32(m[offHighMask:], nb-1)
+	le.PutUint32(m[offLowMask:], nb/2-1)
 	// ffactor 0 is libdb's default: split only when a bucket page fills.
 	le.PutUint32(m[offFFactor:], 0)
-	le.PutUint32(m[offNelem:], uint32(len(ps)))
+	le.PutUint32(m[offNelem:], nelem)
 	le.PutUint32(m[offCharKey:], charKeyHash)
 	for i := uint32(0); i <= ceilLog2(uint64(nb)); i++ {
 		le.PutUint32(m[offSpares+4*i:], 1)
@@ -299,7 +347,6 @@ func encode(pairs []Pair, forceBuckets uint32) ([]byte, error) {
 	// need not be random; a content hash keeps the output reproducible.
 	sum := sha256.Sum256(out)
 	copy(m[offUID:offUID+uidLen], sum[:uidLen])
-	return out, nil
 }
 
 // chain appends a new page to the bucket chain ending at cur.

@@ -210,6 +210,8 @@ func Encode(pairs []Pair) ([]byte, error) {
 	return encode(layout64LE, defaultBlockSize, pairs)
 }
 
+// encBucket is one bucket of the file being encoded: it holds the keys
+// whose top bits hash bits equal prefix.
 type encBucket struct {
 	bits   int
 	prefix uint32
@@ -217,129 +219,177 @@ type encBucket struct {
 }
 
 // encode lays the file out (blockSize: a power of two >= 512) as libgdbm
-// would after a reorganize, but with no free space at all: header block, directory, buckets, then records
-// packed back to back, and next_block = file size. With every avail table
-// empty, libgdbm's first later allocation simply extends the file, so our
-// bookkeeping cannot disagree with it.
+// would after a reorganize, but with no free space at all: header block,
+// directory, buckets, then records packed back to back, and next_block =
+// file size. With every avail table empty, libgdbm's first later
+// allocation simply extends the file, so our bookkeeping cannot disagree
+// with it.
 func encode(l layout, blockSize int, in []Pair) ([]byte, error) {
+	ps, hashes, err := sortedRecords(in, blockSize)
+	if err != nil {
+		return nil, err
+	}
+	// One block per bucket, the size libgdbm gives new files' buckets.
+	f := &encFile{l: l, blockSize: blockSize, bucketSize: blockSize, elems: l.bucketElems(blockSize)}
+	all := make([]int, len(ps))
+	for i := range all {
+		all[i] = i
+	}
+	buckets, err := splitBucket(hashes, f.elems, encBucket{items: all}, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.place(buckets, ps); err != nil {
+		return nil, err
+	}
+	out := make([]byte, f.total)
+	f.putHeader(out)
+	data := f.dataAdr
+	for bi, b := range buckets {
+		badr := f.firstBucket + int64(bi)*int64(f.bucketSize)
+		f.putDirEntries(out, b, badr)
+		data = f.putBucket(out, badr, b, ps, hashes, data)
+	}
+	return out, nil
+}
+
+// sortedRecords sorts the pairs by key, so that the output does not depend
+// on their order, refuses duplicates and records libgdbm cannot hold, and
+// hashes every key.
+func sortedRecords(in []Pair, blockSize int) ([]Pair, []uint32, error) {
 	ps := slices.Clone(in)
 	sort.SliceStable(ps, func(i, j int) bool { return bytes.Compare(ps[i].Key, ps[j].Key) < 0 })
 	hashes := make([]uint32, len(ps))
 	for i := range ps {
 		if i > 0 && bytes.Equal(ps[i-1].Key, ps[i].Key) {
-			return nil, fmt.Errorf("gdbm: duplicate key %q", ps[i].Key)
+			return nil, nil, fmt.Errorf("gdbm: duplicate key %q", ps[i].Key)
 		}
 		// libgdbm allocates key+value with an int size.
 		if int64(len(ps[i].Key))+int64(len(ps[i].Value)) > int64(math.MaxInt32-blockSize) {
-			return nil, fmt.Errorf("gdbm: record too large (%d+%d bytes)", len(ps[i].Key), len(ps[i].Value))
+			return nil, nil, fmt.Errorf("gdbm: record too large (%d+%d bytes)", len(ps[i].Key), len(ps[i].Value))
 		}
 		hashes[i] = gdbmHash(ps[i].Key, false)
 	}
+	return ps, hashes, nil
+}
 
-	bucketSize := blockSize
-	elems := l.bucketElems(bucketSize)
-
-	// Extendible hashing: a bucket with bits b holds the keys whose top b
-	// hash bits equal its prefix. Split until each fits, as libgdbm would.
-	all := make([]int, len(ps))
-	for i := range all {
-		all[i] = i
+// splitBucket appends b to out, first split in two on its next hash bit,
+// recursively, until each part fits a bucket of elems elements. This is
+// extendible hashing as libgdbm does it on insert: a bucket with bits b
+// holds the keys whose top b hash bits equal its prefix.
+func splitBucket(hashes []uint32, elems int, b encBucket, out []encBucket) ([]encBucket, error) {
+	if len(b.items) <= elems {
+		return append(out, b), nil
 	}
-	var buckets []encBucket
-	var split func(bits int, prefix uint32, items []int) error
-	split = func(bits int, prefix uint32, items []int) error {
-		if len(items) <= elems {
-			buckets = append(buckets, encBucket{bits, prefix, items})
-			return nil
-		}
-		if bits >= hashBits {
-			return fmt.Errorf("gdbm: more than %d keys share one hash value", elems)
-		}
-		var lo, hi []int
-		for _, it := range items {
-			if hashes[it]>>(hashBits-bits-1)&1 == 0 {
-				lo = append(lo, it)
-			} else {
-				hi = append(hi, it)
-			}
-		}
-		if err := split(bits+1, prefix<<1, lo); err != nil {
-			return err
-		}
-		return split(bits+1, prefix<<1|1, hi)
+	if b.bits >= hashBits {
+		return nil, fmt.Errorf("gdbm: more than %d keys share one hash value", elems)
 	}
-	if err := split(0, 0, all); err != nil {
+	lo := encBucket{bits: b.bits + 1, prefix: b.prefix << 1}
+	hi := encBucket{bits: b.bits + 1, prefix: b.prefix<<1 | 1}
+	for _, it := range b.items {
+		if hashes[it]>>(hashBits-b.bits-1)&1 == 0 {
+			lo.items = append(lo.items, it)
+		} else {
+			hi.items = append(hi.items, it)
+		}
+	}
+	out, err := splitBucket(hashes, elems, lo, out)
+	if err != nil {
 		return nil, err
 	}
+	return splitBucket(hashes, elems, hi, out)
+}
 
-	dirBits := l.minDirBits(blockSize)
+// encFile is where each part of a file being encoded goes.
+type encFile struct {
+	l                     layout
+	blockSize, bucketSize int
+	elems                 int // elements per bucket
+	dirBits               int
+	dirAdr, dirSize       int64
+	firstBucket           int64 // buckets follow the directory back to back
+	dataAdr               int64 // records follow the buckets
+	total                 int64 // file size
+}
+
+// place sizes the directory for the deepest bucket and places the
+// directory, buckets and records of pairs ps.
+func (f *encFile) place(buckets []encBucket, ps []Pair) error {
+	l := f.l
+	f.dirBits = l.minDirBits(f.blockSize)
 	for _, b := range buckets {
-		dirBits = max(dirBits, b.bits)
+		f.dirBits = max(f.dirBits, b.bits)
 	}
-	dirSize := int64(l.off) << dirBits
-	if dirSize > maxDirSize {
-		return nil, fmt.Errorf("gdbm: hash directory would need %d bytes (too many colliding keys)", dirSize)
+	f.dirSize = int64(l.off) << f.dirBits
+	if f.dirSize > maxDirSize {
+		return fmt.Errorf("gdbm: hash directory would need %d bytes (too many colliding keys)", f.dirSize)
 	}
-
-	dirAdr := int64(blockSize)
-	firstBucket := dirAdr + dirSize
-	dataAdr := firstBucket + int64(len(buckets))*int64(bucketSize)
-	total := dataAdr
+	f.dirAdr = int64(f.blockSize)
+	f.firstBucket = f.dirAdr + f.dirSize
+	f.dataAdr = f.firstBucket + int64(len(buckets))*int64(f.bucketSize)
+	f.total = f.dataAdr
 	for _, p := range ps {
-		total += int64(len(p.Key) + len(p.Value))
+		f.total += int64(len(p.Key) + len(p.Value))
 	}
-	if total > math.MaxInt64/2 || total != int64(int(total)) {
-		return nil, errors.New("gdbm: file too large")
+	if f.total > math.MaxInt64/2 || f.total != int64(int(f.total)) {
+		return errors.New("gdbm: file too large")
 	}
-	out := make([]byte, total)
+	return nil
+}
 
-	// Header block with the header's (empty) avail table.
-	o := l.order
+// putHeader writes the header block with the header's (empty) avail table.
+func (f *encFile) putHeader(out []byte) {
+	l, o := f.l, f.l.order
 	o.PutUint32(out[0:], l.magic())
-	o.PutUint32(out[4:], uint32(blockSize))
-	l.putOff(out[8:], dirAdr)
-	o.PutUint32(out[l.offDirSize():], uint32(dirSize))
-	o.PutUint32(out[l.offDirBits():], uint32(dirBits))
-	o.PutUint32(out[l.offBucketSize():], uint32(bucketSize))
-	o.PutUint32(out[l.offBucketElems():], uint32(elems))
-	l.putOff(out[l.offNextBlock():], total)
+	o.PutUint32(out[4:], uint32(f.blockSize))
+	l.putOff(out[8:], f.dirAdr)
+	o.PutUint32(out[l.offDirSize():], uint32(f.dirSize))
+	o.PutUint32(out[l.offDirBits():], uint32(f.dirBits))
+	o.PutUint32(out[l.offBucketSize():], uint32(f.bucketSize))
+	o.PutUint32(out[l.offBucketElems():], uint32(f.elems))
+	l.putOff(out[l.offNextBlock():], f.total)
 	av := l.availOff()
-	o.PutUint32(out[av:], uint32(l.availSize(blockSize)))
+	o.PutUint32(out[av:], uint32(l.availSize(f.blockSize)))
 	// count = 0 and next_block = 0 are already zero.
+}
 
-	data := dataAdr
-	for bi, b := range buckets {
-		badr := firstBucket + int64(bi)*int64(bucketSize)
-		// Directory: 2^(dirBits-bits) consecutive entries share this bucket.
-		span := int64(1) << (dirBits - b.bits)
-		start := int64(b.prefix) << (dirBits - b.bits)
-		for d := start; d < start+span; d++ {
-			l.putOff(out[dirAdr+d*int64(l.off):], badr)
-		}
-		bk := out[badr : badr+int64(bucketSize)]
-		o.PutUint32(bk[l.bucketHdr-8:], uint32(b.bits))
-		o.PutUint32(bk[l.bucketHdr-4:], uint32(len(b.items)))
-		for e := 0; e < elems; e++ {
-			o.PutUint32(bk[l.bucketHdr+e*l.elemSize:], emptyHash)
-		}
-		for _, it := range b.items {
-			p := ps[it]
-			// Linear probing from the home slot hash % bucket_elems.
-			loc := int(hashes[it] % uint32(elems))
-			for o.Uint32(bk[l.bucketHdr+loc*l.elemSize:]) != emptyHash {
-				loc = (loc + 1) % elems
-			}
-			el := bk[l.bucketHdr+loc*l.elemSize:]
-			o.PutUint32(el, hashes[it])
-			copy(el[4:4+smallKey], p.Key)
-			l.putOff(el[8:], data)
-			o.PutUint32(el[8+l.off:], uint32(len(p.Key)))
-			o.PutUint32(el[12+l.off:], uint32(len(p.Value)))
-			data += int64(copy(out[data:], p.Key))
-			data += int64(copy(out[data:], p.Value))
-		}
+// putDirEntries points the directory at bucket b, stored at badr:
+// 2^(dirBits-bits) consecutive entries share it.
+func (f *encFile) putDirEntries(out []byte, b encBucket, badr int64) {
+	span := int64(1) << (f.dirBits - b.bits)
+	start := int64(b.prefix) << (f.dirBits - b.bits)
+	for d := start; d < start+span; d++ {
+		f.l.putOff(out[f.dirAdr+d*int64(f.l.off):], badr)
 	}
-	return out, nil
+}
+
+// putBucket writes bucket b at badr and its records from offset data on,
+// and returns the offset after its last record.
+func (f *encFile) putBucket(out []byte, badr int64, b encBucket, ps []Pair, hashes []uint32, data int64) int64 {
+	l, o := f.l, f.l.order
+	bk := out[badr : badr+int64(f.bucketSize)]
+	o.PutUint32(bk[l.bucketHdr-8:], uint32(b.bits))
+	o.PutUint32(bk[l.bucketHdr-4:], uint32(len(b.items)))
+	for e := 0; e < f.elems; e++ {
+		o.PutUint32(bk[l.bucketHdr+e*l.elemSize:], emptyHash)
+	}
+	for _, it := range b.items {
+		p := ps[it]
+		// Linear probing from the home slot hash % bucket_elems.
+		loc := int(hashes[it] % uint32(f.elems))
+		for o.Uint32(bk[l.bucketHdr+loc*l.elemSize:]) != emptyHash {
+			loc = (loc + 1) % f.elems
+		}
+		el := bk[l.bucketHdr+loc*l.elemSize:]
+		o.PutUint32(el, hashes[it])
+		copy(el[4:4+smallKey], p.Key)
+		l.putOff(el[8:], data)
+		o.PutUint32(el[8+l.off:], uint32(len(p.Key)))
+		o.PutUint32(el[12+l.off:], uint32(len(p.Value)))
+		data += int64(copy(out[data:], p.Key))
+		data += int64(copy(out[data:], p.Value))
+	}
+	return data
 }
 
 // Decode parses a whole file and returns every pair, sorted by key.
@@ -449,17 +499,52 @@ func parseHeader(l layout, data []byte) (*decoder, error) {
 
 type region struct{ start, end int64 }
 
+// bucketRun is one bucket and the directory entries start..end-1 that
+// point at it.
+type bucketRun struct{ start, end, adr int64 }
+
+// records collects the records of every bucket.
+type records struct {
+	pairs   []Pair
+	regions []region // where each non-empty record lies, to check overlaps
+	total   int64    // bytes of all records, bounded by the file size
+}
+
 // pairs walks the directory and its buckets and collects the records.
 func (d *decoder) pairs() ([]Pair, error) {
+	runs, used, err := d.bucketRuns()
+	if err != nil {
+		return nil, err
+	}
+	var recs records
+	inUse := make([]bool, d.elems)
+	for _, r := range runs {
+		if err := d.readBucket(r, inUse, &recs); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkOverlap(append(used, recs.regions...), "record"); err != nil {
+		return nil, err
+	}
+	out := recs.pairs
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].Key, out[j].Key) < 0 })
+	for i := 1; i < len(out); i++ {
+		if bytes.Equal(out[i-1].Key, out[i].Key) {
+			return nil, fmt.Errorf("gdbm: duplicate key %q", out[i].Key)
+		}
+	}
+	return out, nil
+}
+
+// bucketRuns turns the directory into its distinct buckets, and returns
+// them with the regions the header, directory and buckets occupy. Each
+// bucket must be referenced by one aligned run of 2^(dir_bits-bucket_bits)
+// entries, the invariant libgdbm's bucket split relies on.
+func (d *decoder) bucketRuns() ([]bucketRun, []region, error) {
 	l := d.l
 	nDir := int64(1) << d.dirBits
 	entry := func(i int64) int64 { return l.getOff(d.data[d.dir+i*int64(l.off):]) }
-
-	// Pass 1: directory runs -> distinct buckets. Each bucket must be
-	// referenced by one aligned run of 2^(dir_bits-bucket_bits) entries,
-	// the invariant libgdbm's bucket split relies on.
-	type run struct{ start, end, adr int64 }
-	var runs []run
+	var runs []bucketRun
 	used := []region{{0, d.blockSize}, {d.dir, d.dir + nDir*int64(l.off)}}
 	for i := int64(0); i < nDir; {
 		adr := entry(i)
@@ -468,96 +553,110 @@ func (d *decoder) pairs() ([]Pair, error) {
 			j++
 		}
 		if adr < d.blockSize || adr > d.size || d.bucketSize > d.size-adr {
-			return nil, fmt.Errorf("gdbm: directory entry %d: bucket at %d+%d beyond file size %d or inside header", i, adr, d.bucketSize, d.size)
+			return nil, nil, fmt.Errorf("gdbm: directory entry %d: bucket at %d+%d beyond file size %d or inside header", i, adr, d.bucketSize, d.size)
 		}
 		bk := d.data[adr:]
 		bits := l.getInt(bk[l.bucketHdr-8:])
 		if bits < 0 || bits > int64(d.dirBits) {
-			return nil, fmt.Errorf("gdbm: bucket at %d: bucket bits %d outside 0..%d", adr, bits, d.dirBits)
+			return nil, nil, fmt.Errorf("gdbm: bucket at %d: bucket bits %d outside 0..%d", adr, bits, d.dirBits)
 		}
 		span := int64(1) << (int64(d.dirBits) - bits)
 		if j-i != span || i%span != 0 {
-			return nil, fmt.Errorf("gdbm: bucket at %d: referenced by directory entries %d..%d, want an aligned run of %d", adr, i, j-1, span)
+			return nil, nil, fmt.Errorf("gdbm: bucket at %d: referenced by directory entries %d..%d, want an aligned run of %d", adr, i, j-1, span)
 		}
-		runs = append(runs, run{i, j, adr})
+		runs = append(runs, bucketRun{i, j, adr})
 		used = append(used, region{adr, adr + d.bucketSize})
 		i = j
 	}
 	// Distinct, non-overlapping buckets also bound the element count by
 	// the file size, which caps every allocation below.
 	if err := checkOverlap(used, "bucket"); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	return runs, used, nil
+}
 
-	var out []Pair
-	var recs []region
-	var total int64
-	inUse := make([]bool, d.elems)
-	for _, r := range runs {
-		bk := d.data[r.adr : r.adr+d.bucketSize]
-		count := l.getInt(bk[l.bucketHdr-4:])
-		if count < 0 || count > int64(d.elems) {
-			return nil, fmt.Errorf("gdbm: bucket at %d: count %d outside 0..%d", r.adr, count, d.elems)
+// readBucket adds the records of bucket r to recs. inUse is scratch space
+// of one flag per element.
+func (d *decoder) readBucket(r bucketRun, inUse []bool, recs *records) error {
+	l := d.l
+	bk := d.data[r.adr : r.adr+d.bucketSize]
+	count := l.getInt(bk[l.bucketHdr-4:])
+	if count < 0 || count > int64(d.elems) {
+		return fmt.Errorf("gdbm: bucket at %d: count %d outside 0..%d", r.adr, count, d.elems)
+	}
+	n := int64(0)
+	for e := 0; e < d.elems; e++ {
+		inUse[e] = l.order.Uint32(bk[l.bucketHdr+e*l.elemSize:]) != emptyHash
+	}
+	for e := 0; e < d.elems; e++ {
+		if !inUse[e] {
+			continue
 		}
-		n := int64(0)
-		for e := 0; e < d.elems; e++ {
-			inUse[e] = l.order.Uint32(bk[l.bucketHdr+e*l.elemSize:]) != emptyHash
+		n++
+		ptr, key, val, err := d.readElement(r, bk, e, inUse)
+		if err != nil {
+			return err
 		}
-		for e := 0; e < d.elems; e++ {
-			if !inUse[e] {
-				continue
-			}
-			n++
-			el := bk[l.bucketHdr+e*l.elemSize:]
-			h := l.getInt(el)
-			if h < 0 {
-				return nil, fmt.Errorf("gdbm: bucket at %d: element %d has invalid hash %#x", r.adr, e, uint32(h))
-			}
-			if di := h >> (hashBits - d.dirBits); di < r.start || di >= r.end {
-				return nil, fmt.Errorf("gdbm: bucket at %d: element %d hash %#x belongs to directory entry %d, not %d..%d", r.adr, e, h, di, r.start, r.end-1)
-			}
-			if !reachable(inUse, int(h%int64(d.elems)), e) {
-				return nil, fmt.Errorf("gdbm: bucket at %d: element %d unreachable from its home slot %d", r.adr, e, h%int64(d.elems))
-			}
-			ptr := l.getOff(el[8:])
-			ks := l.getInt(el[8+l.off:])
-			ds := l.getInt(el[12+l.off:])
-			if ks < 0 || ds < 0 || ptr < 0 {
-				return nil, fmt.Errorf("gdbm: bucket at %d: element %d has negative offset or size", r.adr, e)
-			}
-			if ptr > d.size || ks+ds > d.size-ptr {
-				return nil, fmt.Errorf("gdbm: bucket at %d: element %d data offset beyond end of file (%d+%d+%d > %d)", r.adr, e, ptr, ks, ds, d.size)
-			}
-			key := d.data[ptr : ptr+ks]
-			if !bytes.Equal(el[4:4+min(smallKey, int(ks))], key[:min(smallKey, int(ks))]) {
-				return nil, fmt.Errorf("gdbm: bucket at %d: element %d key prefix does not match its record", r.adr, e)
-			}
-			if uint32(h) != gdbmHash(key, false) && uint32(h) != gdbmHash(key, true) {
-				return nil, fmt.Errorf("gdbm: bucket at %d: element %d hash %#x does not match its key", r.adr, e, h)
-			}
-			if ks+ds > 0 {
-				recs = append(recs, region{ptr, ptr + ks + ds})
-			}
-			total += ks + ds
-			if total > d.size {
-				return nil, fmt.Errorf("gdbm: records total more than the file size %d (overlapping records)", d.size)
-			}
-			out = append(out, Pair{Key: bytes.Clone(key), Value: bytes.Clone(d.data[ptr+ks : ptr+ks+ds])})
-		}
-		if n != count {
-			return nil, fmt.Errorf("gdbm: bucket at %d: count %d but %d elements in use", r.adr, count, n)
+		if err := recs.add(d.size, ptr, key, val); err != nil {
+			return err
 		}
 	}
-	if err := checkOverlap(append(used, recs...), "record"); err != nil {
-		return nil, err
+	if n != count {
+		return fmt.Errorf("gdbm: bucket at %d: count %d but %d elements in use", r.adr, count, n)
 	}
-	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].Key, out[j].Key) < 0 })
-	for i := 1; i < len(out); i++ {
-		if bytes.Equal(out[i-1].Key, out[i].Key) {
-			return nil, fmt.Errorf("gdbm: duplicate key %q", out[i].Key)
-		}
+	return nil
+}
+
+// readElement checks element e of bucket r (bytes bk) the way libgdbm
+// would find it, and returns where its record starts, its key and its
+// value (views of the file).
+func (d *decoder) readElement(r bucketRun, bk []byte, e int, inUse []bool) (ptr int64, key, val []byte, err error) {
+	l := d.l
+	el := bk[l.bucketHdr+e*l.elemSize:]
+	h := l.getInt(el)
+	if h < 0 {
+		return 0, nil, nil, fmt.Errorf("gdbm: bucket at %d: element %d has invalid hash %#x", r.adr, e, uint32(h))
 	}
-	return out, nil
+	if di := h >> (hashBits - d.dirBits); di < r.start || di >= r.end {
+		return 0, nil, nil, fmt.Errorf("gdbm: bucket at %d: element %d hash %#x belongs to directory entry %d, not %d..%d", r.adr, e, h, di, r.start, r.end-1)
+	}
+	if !reachable(inUse, int(h%int64(d.elems)), e) {
+		return 0, nil, nil, fmt.Errorf("gdbm: bucket at %d: element %d unreachable from its home slot %d", r.adr, e, h%int64(d.elems))
+	}
+	ptr = l.getOff(el[8:])
+	ks := l.getInt(el[8+l.off:])
+	ds := l.getInt(el[12+l.off:])
+	if ks < 0 || ds < 0 || ptr < 0 {
+		return 0, nil, nil, fmt.Errorf("gdbm: bucket at %d: element %d has negative offset or size", r.adr, e)
+	}
+	if ptr > d.size || ks+ds > d.size-ptr {
+		return 0, nil, nil, fmt.Errorf("gdbm: bucket at %d: element %d data offset beyond end of file (%d+%d+%d > %d)", r.adr, e, ptr, ks, ds, d.size)
+	}
+	key = d.data[ptr : ptr+ks]
+	if !bytes.Equal(el[4:4+min(smallKey, int(ks))], key[:min(smallKey, int(ks))]) {
+		return 0, nil, nil, fmt.Errorf("gdbm: bucket at %d: element %d key prefix does not match its record", r.adr, e)
+	}
+	if uint32(h) != gdbmHash(key, false) && uint32(h) != gdbmHash(key, true) {
+		return 0, nil, nil, fmt.Errorf("gdbm: bucket at %d: element %d hash %#x does not match its key", r.adr, e, h)
+	}
+	return ptr, key, d.data[ptr+ks : ptr+ks+ds], nil
+}
+
+// add records a copy of the record at ptr. Records may not share bytes, so
+// a total beyond the file size means overlap; checking it as records come
+// in also bounds the memory the copies take.
+func (recs *records) add(size, ptr int64, key, val []byte) error {
+	n := int64(len(key) + len(val))
+	if n > 0 {
+		recs.regions = append(recs.regions, region{ptr, ptr + n})
+	}
+	recs.total += n
+	if recs.total > size {
+		return fmt.Errorf("gdbm: records total more than the file size %d (overlapping records)", size)
+	}
+	recs.pairs = append(recs.pairs, Pair{Key: bytes.Clone(key), Value: bytes.Clone(val)})
+	return nil
 }
 
 // reachable reports whether libgdbm's linear probe starting at home

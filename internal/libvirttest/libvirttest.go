@@ -67,8 +67,47 @@ func (d *Daemon) Log() string {
 func Start(t testing.TB, cfg Config) *Daemon {
 	t.Helper()
 	bins := peer.Require(t, "libvirtd")
-	// The daemon runs as nobody, so its directory must be reachable by it;
-	// t.TempDir's parents are 0700 and root-owned.
+	dir := daemonDir(t)
+	if cfg.CACert == "" || cfg.ServerCert == "" || cfg.ServerKey == "" {
+		t.Fatal("libvirttest: CACert, ServerCert and ServerKey are required")
+	}
+	files := daemonFiles{
+		ca:     copyIn(t, dir, cfg.CACert, "cacert.pem"),
+		cert:   copyIn(t, dir, cfg.ServerCert, "servercert.pem"),
+		key:    copyIn(t, dir, cfg.ServerKey, "serverkey.pem"),
+		crl:    copyIn(t, dir, cfg.CRL, "cacrl.pem"),
+		sasldb: copyIn(t, dir, cfg.SASLDB, "passwd.db"),
+		log:    filepath.Join(dir, "libvirtd.log"),
+	}
+	port := freePort(t)
+	confPath := filepath.Join(dir, "libvirtd.conf")
+	writeFile(t, confPath, []byte(libvirtdConf(cfg, port, dir, files)), 0o644)
+	writeFile(t, filepath.Join(dir, "sasl2", "libvirt.conf"), []byte(saslConf(cfg.SASLMechs, files.sasldb)), 0o644)
+
+	cmd := daemonCommand(t, bins[0], dir, confPath)
+	var stderr bytes.Buffer
+	cmd.Stdout = &stderr
+	cmd.Stderr = &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("libvirttest: start libvirtd: %v", err)
+	}
+	d := &Daemon{Port: port, Dir: dir, cmd: cmd, log: files.log, done: make(chan struct{})}
+	go func() { cmd.Wait(); close(d.done) }()
+	t.Cleanup(d.stop)
+	d.waitListening(t, &stderr)
+	return d
+}
+
+// daemonFiles are the paths of the daemon's own copies of the files Config
+// names ("" for those not given) and of its log.
+type daemonFiles struct{ ca, cert, key, crl, sasldb, log string }
+
+// daemonDir makes the daemon's private directory, removed when the test
+// ends. The daemon runs as nobody, so the directory must be reachable by
+// it; t.TempDir's parents are 0700 and root-owned.
+func daemonDir(t testing.TB) string {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "libvirttest-")
 	if err != nil {
 		t.Fatal(err)
@@ -82,30 +121,35 @@ func Start(t testing.TB, cfg Config) *Daemon {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	copyIn := func(src, name string) string {
-		if src == "" {
-			return ""
-		}
-		data, err := os.ReadFile(src)
-		if err != nil {
-			t.Fatalf("libvirttest: %v", err)
-		}
-		dst := filepath.Join(dir, "pki", name)
-		if err := os.WriteFile(dst, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return dst
-	}
-	if cfg.CACert == "" || cfg.ServerCert == "" || cfg.ServerKey == "" {
-		t.Fatal("libvirttest: CACert, ServerCert and ServerKey are required")
-	}
-	ca := copyIn(cfg.CACert, "cacert.pem")
-	cert := copyIn(cfg.ServerCert, "servercert.pem")
-	key := copyIn(cfg.ServerKey, "serverkey.pem")
-	crl := copyIn(cfg.CRL, "cacrl.pem")
-	sasldb := copyIn(cfg.SASLDB, "passwd.db")
+	return dir
+}
 
-	port := freePort(t)
+// copyIn copies src to dir/pki/name and returns the copy's path, or ""
+// when src is "" (an optional file not given).
+func copyIn(t testing.TB, dir, src, name string) string {
+	t.Helper()
+	if src == "" {
+		return ""
+	}
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatalf("libvirttest: %v", err)
+	}
+	dst := filepath.Join(dir, "pki", name)
+	writeFile(t, dst, data, 0o600)
+	return dst
+}
+
+func writeFile(t testing.TB, path string, data []byte, perm os.FileMode) {
+	t.Helper()
+	if err := os.WriteFile(path, data, perm); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// libvirtdConf is the libvirtd.conf for cfg: TLS only, on 127.0.0.1:port,
+// with sockets under dir and logging to files.log.
+func libvirtdConf(cfg Config, port int, dir string, files daemonFiles) string {
 	auth := cfg.AuthTLS
 	if auth == "" {
 		auth = "none"
@@ -113,39 +157,42 @@ func Start(t testing.TB, cfg Config) *Daemon {
 	var conf strings.Builder
 	fmt.Fprintf(&conf, "listen_tls = 1\nlisten_tcp = 0\ntls_port = \"%d\"\nlisten_addr = \"127.0.0.1\"\n", port)
 	fmt.Fprintf(&conf, "unix_sock_dir = %q\nauth_tls = %q\n", filepath.Join(dir, "run"), auth)
-	fmt.Fprintf(&conf, "key_file = %q\ncert_file = %q\nca_file = %q\n", key, cert, ca)
-	if crl != "" {
-		fmt.Fprintf(&conf, "crl_file = %q\n", crl)
+	fmt.Fprintf(&conf, "key_file = %q\ncert_file = %q\nca_file = %q\n", files.key, files.cert, files.ca)
+	if files.crl != "" {
+		fmt.Fprintf(&conf, "crl_file = %q\n", files.crl)
 	}
 	if len(cfg.TLSAllowedDNList) > 0 {
 		fmt.Fprintf(&conf, "tls_allowed_dn_list = [%s]\n", quoteList(cfg.TLSAllowedDNList))
 	}
-	logPath := filepath.Join(dir, "libvirtd.log")
-	fmt.Fprintf(&conf, "log_outputs = \"1:file:%s\"\n", logPath)
+	fmt.Fprintf(&conf, "log_outputs = \"1:file:%s\"\n", files.log)
 	filters := cfg.LogFilters
 	if filters == "" {
 		filters = "3:rpc 3:util 3:remote 3:access"
 	}
 	fmt.Fprintf(&conf, "log_filters = %q\n", filters)
 	conf.WriteString(cfg.Extra)
-	confPath := filepath.Join(dir, "libvirtd.conf")
-	if err := os.WriteFile(confPath, []byte(conf.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	mechs := cfg.SASLMechs
+	return conf.String()
+}
+
+// saslConf is sasl2/libvirt.conf: the mechanisms libvirtd offers and, when
+// given, the sasldb file it checks passwords against.
+func saslConf(mechs []string, sasldb string) string {
 	if len(mechs) == 0 {
 		mechs = []string{"scram-sha-256", "digest-md5"}
 	}
-	saslConf := "mech_list: " + strings.Join(mechs, " ") + "\n"
+	conf := "mech_list: " + strings.Join(mechs, " ") + "\n"
 	if sasldb != "" {
-		saslConf += "sasldb_path: " + sasldb + "\n"
+		conf += "sasldb_path: " + sasldb + "\n"
 	}
-	if err := os.WriteFile(filepath.Join(dir, "sasl2", "libvirt.conf"), []byte(saslConf), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	return conf
+}
 
+// daemonCommand is the libvirtd command line for confPath with a clean
+// environment confined to dir.
+func daemonCommand(t testing.TB, libvirtd, dir, confPath string) *exec.Cmd {
+	t.Helper()
 	args := []string{"-f", confPath, "--listen", "--pid-file", filepath.Join(dir, "run", "libvirtd.pid")}
-	name := bins[0]
+	name := libvirtd
 	if os.Geteuid() == 0 {
 		// Root: drop to nobody, as the facts file recipe does, so the
 		// test daemon cannot touch the real system.
@@ -164,28 +211,25 @@ func Start(t testing.TB, cfg Config) *Daemon {
 		"LIBVIRT_DRIVER_DIR=" + filepath.Join(dir, "nodrivers"),
 		"SASL_CONF_PATH=" + filepath.Join(dir, "sasl2"),
 	}
-	var stderr bytes.Buffer
-	cmd.Stdout = &stderr
-	cmd.Stderr = &stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("libvirttest: start libvirtd: %v", err)
-	}
-	d := &Daemon{Port: port, Dir: dir, cmd: cmd, log: logPath, done: make(chan struct{})}
-	go func() { cmd.Wait(); close(d.done) }()
-	t.Cleanup(d.stop)
+	return cmd
+}
 
+// waitListening returns once the daemon accepts TCP connections, and fails
+// the test with its output (stderr) and log if it exits or has not
+// listened within 30 seconds.
+func (d *Daemon) waitListening(t testing.TB, stderr *bytes.Buffer) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		select {
 		case <-d.done:
-			t.Fatalf("libvirttest: libvirtd exited at start: %s\n%s\nlog:\n%s", cmd.ProcessState, stderr.String(), d.Log())
+			t.Fatalf("libvirttest: libvirtd exited at start: %s\n%s\nlog:\n%s", d.cmd.ProcessState, stderr.String(), d.Log())
 		default:
 		}
 		c, err := net.DialTimeout("tcp", d.Addr(), time.Second)
 		if err == nil {
 			c.Close()
-			return d
+			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("libvirttest: libvirtd did not listen on %s: %v\n%s\nlog:\n%s", d.Addr(), err, stderr.String(), d.Log())
