@@ -16,12 +16,14 @@ import (
 // then generates keys and signs leaves on Opts.Workers goroutines, staging
 // each host's files as soon as they are ready so memory does not grow with
 // the host count. All files become durable and take their places together
-// at the end (fsutil.Batch): on any error, nothing is replaced. progress,
-// when set, is called after each leaf.
+// at the end, journalled (see Roots): on an error before the commit,
+// nothing is replaced, and a kill during it is completed by the next run.
+// progress, when set, is called after each leaf. The caller holds the
+// trees' locks (LockTrees).
 func (p *Plan) Apply(progress func(done, total int)) (err error) {
 	o := p.Opts
-	batch := &fsutil.Batch{}
-	defer func() { err = finish(batch, err) }()
+	batch := newStage(o.Top, o.Root, o.CADir)
+	defer func() { err = batch.finish(err) }()
 	if p.CA.created {
 		if err := fsutil.MkdirAll(o.CADir, 0o700); err != nil {
 			return err
@@ -53,18 +55,9 @@ func (p *Plan) Apply(progress func(done, total int)) (err error) {
 	return is.issueAll(p.Leaves, o.Workers, progress)
 }
 
-// finish commits the batch when err is nil, else drops what it staged.
-func finish(batch *fsutil.Batch, err error) error {
-	if err != nil {
-		batch.Abort()
-		return err
-	}
-	return batch.Commit()
-}
-
 // stageIfChanged keeps a file that already holds data byte for byte (a
 // kept key), fixing only its mode, and stages anything else.
-func stageIfChanged(batch *fsutil.Batch, path string, data []byte, mode fs.FileMode) error {
+func stageIfChanged(batch *stage, path string, data []byte, mode fs.FileMode) error {
 	if sameFile(path, data) {
 		return fixMode(path, mode)
 	}

@@ -1,6 +1,8 @@
 package certs
 
 import (
+	"errors"
+	"io/fs"
 	"crypto/x509"
 	"fmt"
 	"github.com/libvirt-pki/libvirt-pki/errs"
@@ -81,10 +83,10 @@ type observed struct {
 func observe(u layout.Unit, k credential.Kind, t target) (observed, error) {
 	o := observed{unit: u, kind: k, t: t}
 	var err error
-	if o.certPEM, err = readIfExists(t.cert); err != nil {
+	if o.certPEM, err = readIfExists(t.cert, fsutil.LimitCert); err != nil {
 		return o, err
 	}
-	if o.keyPEM, err = readIfExists(t.key); err != nil {
+	if o.keyPEM, err = readIfExists(t.key, fsutil.LimitKey); err != nil {
 		return o, err
 	}
 	if o.certPEM != nil {
@@ -136,9 +138,20 @@ func treeUnits(tree layout.Tree) ([]layout.Unit, error) {
 		if isNotExist(err) {
 			return nil, inputErr("%s does not exist: nothing to work on (run certificates first)", tree.Root)
 		}
-		return nil, errs.WrapInput(err)
+		return nil, treeErr(err)
 	}
 	return units, nil
+}
+
+// treeErr sorts an error of walking a tree: the system's (a directory that
+// cannot be read) as readErr does, and layout.Tree's own refusals (a
+// symlinked host directory) as bad input.
+func treeErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return readErr(err)
+	}
+	return errs.WrapInput(err)
 }
 
 // caFilesOf is tree.CAFiles as the engine's errors.
@@ -148,7 +161,7 @@ func caFilesOf(tree layout.Tree) ([]string, error) {
 	}
 	files, err := tree.CAFiles()
 	if err != nil {
-		return nil, errs.WrapInput(err)
+		return nil, treeErr(err)
 	}
 	return files, nil
 }
@@ -157,7 +170,7 @@ func caFilesOf(tree layout.Tree) ([]string, error) {
 type issuer struct {
 	ca        *pki.CA
 	tree      layout.Tree
-	batch     *fsutil.Batch
+	batch     *stage
 	days      int
 	notBefore time.Time // zero: Issue's default
 }
@@ -182,10 +195,10 @@ func (is *issuer) issue(l *Leaf) error {
 
 func (is *issuer) sign(l *Leaf) (certPEM, keyPEM []byte, err error) {
 	if l.Action == Update {
-		if certPEM, err = readIfExists(l.targets[0].cert); err != nil {
+		if certPEM, err = readIfExists(l.targets[0].cert, fsutil.LimitCert); err != nil {
 			return nil, nil, err
 		}
-		keyPEM, err = readIfExists(l.targets[0].key)
+		keyPEM, err = readIfExists(l.targets[0].key, fsutil.LimitKey)
 		return certPEM, keyPEM, err
 	}
 	key := l.oldKey

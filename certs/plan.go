@@ -9,7 +9,6 @@
 package certs
 
 import (
-	"bytes"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -23,6 +22,7 @@ import (
 	"time"
 
 	"github.com/libvirt-pki/libvirt-pki/credential"
+	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
 	"github.com/libvirt-pki/libvirt-pki/layout"
 	"github.com/libvirt-pki/libvirt-pki/pki"
 )
@@ -35,6 +35,10 @@ type Options struct {
 	Root string
 	// CADir keeps cacert.pem and cakey.pem of a CA made by libvirt-pki.
 	CADir string
+	// Top is the tree the command was given (Kolla's config directory,
+	// the --out directory), which LockTrees locks and whose journal makes
+	// the run's writes one unit; Root when empty. See Roots.
+	Top string
 	// CACertFile and CAKeyFile name an existing CA (or intermediate) to
 	// sign with instead of CADir.
 	CACertFile, CAKeyFile string
@@ -131,13 +135,19 @@ func MakePlan(o Options) (*Plan, error) {
 	if err := checkOutputDir(o.Root); err != nil {
 		return nil, err
 	}
+	if err := checkTrees(o.Top, o.Root, o.CADir); err != nil {
+		return nil, err
+	}
 	p := &Plan{Opts: o, tree: layout.Tree{Layout: o.Layout, Root: o.Root, CADir: o.CADir}, revoked: map[string]bool{}}
 	if err := p.planCA(); err != nil {
 		return nil, err
 	}
+	if err := p.CA.checkDates(o.Now); err != nil {
+		return nil, err
+	}
 	revoked, err := LoadRevocations(o.CADir)
 	if err != nil {
-		return nil, errs.WrapInput(err)
+		return nil, err
 	}
 	for _, r := range revoked {
 		p.revoked[r.Serial] = true
@@ -160,7 +170,7 @@ func checkOutputDir(dir string) error {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil
 	case err != nil:
-		return errs.WrapInput(err)
+		return readErr(err)
 	case fi.Mode()&fs.ModeSymlink != 0:
 		return inputErr("%s: is a symlink; refusing to write through it (give the real path)", dir)
 	case !fi.IsDir():
@@ -175,7 +185,7 @@ func (p *Plan) planCA() error {
 		return inputErr("--ca-cert and --ca-key go together")
 	}
 	if o.CACertFile != "" {
-		ca, err := loadCAFiles(o.CACertFile, o.CAKeyFile)
+		ca, err := loadCAFiles(o.CACertFile, o.CAKeyFile, true)
 		if err != nil {
 			return err
 		}
@@ -183,11 +193,11 @@ func (p *Plan) planCA() error {
 	} else {
 		certPath := filepath.Join(o.CADir, "cacert.pem")
 		keyPath := filepath.Join(o.CADir, "cakey.pem")
-		_, certErr := os.Stat(certPath)
-		_, keyErr := os.Stat(keyPath)
+		_, certErr := os.Lstat(certPath)
+		_, keyErr := os.Lstat(keyPath)
 		switch {
 		case certErr == nil && keyErr == nil:
-			ca, err := loadCAFiles(certPath, keyPath)
+			ca, err := loadCAFiles(certPath, keyPath, false)
 			if err != nil {
 				return err
 			}
@@ -214,27 +224,20 @@ func (p *Plan) planCA() error {
 	return nil
 }
 
+// checkDates refuses to sign with an existing or external CA outside its
+// validity (a CA made by this run is valid).
+func (c *CAPlan) checkDates(now time.Time) error {
+	if c.created {
+		return nil
+	}
+	return checkCADates(c.ca, c.CertPath, now)
+}
+
 func caCommonName(org string) string {
 	if org != "" {
 		return org + " libvirt CA"
 	}
 	return "libvirt-pki CA"
-}
-
-func loadCAFiles(certPath, keyPath string) (*pki.CA, error) {
-	certPEM, err := os.ReadFile(certPath)
-	if err != nil {
-		return nil, errs.WrapInput(err)
-	}
-	keyPEM, err := os.ReadFile(keyPath)
-	if err != nil {
-		return nil, errs.WrapInput(err)
-	}
-	ca, err := pki.LoadCA(certPEM, keyPEM)
-	if err != nil {
-		return nil, inputErr("%s: %v", certPath, err)
-	}
-	return ca, nil
 }
 
 // SharedPair names, in a certificates run's report, the one pair every
@@ -440,32 +443,6 @@ func orgList(org string) []string {
 	return []string{org}
 }
 
-func sameFile(path string, want []byte) bool {
-	b, err := os.ReadFile(path)
-	return err == nil && bytes.Equal(b, want)
-}
-
-func readIfExists(path string) ([]byte, error) {
-	fi, err := os.Lstat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, errs.WrapInput(err)
-	}
-	if fi.Mode()&fs.ModeSymlink != 0 {
-		return nil, inputErr("%s: is a symlink; refusing to replace it", path)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, inputErr("%s: not a regular file", path)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, errs.WrapInput(err)
-	}
-	return b, nil
-}
-
 func diffNames(have, want []string) string {
 	var parts []string
 	for _, w := range want {
@@ -501,7 +478,7 @@ func (p *Plan) planCAFiles() error {
 		}
 	}
 	for _, path := range paths {
-		data, err := readIfExists(path)
+		data, err := readIfExists(path, fsutil.LimitCert)
 		if err != nil {
 			return err
 		}

@@ -7,8 +7,6 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
-	"github.com/libvirt-pki/libvirt-pki/errs"
-	"os"
 	"runtime"
 	"slices"
 	"time"
@@ -26,6 +24,7 @@ type RenewOptions struct {
 	Layout layout.Layout
 	Root   string // as Options.Root
 	CADir  string
+	Top    string // as Options.Top
 	// CACertFile and CAKeyFile name an external CA, as in Options.
 	CACertFile, CAKeyFile string
 
@@ -75,6 +74,12 @@ func Renew(o RenewOptions) (*RenewResult, error) {
 	if p.CA.created {
 		return nil, inputErr("no CA in %s: run certificates first", o.CADir)
 	}
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
+	if err := p.CA.checkDates(o.Now); err != nil {
+		return nil, err
+	}
 	res, err := planRenew(o, p.CA.ca)
 	if err != nil {
 		return nil, err
@@ -85,7 +90,7 @@ func Renew(o RenewOptions) (*RenewResult, error) {
 		return nil, err
 	}
 	for _, f := range files {
-		if data, err := os.ReadFile(f); err == nil && !containsCert(data, p.CA.ca.Cert) {
+		if data, err := fsutil.ReadFile(f, fsutil.LimitCert); err == nil && !containsCert(data, p.CA.ca.Cert) {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("%s does not hold the signing CA: renewed certificates will not verify against it (run certificates to update it)", f))
 		}
 	}
@@ -107,6 +112,9 @@ func planRenew(o RenewOptions, ca *pki.CA) (*RenewResult, error) {
 	if o.Workers <= 0 {
 		o.Workers = runtime.NumCPU()
 	}
+	if err := checkTrees(o.Top, o.Root, o.CADir); err != nil {
+		return nil, err
+	}
 	tree := layout.Tree{Layout: o.Layout, Root: o.Root, CADir: o.CADir}
 	found, err := scanLeaves(tree)
 	if err != nil {
@@ -114,7 +122,7 @@ func planRenew(o RenewOptions, ca *pki.CA) (*RenewResult, error) {
 	}
 	revs, err := LoadRevocations(o.CADir)
 	if err != nil {
-		return nil, errs.WrapInput(err)
+		return nil, err
 	}
 	revoked := map[string]bool{}
 	for _, r := range revs {
@@ -241,11 +249,17 @@ func firstOrg(c *x509.Certificate) string {
 	return ""
 }
 
-// apply issues and writes every leaf marked for renewal through one
-// batch: on any error nothing is replaced.
+// apply issues and writes every leaf marked for renewal as one journalled
+// unit: on an error before the commit nothing is replaced.
 func (r *RenewResult) apply() (err error) {
-	batch := &fsutil.Batch{}
-	defer func() { err = finish(batch, err) }()
+	o := r.opts
+	batch := newStage(o.Top, o.Root, o.CADir)
+	defer func() { err = batch.finish(err) }()
+	return r.stage(batch)
+}
+
+// stage issues every leaf marked for renewal into batch.
+func (r *RenewResult) stage(batch *stage) error {
 	is := &issuer{ca: r.ca, tree: r.tree, batch: batch, days: r.opts.Days, notBefore: r.opts.Now.Add(-5 * time.Minute)}
 	return is.issueAll(r.Leaves, r.opts.Workers, nil)
 }

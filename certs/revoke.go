@@ -3,7 +3,6 @@ package certs
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"github.com/libvirt-pki/libvirt-pki/errs"
 	"io/fs"
 	"math/big"
@@ -37,18 +36,16 @@ const (
 
 // LoadRevocations reads the revocation list of a CA directory (none when
 // the file does not exist).
+// A file that does not parse, or is not a regular file, is bad input.
 func LoadRevocations(caDir string) ([]RevokedCert, error) {
 	path := filepath.Join(caDir, revokedFile)
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
+	data, err := readIfExists(path, fsutil.LimitConfig)
+	if err != nil || data == nil {
 		return nil, err
 	}
 	var list []RevokedCert
 	if err := json.Unmarshal(data, &list); err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
+		return nil, inputErr("%s: %v", path, err)
 	}
 	return list, nil
 }
@@ -58,6 +55,7 @@ type RevokeOptions struct {
 	Layout                layout.Layout
 	Root                  string
 	CADir                 string
+	Top                   string // as Options.Top
 	CACertFile, CAKeyFile string // an external CA, as in Options
 	Hosts                 []string
 	Serials               []string // hex, colons allowed
@@ -92,10 +90,13 @@ func Revoke(o RevokeOptions) (*RevokeResult, error) {
 	if p.CA.created {
 		return nil, inputErr("no CA in %s: nothing was ever issued there", o.CADir)
 	}
+	if err := checkTrees(o.Top, o.Root, o.CADir); err != nil {
+		return nil, err
+	}
 	ca := p.CA.ca
 	list, err := LoadRevocations(o.CADir)
 	if err != nil {
-		return nil, errs.WrapInput(err)
+		return nil, err
 	}
 	res := &RevokeResult{}
 	if list, err = res.add(o, ca, list); err != nil {
@@ -126,10 +127,10 @@ func Revoke(o RevokeOptions) (*RevokeResult, error) {
 }
 
 // writeRevocation stages the revocation list and every CRL and puts them
-// in place together.
+// in place together (the CA directory's first, see Roots).
 func writeRevocation(o RevokeOptions, list, crlPEM []byte, crlFiles []string) (err error) {
-	batch := &fsutil.Batch{}
-	defer func() { err = finish(batch, err) }()
+	batch := newStage(o.Top, o.Root, o.CADir)
+	defer func() { err = batch.finish(err) }()
 	if err := batch.WriteFile(filepath.Join(o.CADir, revokedFile), list, 0o600); err != nil {
 		return err
 	}
@@ -185,12 +186,12 @@ func hostCerts(tree layout.Tree, host string, ca *pki.CA) ([]RevokedCert, error)
 	var out []RevokedCert
 	for _, kind := range credential.Leaves(tree.Layout) {
 		path := tree.In(tree.HostUnit(host), kind.Cert)
-		certs, err := pki.ReadCertsFile(path)
+		certs, err := readCerts(path)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		if err != nil {
-			return nil, errs.WrapInput(err)
+			return nil, err
 		}
 		c := certs[0]
 		if ca.Signed(c) != nil {
@@ -209,9 +210,12 @@ func crlPaths(o RevokeOptions) ([]string, error) {
 	if _, err := os.Stat(o.Root); isNotExist(err) {
 		return []string{filepath.Join(o.CADir, CRLFile)}, nil
 	}
+	if _, err := treeUnits(tree); err != nil {
+		return nil, err
+	}
 	files, err := tree.CRLFiles()
 	if err != nil {
-		return nil, errs.WrapInput(err)
+		return nil, treeErr(err)
 	}
 	return append([]string{filepath.Join(o.CADir, CRLFile)}, files...), nil
 }

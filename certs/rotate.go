@@ -28,8 +28,14 @@ import (
 //	finish   every cacert.pem holds the new CA alone; previous/ becomes
 //	         retired-<date>/. Deploy: the old CA is no longer trusted.
 //
-// The state is the CA directory itself (which of next/ and previous/
-// exist), so there is no state file to lose or to disagree with the keys.
+// The state is the CA directory itself (which of next/ and previous/ hold
+// a CA), so there is no state file to lose or to disagree with the keys.
+// Each step stages all it writes (next/, previous/, the CA directory's own
+// pair, the leaves, every cacert.pem) in one journalled unit (see Roots),
+// so a step killed at any instant is either not done or done once the
+// next run has recovered; only the clean-ups after it (removing next/,
+// renaming previous/ to retired-<date>/, each a single rename or removal)
+// come after, and each is a state the step run again completes.
 
 // Rotation states.
 const (
@@ -60,6 +66,7 @@ type RotateOptions struct {
 	Layout layout.Layout
 	Root   string
 	CADir  string
+	Top    string // as Options.Top
 	// CACertFile is set when the user named an external CA: refused.
 	CACertFile string
 
@@ -122,7 +129,10 @@ func (o *RotateOptions) tree() layout.Tree {
 	return layout.Tree{Layout: o.Layout, Root: o.Root, CADir: o.CADir}
 }
 
-// RotationState says which step the CA directory is in.
+// RotationState says which step the CA directory is in. next/ and
+// previous/ count when they hold a CA certificate: a directory without one
+// is what an interrupted step left before its commit, or after removing
+// the certificate.
 func RotationState(caDir string) (string, error) {
 	isDir := func(name string) (bool, error) {
 		fi, err := os.Lstat(filepath.Join(caDir, name))
@@ -130,11 +140,15 @@ func RotationState(caDir string) (string, error) {
 		case errors.Is(err, fs.ErrNotExist):
 			return false, nil
 		case err != nil:
-			return false, errs.WrapInput(err)
+			return false, readErr(err)
 		case !fi.IsDir():
 			return false, inputErr("%s: not a directory", filepath.Join(caDir, name))
 		}
-		return true, nil
+		_, err = os.Lstat(filepath.Join(caDir, name, caCertName))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return false, readErr(err)
+		}
+		return err == nil, nil
 	}
 	next, err := isDir(nextDir)
 	if err != nil {
@@ -166,10 +180,10 @@ func loadRotation(o RotateOptions) (*rotation, error) {
 		return nil, err
 	}
 	load := func(dir string) (*pki.CA, error) {
-		return loadCAFiles(filepath.Join(dir, caCertName), filepath.Join(dir, caKeyName))
+		return loadCAFiles(filepath.Join(dir, caCertName), filepath.Join(dir, caKeyName), false)
 	}
 	if r.state != StateReissuing {
-		if _, err := os.Stat(filepath.Join(o.CADir, caCertName)); errors.Is(err, fs.ErrNotExist) {
+		if _, err := os.Lstat(filepath.Join(o.CADir, caCertName)); errors.Is(err, fs.ErrNotExist) {
 			return nil, inputErr("no CA in %s: rotate-ca rotates the CA that certificates made there (run certificates first, or give --ca-dir)", o.CADir)
 		}
 		if r.cur, err = load(o.CADir); err != nil {
@@ -192,7 +206,7 @@ func loadRotation(o RotateOptions) (*rotation, error) {
 			}
 			return filepath.Join(o.CADir, name)
 		}
-		r.next, err = loadCAFiles(pick(caCertName), pick(caKeyName))
+		r.next, err = loadCAFiles(pick(caCertName), pick(caKeyName), false)
 	}
 	if err != nil {
 		return nil, err
@@ -255,18 +269,22 @@ func (r *rotation) caFiles(data []byte) ([]FilePlan, error) {
 	return out, nil
 }
 
-func (r *rotation) writeCAFiles(files []FilePlan, data []byte) error {
+// stageCAFiles stages data for every cacert.pem of files to change.
+func (r *rotation) stageCAFiles(batch *stage, files []FilePlan, data []byte) error {
 	spec, _ := r.o.Layout.Spec(layout.CACert)
 	for _, f := range files {
 		if f.Action == Unchanged {
 			continue
 		}
-		if err := fsutil.WriteFileAtomic(f.Path, data, spec.Mode); err != nil {
+		if err := batch.WriteFile(f.Path, data, spec.Mode); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// newStage is a stage over the rotation's trees.
+func (o *RotateOptions) newStage() *stage { return newStage(o.Top, o.Root, o.CADir) }
 
 // CheckCABundle refuses a cacert.pem libvirt cannot load: more than
 // MaxCACerts certificates or more than MaxCAFileBytes.
@@ -325,16 +343,22 @@ func RotateStart(o RotateOptions) (*RotateResult, error) {
 	if o.DryRun {
 		return res, nil
 	}
-	// Bundles first, the next CA last and in one rename: a crash before
-	// the rename leaves state "none", and start runs again from scratch
-	// (the bundles' orphan certificate is replaced; nothing was signed by it).
-	if err := r.writeCAFiles(files, bundle); err != nil {
-		return nil, err
-	}
-	if fresh {
-		if err := writeCADir(filepath.Join(o.CADir, nextDir), r.next, nil); err != nil {
-			return nil, err
+	// The bundles and the next CA are one unit. With the CA directory in
+	// a tree of its own, next/ commits first: a kill before the bundles
+	// leaves state "started" with bundles to restore, which start run
+	// again does.
+	err = func() (err error) {
+		batch := o.newStage()
+		defer func() { err = batch.finish(err) }()
+		if fresh {
+			if err := stageCADir(batch, filepath.Join(o.CADir, nextDir), r.next, nil); err != nil {
+				return err
+			}
 		}
+		return r.stageCAFiles(batch, files, bundle)
+	}()
+	if err != nil {
+		return nil, err
 	}
 	return res, nil
 }
@@ -366,33 +390,25 @@ func nextCACommonName(org string, now time.Time, cur *pki.CA) string {
 	}
 }
 
-// writeCADir writes ca (and extra files, name to content, 0600) into a
-// temporary sibling of dir and renames it into place, so dir appears
-// complete or not at all.
-func writeCADir(dir string, ca *pki.CA, extra map[string][]byte) error {
-	tmp := dir + ".tmp"
-	// A leftover from a crashed run holds only an unused copy.
-	if err := os.RemoveAll(tmp); err != nil {
+// stageCADir stages ca (and extra files, name to content, 0600) into dir,
+// created 0700 if missing. The directory counts as holding a CA only once
+// the batch commits its cacert.pem (RotationState).
+func stageCADir(batch *stage, dir string, ca *pki.CA, extra map[string][]byte) error {
+	if err := fsutil.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	if err := os.Mkdir(tmp, 0o700); err != nil {
+	if err := batch.WriteFile(filepath.Join(dir, caKeyName), ca.Key.PEM, 0o600); err != nil {
 		return err
 	}
-	if err := fsutil.WriteFileAtomic(filepath.Join(tmp, caKeyName), ca.Key.PEM, 0o600); err != nil {
-		return err
-	}
-	if err := fsutil.WriteFileAtomic(filepath.Join(tmp, caCertName), ca.CertPEM, 0o644); err != nil {
+	if err := batch.WriteFile(filepath.Join(dir, caCertName), ca.CertPEM, 0o644); err != nil {
 		return err
 	}
 	for name, data := range extra {
-		if err := fsutil.WriteFileAtomic(filepath.Join(tmp, name), data, 0o600); err != nil {
+		if err := batch.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
 			return err
 		}
 	}
-	if err := os.Rename(tmp, dir); err != nil {
-		return err
-	}
-	return fsutil.SyncDir(filepath.Dir(dir))
+	return nil
 }
 
 // RotateReissue makes the next CA current (the old one is kept in
@@ -422,14 +438,14 @@ func RotateReissue(o RotateOptions) (*RotateResult, error) {
 	}
 	var lacking []string
 	for _, p := range paths {
-		if data, _ := os.ReadFile(p); !containsCert(data, newCA.Cert) {
+		if data, _ := fsutil.ReadFile(p, fsutil.LimitCert); !containsCert(data, newCA.Cert) {
 			lacking = append(lacking, p)
 		}
 	}
 	if len(lacking) > 0 {
 		return nil, inputErr("%s do not hold the next CA (written after rotate-ca start?): run rotate-ca start again to restore the bundle, deploy it, then reissue", strings.Join(lacking, ", "))
 	}
-	ro := RenewOptions{Layout: o.Layout, Root: o.Root, CADir: o.CADir, Days: o.Days, Now: o.Now, DryRun: o.DryRun}
+	ro := RenewOptions{Layout: o.Layout, Root: o.Root, CADir: o.CADir, Top: o.Top, Days: o.Days, Now: o.Now, DryRun: o.DryRun}
 	if r.state == StateStarted {
 		ro.All, ro.allReason = true, "new CA"
 	} else {
@@ -453,59 +469,88 @@ func RotateReissue(o RotateOptions) (*RotateResult, error) {
 		res.CAs = r.cas()
 		return res, nil
 	}
+	written, err := r.reissue(leaves)
+	if err != nil {
+		return nil, err
+	}
 	if r.state != StateReissued {
-		if err := r.swap(); err != nil {
-			return nil, err
-		}
 		if r.state == StateStarted { // resumed runs loaded previous/ already
 			r.prev = r.cur
 		}
 		r.cur, r.next, r.state = newCA, nil, StateReissued
 	}
 	res.CAs = r.cas()
-	if err := leaves.apply(); err != nil {
-		return res, fmt.Errorf("%w (the new CA is in place: run rotate-ca reissue again to re-issue the rest)", err)
+	if err := r.removeNext(); err != nil {
+		return nil, errs.AfterWrites(fmt.Errorf("%w (the new CA is in place: run rotate-ca reissue again to finish)", err), written)
 	}
 	return res, nil
 }
 
-// swap saves the current CA in previous/ (complete, in one rename), then
-// renames the next CA's key and certificate into the CA directory. Every
-// point it can stop at is a state loadRotation recognises.
-func (r *rotation) swap() error {
+// reissue stages the swap (unless done) and the re-issued leaves as one
+// unit and commits it; it returns what it wrote.
+func (r *rotation) reissue(leaves *RenewResult) (written []string, err error) {
+	batch := r.o.newStage()
+	defer func() {
+		if err = batch.finish(err); err == nil {
+			written = batch.Written()
+		}
+	}()
+	if r.state != StateReissued {
+		if err := r.stageSwap(batch); err != nil {
+			return nil, err
+		}
+	}
+	return nil, leaves.stage(batch)
+}
+
+// stageSwap stages the current CA into previous/ (with copies of the
+// revocation list and CRL, which stay: revocations are by serial and the
+// list is history) and the next CA's pair into the CA directory. Run to
+// resume an interrupted reissue, previous/ is already there.
+func (r *rotation) stageSwap(batch *stage) error {
 	dir := r.o.CADir
 	if r.state == StateStarted {
-		// revoked.json and the CRL stay (revocations are by serial and
-		// the list is history); previous/ keeps copies for the audit.
 		extra := map[string][]byte{}
-		for _, name := range []string{revokedFile, CRLFile} {
-			if data, err := os.ReadFile(filepath.Join(dir, name)); err == nil {
-				extra[name] = data
+		for _, f := range []struct {
+			name  string
+			limit int64
+		}{{revokedFile, fsutil.LimitConfig}, {CRLFile, fsutil.LimitCRL}} {
+			data, err := readIfExists(filepath.Join(dir, f.name), f.limit)
+			if err != nil {
+				return err
+			}
+			if data != nil {
+				extra[f.name] = data
 			}
 		}
-		if err := writeCADir(filepath.Join(dir, previousDir), r.cur, extra); err != nil {
+		if err := stageCADir(batch, filepath.Join(dir, previousDir), r.cur, extra); err != nil {
 			return err
 		}
 	}
-	// The key first: an interrupted swap is then a new key beside the old
-	// certificate, which loadRotation reads from previous/ and next/.
-	for _, name := range []string{caKeyName, caCertName} {
-		src := filepath.Join(dir, nextDir, name)
-		if !exists(src) {
-			continue
-		}
-		if err := os.Rename(src, filepath.Join(dir, name)); err != nil {
-			return err
-		}
-	}
-	if err := fsutil.SyncDir(dir); err != nil {
+	if err := batch.WriteFile(filepath.Join(dir, caKeyName), r.next.Key.PEM, 0o600); err != nil {
 		return err
 	}
-	// next/ is empty now but for anything a person put there.
-	if err := os.RemoveAll(filepath.Join(dir, nextDir)); err != nil {
+	return batch.WriteFile(filepath.Join(dir, caCertName), r.next.CertPEM, 0o644)
+}
+
+// removeNext removes next/ once its CA is current: its certificate first,
+// which ends the interrupted-reissue state (RotationState), then the rest
+// (the key, anything a person put there).
+func (r *rotation) removeNext() error {
+	next := filepath.Join(r.o.CADir, nextDir)
+	if err := fsutil.CheckNoSymlinks(r.o.CADir, filepath.Join(next, caCertName)); err != nil {
 		return err
 	}
-	return fsutil.SyncDir(dir)
+	if err := os.Remove(filepath.Join(next, caCertName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := fsutil.SyncDir(r.o.CADir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := os.RemoveAll(next); err != nil {
+		return err
+	}
+	return fsutil.SyncDir(r.o.CADir)
 }
 
 // RotateFinish makes every cacert.pem hold the new CA alone and retires
@@ -548,13 +593,40 @@ func RotateFinish(o RotateOptions) (*RotateResult, error) {
 		return res, nil
 	}
 	// Bundles first: until previous/ is renamed the step can run again.
-	if err := r.writeCAFiles(files, bundle); err != nil {
+	written, err := func() (written []string, err error) {
+		batch := o.newStage()
+		defer func() {
+			if err = batch.finish(err); err == nil {
+				written = batch.Written()
+			}
+		}()
+		return nil, r.stageCAFiles(batch, files, bundle)
+	}()
+	if err != nil {
 		return nil, err
 	}
-	if err := os.Rename(filepath.Join(o.CADir, previousDir), retired); err != nil {
-		return nil, err
+	if err := r.retire(retired); err != nil {
+		return nil, errs.AfterWrites(fmt.Errorf("%w (run rotate-ca finish again to retire the old CA)", err), written)
 	}
-	return res, fsutil.SyncDir(o.CADir)
+	return res, nil
+}
+
+// retire renames previous/ to retired (one atomic rename) and drops what
+// an interrupted reissue may have left of next/.
+func (r *rotation) retire(retired string) error {
+	prev := filepath.Join(r.o.CADir, previousDir)
+	for _, p := range []string{prev, retired} {
+		if err := fsutil.CheckNoSymlinks(r.o.CADir, p); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(prev, retired); err != nil {
+		return err
+	}
+	if err := fsutil.SyncDir(r.o.CADir); err != nil {
+		return err
+	}
+	return r.removeNext()
 }
 
 // retiredDir is retired-<UTC date>, with -2, -3... for more than one
@@ -620,9 +692,9 @@ func Status(o RotateOptions) (*RotationStatus, error) {
 		return nil, err
 	}
 	for _, p := range paths {
-		certs, err := pki.ReadCertsFile(p)
+		certs, err := readCerts(p)
 		if err != nil {
-			return nil, errs.WrapInput(err)
+			return nil, err
 		}
 		var holds []string
 		for _, role := range []string{"current", "next", "previous", "other"} {

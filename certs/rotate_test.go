@@ -185,9 +185,11 @@ func TestRotateSteps(t *testing.T) {
 	}
 }
 
-// TestRotateInterruptedReissue: a reissue that stopped after saving the
-// old CA and moving the new key (but not the certificate) is recognised,
-// and reissue completes it.
+// TestRotateInterruptedReissue: a reissue whose CA directory was written
+// (previous/ and the new pair in place) while next/ is still there and the
+// leaves are not re-issued (a kill between the CA directory's batch and the
+// tree's, when they are separate trees) is recognised, and reissue
+// completes it.
 func TestRotateInterruptedReissue(t *testing.T) {
 	dir := t.TempDir()
 	o := makeLayout(t, layout.Kolla, dir, false, "c1")
@@ -197,11 +199,17 @@ func TestRotateInterruptedReissue(t *testing.T) {
 		t.Fatal(err)
 	}
 	next := loadTestCA(t, filepath.Join(o.CADir, "next"))
-	// What swap does, up to the crash.
-	if err := writeCADir(filepath.Join(o.CADir, "previous"), old, nil); err != nil {
+	// What the CA directory's batch does, up to the crash.
+	batch := newStage("", o.CADir, "")
+	if err := stageCADir(batch, filepath.Join(o.CADir, "previous"), old, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Rename(filepath.Join(o.CADir, "next/cakey.pem"), filepath.Join(o.CADir, "cakey.pem")); err != nil {
+	for name, data := range map[string][]byte{"cakey.pem": next.Key.PEM, "cacert.pem": next.CertPEM} {
+		if err := batch.WriteFile(filepath.Join(o.CADir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := batch.Commit(); err != nil {
 		t.Fatal(err)
 	}
 	if s := state(t, o.CADir); s != StateReissuing {

@@ -8,8 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"os"
 	"strings"
+
+	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
 )
 
 // ParseCertsPEM returns every CERTIFICATE block in data, in order. It fails
@@ -38,9 +39,12 @@ func ParseCertsPEM(data []byte) ([]*x509.Certificate, error) {
 	return certs, nil
 }
 
-// ReadCertsFile is ParseCertsPEM on a file, with the path in errors.
+// ReadCertsFile is ParseCertsPEM on a file, with the path in errors. The
+// read is bounded (fsutil.LimitCert) and takes only a regular file, so a
+// FIFO or a device is refused at once; a symlink is followed, as callers
+// read files the user pointed at.
 func ReadCertsFile(path string) ([]*x509.Certificate, error) {
-	data, err := os.ReadFile(path)
+	data, err := fsutil.ReadFileFollow(path, fsutil.LimitCert)
 	if err != nil {
 		return nil, err
 	}

@@ -72,7 +72,7 @@ Defaults: ECDSA P-256 keys, leaves valid 730 days, the CA 3650 days.`,
 		},
 	}
 	fl := cmd.Flags()
-	opts.layoutFlags.register(fl, withCADir|withExternalCA)
+	opts.layoutFlags.register(fl, withCADir|withExternalCA|withLock)
 	opts.Hosts.register(cmd)
 	fl.StringVar(&opts.Mode, "mode", "per-host", "per-host: a pair of certificates per host; shared: one pair for all hosts")
 	fl.StringVar(&opts.WildcardDomain, "wildcard-domain", "", "shared mode: add *.`DOMAIN` to the server certificate")
@@ -97,6 +97,13 @@ func runCertificates(opts *CertificatesOptions) error {
 	}
 	if opts.Output != "text" && opts.Output != "json" {
 		return usageErrorf("--output %q: want text or json", opts.Output)
+	}
+	if !opts.DryRun {
+		guard, err := opts.lockTrees(opts.IO, o.Layout, o.Root, o.CADir)
+		if err != nil {
+			return err
+		}
+		defer guard.Unlock()
 	}
 	plan, err := certs.MakePlan(o)
 	if err != nil {
@@ -163,7 +170,8 @@ func (opts *CertificatesOptions) engineOptions() (certs.Options, error) {
 	if o.Root, o.CADir, opts.kolla, err = opts.roots(l); err != nil {
 		return o, err
 	}
-	return o, nil
+	o.Top, err = opts.top(l)
+	return o, err
 }
 
 func writeCertificatesText(w io.Writer, plan *certs.Plan, opts *CertificatesOptions) {

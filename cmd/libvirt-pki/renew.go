@@ -56,7 +56,7 @@ A second run with the same flags changes nothing.`,
 		},
 	}
 	fl := cmd.Flags()
-	opts.layoutFlags.register(fl, withCADir|withExternalCA)
+	opts.layoutFlags.register(fl, withCADir|withExternalCA|withLock)
 	durationVar(fl, &opts.RenewBefore, "renew-before", 30*24*time.Hour, "renew certificates expiring within this `DURATION`")
 	fl.BoolVar(&opts.All, "all", false, "renew every certificate, whatever its dates")
 	fl.BoolVar(&opts.RotateKeys, "rotate-keys", false, "make new private keys (of the same algorithm) for renewed certificates")
@@ -87,6 +87,16 @@ func runRenew(opts *RenewOptions) error {
 	}
 	if o.Root, o.CADir, _, err = opts.roots(l); err != nil {
 		return err
+	}
+	if o.Top, err = opts.top(l); err != nil {
+		return err
+	}
+	if !opts.DryRun {
+		guard, err := opts.lockTrees(opts.IO, l, o.Root, o.CADir)
+		if err != nil {
+			return err
+		}
+		defer guard.Unlock()
 	}
 	res, err := certs.Renew(o)
 	if err != nil {

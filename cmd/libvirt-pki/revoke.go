@@ -46,7 +46,7 @@ The next certificates run re-issues a revoked host that is still listed.`,
 		},
 	}
 	fl := cmd.Flags()
-	opts.layoutFlags.register(fl, withCADir|withExternalCA)
+	opts.layoutFlags.register(fl, withCADir|withExternalCA|withLock)
 	fl.StringArrayVar(&opts.Hosts, "host", nil, "revoke this host's server and client certificates (repeatable)")
 	fl.StringArrayVar(&opts.Serials, "serial", nil, "revoke the certificate with this hex `SERIAL` (repeatable)")
 	fl.IntVar(&opts.CRLDays, "crl-days", 90, "the CRL's validity (next update), in days")
@@ -71,6 +71,16 @@ func runRevoke(opts *RevokeOptions) error {
 	o := certs.RevokeOptions{Layout: l, Hosts: opts.Hosts, Serials: opts.Serials, CRLDays: opts.CRLDays, DryRun: opts.DryRun, CACertFile: opts.CACert, CAKeyFile: opts.CAKey}
 	if o.Root, o.CADir, _, err = opts.roots(l); err != nil {
 		return err
+	}
+	if o.Top, err = opts.top(l); err != nil {
+		return err
+	}
+	if !opts.DryRun {
+		guard, err := opts.lockTrees(opts.IO, l, o.Root, o.CADir)
+		if err != nil {
+			return err
+		}
+		defer guard.Unlock()
 	}
 	res, err := certs.Revoke(o)
 	if err != nil {

@@ -79,8 +79,9 @@ working during a rotation (it signs with whichever CA is current).`,
 			Use:   step,
 			Short: s.short,
 			Args:  cobra.NoArgs,
-			RunE: func(*cobra.Command, []string) error {
+			RunE: func(c *cobra.Command, _ []string) error {
 				opts.Step = step
+				opts.flags = c.Flags()
 				if runF != nil {
 					return runF(opts)
 				}
@@ -88,7 +89,11 @@ working during a rotation (it signs with whichever CA is current).`,
 			},
 		}
 		fl := sub.Flags()
-		opts.layoutFlags.register(fl, withCADir)
+		with := withCADir
+		if step != "status" {
+			with |= withLock
+		}
+		opts.layoutFlags.register(fl, with)
 		// Accepted only to refuse clearly: an external CA is not ours to rotate.
 		fl.StringVar(&opts.CACert, "ca-cert", "", "not supported: rotation manages only CAs made by libvirt-pki")
 		fl.StringVar(&opts.CAKey, "ca-key", "", "not supported (see --ca-cert)")
@@ -131,6 +136,16 @@ func runRotateCA(opts *RotateCAOptions) error {
 	}
 	if o.Root, o.CADir, _, err = opts.roots(l); err != nil {
 		return err
+	}
+	if o.Top, err = opts.top(l); err != nil {
+		return err
+	}
+	if opts.Step != "status" && !opts.DryRun {
+		guard, err := opts.lockTrees(opts.IO, l, o.Root, o.CADir)
+		if err != nil {
+			return err
+		}
+		defer guard.Unlock()
 	}
 	w := opts.IO.Out
 	if opts.Step == "status" {
