@@ -1,0 +1,199 @@
+// Package lint runs zlint's RFC lints (RFC 5280, RFC 8813 and zlint's
+// other RFC sources) over every certificate and every CRL of a layout
+// tree, ours or one made by openssl or `kolla-ansible certificates`, as
+// an auditor would. The web-PKI lints (CA/Browser Forum, Mozilla, Apple,
+// Chrome, ETSI, community) do not apply to a private PKI and run only on
+// request (Options.IncludeCABF).
+//
+// The tree is walked as every command walks it: the CA directory, then
+// layout.Tree.Units with each certificate role of the layout table and
+// the CRL beside each CA file (layout.CRLBeside).
+package lint
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+
+	"github.com/zmap/zcrypto/x509"
+	"github.com/zmap/zlint/v3"
+	zl "github.com/zmap/zlint/v3/lint"
+
+	"github.com/libvirt-pki/libvirt-pki/errs"
+	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
+	"github.com/libvirt-pki/libvirt-pki/layout"
+	"github.com/libvirt-pki/libvirt-pki/verify"
+)
+
+// Options says what to lint.
+type Options struct {
+	Tree layout.Tree
+	// IncludeCABF adds every other source zlint has: CA/Browser Forum,
+	// Mozilla, Apple, Chrome, ETSI and community lints.
+	IncludeCABF bool
+}
+
+// Kind is what an Object is.
+type Kind string
+
+// Kinds of object.
+const (
+	KindCertificate Kind = "certificate"
+	KindCRL         Kind = "crl"
+)
+
+// RoleCRL is the Role of a CRL file (the layout's roles name only
+// certificates and keys).
+const RoleCRL = "crl"
+
+// CAUnit names the CA directory in reports, as audit does. Host names
+// cannot hold parentheses, so it never collides with one.
+const CAUnit = "(ca)"
+
+// caDirCert is the CA certificate's name in the CA directory.
+const caDirCert = "cacert.pem"
+
+// Object is one certificate (of a file that may hold a bundle) or one CRL.
+type Object struct {
+	Unit string `json:"unit"` // host, layout.SharedUnit or CAUnit
+	Path string `json:"path"`
+	// File is Path relative to the unit's directory.
+	File string `json:"file"`
+	Role string `json:"role"` // the layout role (cacert, servercert, clientcert) or "crl"
+	Kind Kind   `json:"kind"`
+	// Index is the certificate's position in its file, 0 first (0 for a
+	// CRL).
+	Index int `json:"index"`
+	// Subject is a certificate's subject or a CRL's issuer, as a DN.
+	Subject string `json:"subject"`
+}
+
+// Finding is one lint that did not pass on one object.
+type Finding struct {
+	Object
+	Severity verify.Severity `json:"severity"`
+	// Status is zlint's own result: fatal, error, warn or info.
+	Status      string `json:"status"`
+	Lint        string `json:"lint"`
+	Source      string `json:"source"`
+	Description string `json:"description"`
+	Citation    string `json:"citation,omitempty"`
+	Details     string `json:"details,omitempty"`
+}
+
+// Report is what a run linted and found.
+type Report struct {
+	// Sources are the zlint sources whose lints ran, sorted.
+	Sources []string
+	// Lints counts the lints that ran on each certificate and each CRL.
+	CertLints, CRLLints int
+	Objects             []Object
+	Findings            []Finding
+}
+
+// target is one file the walk visits.
+type target struct {
+	unit, dir, path, role string
+}
+
+// Run lints every certificate and CRL of the tree. A tree without any, a
+// file that does not parse or an unreadable root is bad input (errs.Input).
+func Run(o Options) (*Report, error) {
+	reg, err := registry(o.IncludeCABF)
+	if err != nil {
+		return nil, err
+	}
+	targets, err := walk(o.Tree)
+	if err != nil {
+		return nil, errs.WrapInput(err)
+	}
+	rep := &Report{Sources: sourceNames(reg), CertLints: len(reg.CertificateLints().Lints()), CRLLints: len(reg.RevocationListLints().Lints())}
+	seen := map[string]bool{}
+	for _, tg := range targets {
+		if abs, err := filepath.Abs(tg.path); err == nil {
+			if seen[abs] {
+				continue
+			}
+			seen[abs] = true
+		}
+		data, err := fsutil.ReadFileFollow(tg.path, fsutil.LimitCRL)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, errs.WrapInput(err)
+		}
+		if err := rep.lintFile(reg, tg, data); err != nil {
+			return nil, errs.WrapInput(err)
+		}
+	}
+	if len(rep.Objects) == 0 {
+		return nil, errs.Inputf("%s: no certificate or CRL found for the %s layout (wrong --config-dir, --out or --layout?)", o.Tree.Root, o.Tree.Layout.Name)
+	}
+	return rep, nil
+}
+
+// walk lists the files that may hold certificates or CRLs: the CA
+// directory's, then each unit's certificate roles and the CRL beside its
+// CA file.
+func walk(t layout.Tree) ([]target, error) {
+	var out []target
+	if t.CADir != "" {
+		ca := filepath.Join(t.CADir, caDirCert)
+		out = append(out, target{CAUnit, t.CADir, ca, string(layout.CACert)},
+			target{CAUnit, t.CADir, layout.CRLBeside(ca), RoleCRL})
+	}
+	units, err := t.Units()
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range units {
+		for _, spec := range t.Layout.Files {
+			if !spec.Role.IsKey() {
+				out = append(out, target{u.Name, u.Dir, t.In(u, spec.Role), string(spec.Role)})
+			}
+		}
+		if t.Layout.Has(layout.CACert) {
+			out = append(out, target{u.Name, u.Dir, layout.CRLBeside(t.In(u, layout.CACert)), RoleCRL})
+		}
+	}
+	return out, nil
+}
+
+// lintFile parses a file as its role says (a CRL, or one or more
+// certificates) and lints each object in it.
+func (r *Report) lintFile(reg zl.Registry, tg target, data []byte) error {
+	if tg.role == RoleCRL {
+		der, err := crlDER(data)
+		if err != nil {
+			return fmt.Errorf("%s: %v", tg.path, err)
+		}
+		crl, err := x509.ParseRevocationList(der)
+		if err != nil {
+			return fmt.Errorf("%s: %v", tg.path, err)
+		}
+		r.add(tg.object(KindCRL, 0, crl.Issuer.String()), zlint.LintRevocationListEx(crl, reg))
+		return nil
+	}
+	ders, err := certDERs(data)
+	if err != nil {
+		return fmt.Errorf("%s: %v", tg.path, err)
+	}
+	for i, der := range ders {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			return fmt.Errorf("%s: certificate %d: %v", tg.path, i, err)
+		}
+		r.add(tg.object(KindCertificate, i, c.Subject.String()), zlint.LintCertificateEx(c, reg))
+	}
+	return nil
+}
+
+func (tg target) object(kind Kind, index int, subject string) Object {
+	file, err := filepath.Rel(tg.dir, tg.path)
+	if err != nil {
+		file = filepath.Base(tg.path)
+	}
+	return Object{Unit: tg.unit, Path: tg.path, File: filepath.ToSlash(file), Role: tg.role, Kind: kind, Index: index, Subject: subject}
+}

@@ -1,0 +1,186 @@
+package lint
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/libvirt-pki/libvirt-pki/certs"
+	"github.com/libvirt-pki/libvirt-pki/internal/testlayout"
+	"github.com/libvirt-pki/libvirt-pki/kolla"
+	"github.com/libvirt-pki/libvirt-pki/layout"
+	"github.com/libvirt-pki/libvirt-pki/pki"
+	"github.com/libvirt-pki/libvirt-pki/verify"
+)
+
+// todaysRFCFindings is THE EXPECTATION: every RFC finding zlint reports
+// on what `certificates` and `revoke` write today, by the role of the
+// linted object and its key family ("" for every family). Issue 12's
+// key-usage policy (no keyEncipherment on EC keys, none beside
+// clientAuth) and CRL number will empty it, and the test then asserts
+// zero RFC findings on every layout and key algorithm.
+var todaysRFCFindings = []struct {
+	Role   string // cacert, servercert, clientcert or crl
+	Family string // "ecdsa", "rsa" or ""
+	Lint   string
+}{
+	{"servercert", "ecdsa", "e_ecdsa_allowed_ku"},    // RFC 8813: no keyEncipherment on EC keys
+	{"servercert", "ecdsa", "n_ecdsa_ee_invalid_ku"}, // RFC 5480: keyEncipherment is no EC usage
+	{"clientcert", "ecdsa", "e_ecdsa_allowed_ku"},
+	{"clientcert", "ecdsa", "n_ecdsa_ee_invalid_ku"},
+	{"clientcert", "", "e_key_usage_and_extended_key_usage_inconsistent"}, // keyEncipherment with clientAuth
+	{"crl", "", "e_crl_missing_crl_number"},                               // RFC 5280 §5.2.3
+}
+
+// The objects each layout's tree holds after `certificates --hosts
+// compute01` and `revoke`: the walk must find every one.
+var layoutObjects = map[string][]string{
+	"kolla": {"(ca) cacert.pem", "(ca) cacrl.pem", "(shared) cacert.pem", "(shared) cacrl.pem",
+		"compute01 servercert.pem", "compute01 clientcert.pem"},
+	"libvirt": {"(ca) cacert.pem", "(ca) cacrl.pem", "compute01 etc/pki/CA/cacert.pem",
+		"compute01 etc/pki/libvirt/servercert.pem", "compute01 etc/pki/libvirt/clientcert.pem", "compute01 etc/pki/CA/cacrl.pem"},
+	"pkipath": {"(ca) cacert.pem", "(ca) cacrl.pem", "compute01 cacert.pem", "compute01 clientcert.pem", "compute01 cacrl.pem"},
+}
+
+// TestRFCFindingsOnOurTrees lints a tree made by the certificates engine
+// for each layout and key algorithm and compares the findings with
+// todaysRFCFindings, exactly.
+func TestRFCFindingsOnOurTrees(t *testing.T) {
+	for _, algo := range pki.KeyAlgos {
+		t.Run(string(algo), func(t *testing.T) {
+			t.Parallel()
+			// The seed's files must outlive the subtest that made them.
+			seed, base := keySeed{}, t.TempDir()
+			for _, l := range layout.Layouts {
+				t.Run(l.Name, func(t *testing.T) {
+					tree := seed.issue(t, filepath.Join(base, l.Name), l, algo)
+					rep, err := Run(Options{Tree: tree})
+					if err != nil {
+						t.Fatal(err)
+					}
+					checkObjects(t, rep, layoutObjects[l.Name])
+					checkFindings(t, rep, expectedFindings(rep, algo))
+				})
+			}
+		})
+	}
+}
+
+// keySeed keeps the CA and leaf keys of a key algorithm's first tree, so
+// the other layouts reuse them (certificates keeps an existing key of the
+// right algorithm) instead of generating RSA keys again.
+type keySeed struct {
+	caDir string
+	keys  map[layout.Role]string // role -> a key file of the first tree
+}
+
+// issue makes layout l's tree in dir with host compute01 and a CRL
+// (revoking compute01), with the seed's CA and keys when it has them.
+func (s *keySeed) issue(t *testing.T, dir string, l layout.Layout, algo pki.KeyAlgo) layout.Tree {
+	tree := layout.Tree{Layout: l, Root: filepath.Join(dir, "out")}
+	tree.CADir = layout.OutCADir(tree.Root)
+	if l.ConfigRooted {
+		tree.Root, tree.CADir = kolla.NovaLibvirtDir(dir, ""), kolla.CADir(dir)
+	}
+	host := tree.HostUnit("compute01")
+	if s.caDir != "" {
+		copyFile(t, filepath.Join(s.caDir, "cacert.pem"), filepath.Join(tree.CADir, "cacert.pem"))
+		copyFile(t, filepath.Join(s.caDir, "cakey.pem"), filepath.Join(tree.CADir, "cakey.pem"))
+		for role, src := range s.keys {
+			if l.Has(role) {
+				copyFile(t, src, tree.In(host, role))
+			}
+		}
+	}
+	hosts, err := layout.ParseHosts(nil, []string{"compute01"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testlayout.Issue(t, certs.Options{Layout: l, Root: tree.Root, CADir: tree.CADir, Hosts: hosts, Algo: algo})
+	if _, err := certs.Revoke(certs.RevokeOptions{Layout: l, Root: tree.Root, CADir: tree.CADir, Hosts: []string{"compute01"}, CRLDays: 30}); err != nil {
+		t.Fatal(err)
+	}
+	if s.caDir == "" {
+		s.caDir, s.keys = tree.CADir, map[layout.Role]string{}
+		for _, f := range l.Files {
+			if f.Role.IsKey() {
+				s.keys[f.Role] = tree.In(host, f.Role)
+			}
+		}
+	}
+	return tree
+}
+
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// expectedFindings applies todaysRFCFindings to the objects rep linted,
+// as "unit file #index lint" lines.
+func expectedFindings(rep *Report, algo pki.KeyAlgo) []string {
+	family := "rsa"
+	if strings.HasPrefix(string(algo), "ecdsa") {
+		family = "ecdsa"
+	}
+	var want []string
+	for _, o := range rep.Objects {
+		for _, e := range todaysRFCFindings {
+			if e.Role == o.Role && (e.Family == "" || e.Family == family) {
+				want = append(want, findingKey(o, e.Lint))
+			}
+		}
+	}
+	return want
+}
+
+func findingKey(o Object, lint string) string {
+	return o.Unit + " " + o.File + " #" + strconv.Itoa(o.Index) + " " + lint
+}
+
+func checkObjects(t *testing.T, rep *Report, want []string) {
+	t.Helper()
+	var got []string
+	for _, o := range rep.Objects {
+		got = append(got, o.Unit+" "+o.File)
+	}
+	if !sameSet(got, want) {
+		t.Errorf("objects linted:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// checkFindings compares the findings with want exactly, and checks that
+// each severity is the one zlint's name prefix says (e_, w_, n_).
+func checkFindings(t *testing.T, rep *Report, want []string) {
+	t.Helper()
+	var got []string
+	prefix := map[verify.Severity]string{verify.Error: "e_", verify.Warning: "w_", verify.Info: "n_"}
+	for _, f := range rep.Findings {
+		got = append(got, findingKey(f.Object, f.Lint))
+		if !strings.HasPrefix(f.Lint, prefix[f.Severity]) || f.Source == "" || f.Description == "" {
+			t.Errorf("%s: severity %s, source %q, description %q", f.Lint, f.Severity, f.Source, f.Description)
+		}
+	}
+	if !sameSet(got, want) {
+		t.Errorf("findings:\n%s\nwant (todaysRFCFindings):\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
