@@ -117,7 +117,11 @@ func Run(o Options) (*Report, error) {
 			}
 			seen[abs] = true
 		}
-		data, err := fsutil.ReadFileFollow(tg.path, fsutil.LimitCRL)
+		limit := int64(fsutil.LimitCert)
+		if tg.role == RoleCRL {
+			limit = fsutil.LimitCRL
+		}
+		data, err := fsutil.ReadFileFollow(tg.path, limit)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}

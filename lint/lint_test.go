@@ -184,3 +184,29 @@ func sameSet(a, b []string) bool {
 	slices.Sort(b)
 	return slices.Equal(a, b)
 }
+
+// TestBundleIndex: each certificate of a bundle is linted and reported
+// with its place in the file.
+func TestBundleIndex(t *testing.T) {
+	var seed keySeed
+	tree := seed.issue(t, t.TempDir(), layout.PKIPath, pki.ECDSAP256)
+	caFile := tree.In(tree.HostUnit("compute01"), layout.CACert)
+	data, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, caFile, string(data)+string(data))
+	rep, err := Run(Options{Tree: tree})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, o := range rep.Objects {
+		if o.Path == caFile {
+			got = append(got, strconv.Itoa(o.Index)+" "+o.Subject)
+		}
+	}
+	if want := []string{"0 CN=libvirt-pki CA", "1 CN=libvirt-pki CA"}; !slices.Equal(got, want) {
+		t.Errorf("%s: objects %q, want %q", caFile, got, want)
+	}
+}
