@@ -111,6 +111,12 @@ func LockTrees(ctx context.Context, l layout.Layout, top, root, caDir string, op
 	slices.Sort(sorted)
 	g := &Guard{}
 	for _, r := range sorted {
+		// Two trees yet to be made may share their nearest existing
+		// ancestor, whose lock then guards both (as fsutil.LockTree
+		// guards a tree it will create).
+		if slices.ContainsFunc(g.locks, func(lk *fsutil.Locked) bool { return filepath.Dir(lk.Path()) == nearestDir(r) }) {
+			continue
+		}
 		lk, err := fsutil.LockTree(ctx, r, opts)
 		if err != nil {
 			g.Unlock()
@@ -133,6 +139,21 @@ func LockTrees(ctx context.Context, l layout.Layout, top, root, caDir string, op
 		}
 	}
 	return g, nil
+}
+
+// nearestDir is dir, or its nearest ancestor that exists.
+func nearestDir(dir string) string {
+	dir, _ = filepath.Abs(dir)
+	for {
+		if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return dir
+		}
+		dir = parent
+	}
 }
 
 // Unlock releases every lock.

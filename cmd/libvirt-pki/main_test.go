@@ -15,8 +15,12 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// A child running a scenario (testhooks_test.go) is not a test run.
+	if code, ok := runScenario(); ok {
+		os.Exit(code)
+	}
 	testscript.Main(m, map[string]func(){
-		"libvirt-pki": main,
+		"libvirt-pki": cliMain, // main, with the test hooks (testhooks_test.go)
 	})
 }
 
