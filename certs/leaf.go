@@ -1,11 +1,12 @@
 package certs
 
 import (
-	"errors"
-	"io/fs"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"github.com/libvirt-pki/libvirt-pki/errs"
+	"io/fs"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -162,6 +163,16 @@ func caFilesOf(tree layout.Tree) ([]string, error) {
 	files, err := tree.CAFiles()
 	if err != nil {
 		return nil, treeErr(err)
+	}
+	// Only regular files: a FIFO or device named cacert.pem is refused
+	// here, before anything reads it or writes over it.
+	for _, f := range files {
+		if fi, err := os.Lstat(f); err != nil {
+			return nil, readErr(err)
+		} else if !fi.Mode().IsRegular() {
+			_, err := fsutil.ReadFile(f, fsutil.LimitCert) // says what it is
+			return nil, readErr(err)
+		}
 	}
 	return files, nil
 }

@@ -210,12 +210,13 @@ func crlPaths(o RevokeOptions) ([]string, error) {
 	if _, err := os.Stat(o.Root); isNotExist(err) {
 		return []string{filepath.Join(o.CADir, CRLFile)}, nil
 	}
-	if _, err := treeUnits(tree); err != nil {
+	cas, err := caFilesOf(tree)
+	if err != nil {
 		return nil, err
 	}
-	files, err := tree.CRLFiles()
-	if err != nil {
-		return nil, treeErr(err)
+	out := []string{filepath.Join(o.CADir, CRLFile)}
+	for _, p := range cas {
+		out = append(out, layout.CRLBeside(p))
 	}
-	return append([]string{filepath.Join(o.CADir, CRLFile)}, files...), nil
+	return out, nil
 }

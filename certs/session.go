@@ -243,9 +243,13 @@ func (s *stage) Abort() {
 // next run's Recover completes that batch).
 func (s *stage) Commit() error {
 	for i, b := range s.batches {
+		journal := filepath.Join(s.roots[i], fsutil.JournalFileName)
+		_, before := os.Lstat(journal)
 		if err := b.Commit(); err != nil {
 			s.Abort()
-			s.written = append(s.written, renamedSoFar(s.roots[i], s.targets[i])...)
+			if before != nil { // the journal left, if any, is this batch's
+				s.written = append(s.written, renamedSoFar(journal, s.targets[i])...)
+			}
 			return errs.AfterWrites(err, s.written)
 		}
 		s.written = append(s.written, s.targets[i]...)
@@ -269,8 +273,8 @@ func (s *stage) finish(err error) error {
 // renamedSoFar lists the targets of a batch whose commit failed midway
 // (its journal is kept) that are already in place: those with no staged
 // temporary file left beside them. The lock makes every such file ours.
-func renamedSoFar(root string, targets []string) []string {
-	if _, err := os.Lstat(filepath.Join(root, fsutil.JournalFileName)); err != nil {
+func renamedSoFar(journal string, targets []string) []string {
+	if _, err := os.Lstat(journal); err != nil {
 		return nil // failed before the first rename: nothing in place
 	}
 	var out []string

@@ -2,10 +2,16 @@ package pki
 
 import (
 	"crypto/x509"
+	"errors"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
 )
 
 func TestIssueEveryAlgo(t *testing.T) {
@@ -95,5 +101,25 @@ func TestParseKeyAlgo(t *testing.T) {
 	}
 	if a, err := ParseKeyAlgo("RSA-3072"); err != nil || a != RSA3072 {
 		t.Fatal(a, err)
+	}
+}
+
+// TestReadCertsFileBounded: a FIFO is refused at once (not waited on), and
+// so is a file over fsutil.LimitCert.
+func TestReadCertsFileBounded(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "cacert.pem")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadCertsFile(fifo); !errors.Is(err, fsutil.ErrNotRegular) {
+		t.Fatalf("FIFO: %v", err)
+	}
+	big := filepath.Join(dir, "big.pem")
+	if err := os.WriteFile(big, make([]byte, fsutil.LimitCert+1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadCertsFile(big); !errors.Is(err, fsutil.ErrTooLarge) {
+		t.Fatalf("big file: %v", err)
 	}
 }

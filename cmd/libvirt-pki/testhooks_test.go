@@ -132,10 +132,13 @@ func leftovers(dir string) []string {
 }
 
 // snapshotFiles maps every regular file under dir, but the lock file, to
-// its content.
+// its content; directories it may not read are left out.
 func snapshotFiles(dir string) (map[string]string, error) {
 	m := map[string]string{}
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil && d != nil && d.IsDir() && errors.Is(err, fs.ErrPermission) {
+			return filepath.SkipDir
+		}
 		if err != nil {
 			return err
 		}
@@ -165,5 +168,3 @@ func sameFiles(before, after map[string]string) error {
 	}
 	return nil
 }
-
-var errSkip = errors.New("skip")
