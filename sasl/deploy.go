@@ -1,19 +1,28 @@
 package sasl
 
 import (
+	"bytes"
+	"cmp"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/libvirt-pki/libvirt-pki/errs"
+	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
 	"github.com/libvirt-pki/libvirt-pki/layout"
 )
 
 // Options says which SASL files to write for a set of hosts.
 type Options struct {
 	// Root holds one directory per host (Kolla's nova-libvirt directory).
-	Root  string
-	Hosts []string
+	Root string
+	// TreeRoot is the top of the tree the run writes into (Kolla's config
+	// directory), which the caller has locked: Apply journals its one unit
+	// there, and no path from it down to a written file may be a symlink.
+	// Root must be TreeRoot or below it; "" means Root.
+	TreeRoot string
+	Hosts    []string
 	// Realm is every host's realm; "" gives each host its own name,
 	// lowercased, which is the realm libvirtd computes for itself when its
 	// host name is the inventory name.
@@ -32,7 +41,8 @@ type Plan struct {
 	Format   DBFormat
 	Hosts    []HostPlan
 
-	files []hostFiles // per host, as Hosts
+	treeRoot string
+	files    []hostFiles // per host, as Hosts
 }
 
 // HostPlan is what happens to one host's files.
@@ -43,14 +53,18 @@ type HostPlan struct {
 }
 
 // NewPlan checks o and decides every host's files, reading what is there
-// and writing nothing: bad input anywhere (options, an existing passwd.db
-// of the wrong format) is an errs.Input before the first write.
+// and writing nothing: bad input anywhere (options, a realm or password
+// the files cannot carry, a symlink on the way to a file, an existing
+// passwd.db of the wrong format) is an errs.Input before the first write.
 func NewPlan(o Options) (*Plan, error) {
 	mechs, format, err := o.check()
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{Authname: o.Authname, Mechs: mechs, Format: format}
+	if err := CheckPassword(o.Password, "the password given"); err != nil {
+		return nil, err
+	}
+	p := &Plan{Authname: o.Authname, Mechs: mechs, Format: format, treeRoot: cmp.Or(o.TreeRoot, o.Root)}
 	for _, h := range o.Hosts {
 		if err := layout.ValidateName(h); err != nil {
 			return nil, errs.Inputf("host %q: %v", h, err)
@@ -59,10 +73,17 @@ func NewPlan(o Options) (*Plan, error) {
 		if realm == "" {
 			realm = strings.ToLower(h)
 		}
-		files, err := planHost(hostOptions{
+		if err := CheckRealm(realm); err != nil {
+			return nil, fmt.Errorf("host %s: %w", h, err)
+		}
+		ho := hostOptions{
 			Dir: filepath.Join(o.Root, h), Realm: realm, Authname: o.Authname, Password: o.Password,
 			Mechs: p.Mechs, Format: p.Format, Iterations: o.Iterations,
-		})
+		}
+		if err := ho.checkTree(p.treeRoot); err != nil {
+			return nil, err
+		}
+		files, err := planHost(ho)
 		if err != nil {
 			return nil, err
 		}
@@ -80,8 +101,8 @@ func (o Options) Check() error {
 }
 
 func (o Options) check() (mechs []string, format DBFormat, err error) {
-	if o.Authname == "" || strings.ContainsAny(o.Authname, "\x00@") {
-		return nil, "", errs.Inputf("SASL authname %q: want a user name without '@'", o.Authname)
+	if err := CheckAuthname(o.Authname); err != nil {
+		return nil, "", err
 	}
 	if o.Iterations < MinSCRAMIterations || o.Iterations > MaxSCRAMIterations {
 		return nil, "", errs.Inputf("SCRAM iterations %d: want %d to %d", o.Iterations, MinSCRAMIterations, MaxSCRAMIterations)
@@ -112,15 +133,62 @@ func (p *Plan) Changed() int {
 	return n
 }
 
-// Apply writes the plan, host by host. A failure after some files were
-// written is an errs.Partial naming them; written lists them either way.
+// Apply writes every host's changed files as one unit: each is staged
+// beside its target, then all are committed by one journalled
+// fsutil.Batch rooted at the tree root, so a run killed at any instant
+// leaves (once the next run's fsutil.Recover has completed the journal)
+// every host's files all old or all new, and never a passwd.db and an
+// auth.conf that disagree. A file whose bytes are right but whose mode is
+// not is rewritten in the same unit. The caller holds the tree's lock and
+// has run fsutil.Recover and fsutil.SweepTemp.
+//
+// written lists the files put in place. A failure before the first
+// rename writes nothing and lists nothing (only missing host directories
+// may have been made); a failure after it is an errs.Partial naming the
+// files already in place, and the journal left behind lets the next run
+// complete the unit.
 func (p *Plan) Apply() (written []string, err error) {
-	for i, h := range p.files {
-		w, err := h.write()
-		written = append(written, w...)
-		if err != nil {
-			return written, errs.AfterWrites(fmt.Errorf("host %s: %w", p.Hosts[i].Host, err), written)
+	b := fsutil.NewBatch(p.treeRoot)
+	var staged []plannedFile
+	for _, h := range p.files {
+		files := h.toWrite()
+		if len(files) == 0 {
+			continue
+		}
+		if err := fsutil.MkdirAll(h.dir, 0o755); err != nil {
+			b.Abort()
+			return nil, err
+		}
+		for _, f := range files {
+			if err := b.WriteFile(f.res.Path, f.data, f.mode); err != nil {
+				b.Abort()
+				return nil, err
+			}
+			staged = append(staged, f)
 		}
 	}
+	if err := b.Commit(); err != nil {
+		written = inPlace(staged)
+		return written, errs.AfterWrites(err, written)
+	}
+	for _, f := range staged {
+		written = append(written, f.res.Path)
+	}
 	return written, nil
+}
+
+// inPlace lists the staged files that already hold their new bytes and
+// mode: after a failed commit, those are what was written.
+func inPlace(staged []plannedFile) []string {
+	var out []string
+	for _, f := range staged {
+		fi, err := os.Lstat(f.res.Path)
+		if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != f.mode {
+			continue
+		}
+		if data, err := fsutil.ReadFile(f.res.Path, int64(len(f.data))); err == nil && bytes.Equal(data, f.data) {
+			out = append(out, f.res.Path)
+		}
+	}
+	return out
 }

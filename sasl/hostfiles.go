@@ -51,9 +51,10 @@ type hostFiles struct {
 }
 
 type plannedFile struct {
-	res  FileResult
-	data []byte
-	mode fs.FileMode
+	res     FileResult
+	data    []byte
+	mode    fs.FileMode
+	fixMode bool // unchanged bytes, but the mode is not mode
 }
 
 // planHost decides passwd.db, sasl.conf and auth.conf for o.Dir, reading
@@ -62,56 +63,73 @@ type plannedFile struct {
 // removed), and the file is left byte for byte when it already holds this
 // user with this password (a SCRAM secret is verified, not compared, as
 // its salt is random). A passwd.db that is no sasldb, or one of another
-// format, is bad input.
+// format, is bad input. Every read is bounded (fsutil.ReadFile).
 func planHost(o hostOptions) (hostFiles, error) {
-	if o.Password == "" {
-		return hostFiles{}, errs.Inputf("empty SASL password")
-	}
 	if len(o.Mechs) == 0 {
 		return hostFiles{}, errs.Inputf("no SASL mechanism")
-	}
-	if strings.ContainsAny(o.Realm, "\x00") || o.Realm == "" {
-		return hostFiles{}, errs.Inputf("realm %q is empty or invalid", o.Realm)
-	}
-	if err := checkWritable(o.Dir); err != nil {
-		return hostFiles{}, err
 	}
 	db, dbRes, err := planDB(filepath.Join(o.Dir, DBFile), o)
 	if err != nil {
 		return hostFiles{}, err
 	}
 	h := hostFiles{dir: o.Dir, files: []plannedFile{
-		{dbRes, db, 0o600},
-		{FileResult{Path: filepath.Join(o.Dir, SASLConfFile)}, SASLConf(o.Mechs, KollaSASLDBPath), 0o644},
-		{FileResult{Path: filepath.Join(o.Dir, AuthConfFile)}, AuthConf(o.Authname, o.Password), 0o600},
+		{res: dbRes, data: db, mode: 0o600},
+		{res: FileResult{Path: filepath.Join(o.Dir, SASLConfFile)}, data: SASLConf(o.Mechs, KollaSASLDBPath), mode: 0o644},
+		{res: FileResult{Path: filepath.Join(o.Dir, AuthConfFile)}, data: AuthConf(o.Authname, o.Password), mode: 0o600},
 	}}
 	for i := 1; i < len(h.files); i++ {
 		f := &h.files[i]
-		old, err := os.ReadFile(f.res.Path)
+		old, err := fsutil.ReadFileIfExists(f.res.Path, fsutil.LimitConfig)
 		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			f.res.Action = "create"
 		case err != nil:
-			return hostFiles{}, err
+			return hostFiles{}, errs.WrapInput(err)
+		case old == nil:
+			f.res.Action = "create"
 		case bytes.Equal(old, f.data):
 			f.res.Action = "unchanged"
 		default:
 			f.res.Action, f.res.Reason = "update", "contents differ"
 		}
 	}
+	for i := range h.files {
+		f := &h.files[i]
+		// A secret file with the right bytes is still rewritten when its
+		// mode is looser (or otherwise other) than it should be.
+		if fi, err := os.Lstat(f.res.Path); err == nil && f.res.Action == "unchanged" {
+			f.fixMode = fi.Mode().Perm() != f.mode
+		}
+	}
 	return h, nil
+}
+
+// checkTree refuses, as bad input, what Apply could not write: a host
+// directory or file of the wrong kind (checkWritable), and a symlink
+// anywhere on the way from the tree root down to one of the host's files
+// (fsutil.Batch with a Root refuses to write through one). Saying so
+// before the first write keeps "nothing written" true. NewPlan calls it
+// before planHost reads anything.
+func (o hostOptions) checkTree(treeRoot string) error {
+	if err := checkWritable(o.Dir); err != nil {
+		return err
+	}
+	for _, name := range []string{DBFile, SASLConfFile, AuthConfFile} {
+		if err := fsutil.CheckNoSymlinks(treeRoot, filepath.Join(o.Dir, name)); err != nil {
+			return errs.WrapInput(err)
+		}
+	}
+	return nil
 }
 
 // checkWritable refuses, before anything is written, what the writes
 // would refuse: a host directory that is a symlink or no directory, and a
-// file in it that is a symlink or a directory.
+// file in it that is a symlink or not a regular file.
 func checkWritable(dir string) error {
 	fi, err := os.Lstat(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil
 	case err != nil:
-		return err
+		return errs.WrapInput(err)
 	case fi.Mode()&fs.ModeSymlink != 0:
 		return errs.Inputf("%s: is a symlink; refusing to write into it", dir)
 	case !fi.IsDir():
@@ -123,9 +141,9 @@ func checkWritable(dir string) error {
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 		case err != nil:
-			return err
+			return errs.WrapInput(err)
 		case fi.Mode()&fs.ModeSymlink != 0:
-			return errs.Inputf("%s: refusing to write through a symlink", p)
+			return errs.Inputf("%s: is a symlink; refusing to write through it", p)
 		case !fi.Mode().IsRegular():
 			return errs.Inputf("%s: exists and is not a regular file", p)
 		}
@@ -142,40 +160,28 @@ func (h hostFiles) results() []FileResult {
 	return out
 }
 
-// write writes the files that differ and tightens the mode of those that
-// do not. written lists the files changed, even when err is not nil.
-func (h hostFiles) write() (written []string, err error) {
-	if err := fsutil.MkdirAll(h.dir, 0o755); err != nil {
-		return nil, err
-	}
+// toWrite lists the files Apply stages: those whose bytes change and
+// those whose mode must be fixed.
+func (h hostFiles) toWrite() []plannedFile {
+	var out []plannedFile
 	for _, f := range h.files {
-		if f.res.Action == "unchanged" {
-			// Tighten a secret file's mode even when its bytes are right.
-			fi, err := os.Stat(f.res.Path)
-			if err != nil || fi.Mode().Perm() == f.mode {
-				continue
-			}
-			if err := os.Chmod(f.res.Path, f.mode); err != nil {
-				return written, err
-			}
-		} else if err := fsutil.WriteFileAtomic(f.res.Path, f.data, f.mode); err != nil {
-			return written, err
+		if f.res.Action != "unchanged" || f.fixMode {
+			out = append(out, f)
 		}
-		written = append(written, f.res.Path)
 	}
-	return written, nil
+	return out
 }
 
 // planDB decides the new passwd.db contents.
 func planDB(path string, o hostOptions) ([]byte, FileResult, error) {
 	res := FileResult{Path: path}
 	var others []Record
-	data, err := os.ReadFile(path)
+	data, err := fsutil.ReadFileIfExists(path, fsutil.LimitSASLDB)
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		res.Action = "create"
 	case err != nil:
-		return nil, res, err
+		return nil, res, errs.WrapInput(err)
+	case data == nil:
+		res.Action = "create"
 	default:
 		format, records, err := DecodeDB(data)
 		if err != nil {

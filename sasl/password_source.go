@@ -1,10 +1,11 @@
 package sasl
 
 import (
-	"os"
+	"errors"
 	"strings"
 
 	"github.com/libvirt-pki/libvirt-pki/errs"
+	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
 )
 
 // LoadPassword returns the SASL password: the one line of passwordFile
@@ -12,7 +13,10 @@ import (
 // passwordsYML. Every failure is bad input naming the file.
 func LoadPassword(passwordFile, passwordsYML string) (string, error) {
 	if passwordFile != "" {
-		b, err := os.ReadFile(passwordFile)
+		// A password file the user named may be a link (to a secrets
+		// mount, say), but it must be a small regular file: /dev/zero or a
+		// FIFO is refused at once.
+		b, err := fsutil.ReadFileFollow(passwordFile, fsutil.LimitKey)
 		if err != nil {
 			return "", errs.WrapInput(err)
 		}
@@ -23,8 +27,11 @@ func LoadPassword(passwordFile, passwordsYML string) (string, error) {
 		return pw, nil
 	}
 	pw, err := ReadPassword(passwordsYML, SASLPasswordKey)
-	if err != nil {
+	if errors.Is(err, ErrNoPassword) {
 		return "", errs.Inputf("%v (run libvirt-pki passwords first, or pass --password-file)", err)
 	}
-	return pw, nil
+	if err != nil {
+		return "", errs.WrapInput(err)
+	}
+	return pw, CheckPassword(pw, passwordsYML)
 }

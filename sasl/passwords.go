@@ -4,8 +4,20 @@
 // files (/etc/sasl2/libvirt.conf and libvirt's client auth.conf).
 //
 // NewPlan decides every host's files (passwd.db, sasl.conf, auth.conf)
-// before Plan.Apply writes any: bad input is refused with nothing
-// written, and a failure part way names what was already written.
+// before Plan.Apply writes any: bad input (names Cyrus or auth.conf cannot
+// carry, a symlink on the way, a file of the wrong kind or size) is
+// refused with nothing written. Apply commits all hosts' files as one
+// journalled fsutil.Batch rooted at the top of the tree, so a run killed
+// at any instant leaves, once the next run's fsutil.Recover has run, every
+// host's files all old or all new, never a passwd.db and an auth.conf that
+// disagree; a failure part way names what was already written.
+// EnsurePassword rewrites passwords.yml the same way. Callers hold the
+// tree's lock (fsutil.LockTree) and run fsutil.Recover and
+// fsutil.SweepTemp before reading, as the libvirt-pki commands do.
+//
+// Every file is read with a size limit and only if it is a regular file
+// (fsutil.ReadFile); a vault-encrypted passwords.yml or an inline !vault
+// value is refused, not taken for the password.
 package sasl
 
 import (
@@ -17,6 +29,7 @@ import (
 	"io/fs"
 	"math/big"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"unicode/utf8"
@@ -24,6 +37,7 @@ import (
 	"github.com/sethvargo/go-password/password"
 	"gopkg.in/yaml.v3"
 
+	"github.com/libvirt-pki/libvirt-pki/errs"
 	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
 )
 
@@ -53,56 +67,59 @@ type EnsureResult struct {
 //
 // An existing value is kept unless rotate is set. Empty values are the YAML
 // nulls (nothing, ~, null) and empty quoted strings. A missing file is
-// created (mode 0640) holding only that key.
+// created (mode 0640) holding only that key; its directory must exist.
 //
 // The file is edited as text, not re-serialised: every other key, the order,
 // comments and blank lines stay byte-for-byte; only the one value changes (or
 // one line is added at the end if the key is absent). The result is parsed
 // again and compared with the original before anything is written, so an
 // edit that would alter any other value is refused instead. The file's mode
-// (and, when running as root, its owner) is kept and the write is atomic.
+// (and, when running as root, its owner) is kept.
 //
-// A file that is not valid YAML, whose top level is not a mapping, or whose
-// key holds a mapping or a list gets an error naming the file and the
-// problem, and is left untouched.
+// The write is one journalled fsutil.Batch rooted at the file's directory:
+// the new file is staged in a temporary file that is 0600 from its first
+// byte (it gets the final mode only once complete), then renamed over the
+// old one, so a kill leaves the old or the new file, never a broken one.
+// The caller holds the lock on that directory (fsutil.LockTree) and has run
+// fsutil.Recover and fsutil.SweepTemp there, which remove whatever a killed
+// run left. The file is read with a size limit and only if it is a regular
+// file (no symlink).
+//
+// Bad input (a file that is not valid YAML, whose top level is not a
+// mapping, whose key holds a mapping or a list, that is ansible-vault
+// encrypted, or that cannot be read) is an errs.Input naming the file and
+// the problem, and the file is left untouched. A failure to write is a
+// plain error; one after the new file is in place is an errs.Partial.
 func EnsurePassword(path, key string, rotate bool) (EnsureResult, error) {
 	var res EnsureResult
 	if !validPasswordKey(key) {
-		return res, fmt.Errorf("%s: invalid key %q: want letters, digits, '_' or '-'", path, key)
+		return res, errs.Inputf("%s: invalid key %q: want letters, digits, '_' or '-'", path, key)
 	}
-
-	fi, err := os.Stat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		pw, err := generateYAMLSafePassword()
-		if err != nil {
-			return res, err
-		}
-		data := []byte(key + ": " + pw + "\n")
-		if err := fsutil.WriteFileAtomic(path, data, newPasswordsFileMode); err != nil {
-			return res, fmt.Errorf("creating %s: %w", path, err)
-		}
-		return EnsureResult{Changed: true, Generated: true, Created: true}, nil
-	}
+	data, err := fsutil.ReadFileIfExists(path, fsutil.LimitConfig)
 	if err != nil {
-		return res, err
+		return res, errs.WrapInput(err)
 	}
-	data, err := readRegularFile(path, fi)
+	if data == nil {
+		return createPasswords(path, key)
+	}
+	fi, err := os.Lstat(path)
 	if err != nil {
-		return res, err
+		return res, errs.WrapInput(err)
 	}
-
 	pf, err := parsePasswords(data)
 	if err != nil {
-		return res, fmt.Errorf("%s: %w", path, err)
+		return res, errs.Inputf("%s: %w", path, err)
 	}
 	keyNode, valNode, err := pf.lookup(key)
 	if err != nil {
-		return res, fmt.Errorf("%s: %w", path, err)
+		return res, errs.Inputf("%s: %w", path, err)
+	}
+	if valNode != nil && rotate && isVaulted(valNode) {
+		return res, errs.Inputf("%s: %s (line %d) is an inline !vault value; rotate it with ansible-vault", path, key, valNode.Line)
 	}
 	if valNode != nil && !isEmptyValue(valNode) && !rotate {
 		return res, nil
 	}
-
 	pw, err := generateYAMLSafePassword()
 	if err != nil {
 		return res, err
@@ -114,31 +131,78 @@ func EnsurePassword(path, key string, rotate bool) (EnsureResult, error) {
 		out, err = replaceValue(data, keyNode, valNode, pw)
 	}
 	if err != nil {
-		return res, fmt.Errorf("%s: cannot set %s in place: %w", path, key, err)
+		return res, errs.Inputf("%s: cannot set %s in place: %w", path, key, err)
 	}
 	if err := verifyEdit(pf, out, key, pw); err != nil {
-		return res, fmt.Errorf("%s: cannot set %s in place without disturbing the rest of the file (%v); set it by hand", path, key, err)
+		return res, errs.Inputf("%s: cannot set %s in place without disturbing the rest of the file (%v); set it by hand", path, key, err)
 	}
-
-	if err := fsutil.WriteFileAtomic(path, out, fi.Mode().Perm()); err != nil {
-		return res, fmt.Errorf("writing %s: %w", path, err)
+	if err := writePasswords(path, out, fi.Mode().Perm()); err != nil {
+		return res, err
 	}
 	res = EnsureResult{Changed: true, Generated: true}
 	if err := keepOwner(path, fi); err != nil {
-		return res, err
+		return res, errs.AfterWrites(err, []string{path})
 	}
 	return res, nil
 }
 
-// ReadPassword returns the value of key in the passwords.yml at path. A
-// missing key, an empty value or a value that is not a scalar is an error
-// naming the file.
-func ReadPassword(path, key string) (string, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return "", err
+// createPasswords writes a new passwords.yml holding only key.
+func createPasswords(path, key string) (EnsureResult, error) {
+	if fi, err := os.Stat(filepath.Dir(path)); err != nil || !fi.IsDir() {
+		return EnsureResult{}, errs.Inputf("%s: cannot create it: %s is not an existing directory", path, filepath.Dir(path))
 	}
-	data, err := readRegularFile(path, fi)
+	pw, err := generateYAMLSafePassword()
+	if err != nil {
+		return EnsureResult{}, err
+	}
+	if err := writePasswords(path, []byte(key+": "+pw+"\n"), newPasswordsFileMode); err != nil {
+		return EnsureResult{}, err
+	}
+	return EnsureResult{Changed: true, Generated: true, Created: true}, nil
+}
+
+// writePasswords replaces path with data through a journalled batch
+// rooted at its directory (see EnsurePassword). A symlink at path is bad
+// input. A commit that fails once the new file is in place is an
+// errs.Partial naming it.
+func writePasswords(path string, data []byte, perm fs.FileMode) error {
+	b := fsutil.NewBatch(filepath.Dir(path))
+	if err := b.WriteFile(path, data, perm); err != nil {
+		b.Abort()
+		var bad *fsutil.BadFileError
+		if fi, lerr := os.Lstat(path); errors.As(err, &bad) || (lerr == nil && fi.Mode()&fs.ModeSymlink != 0) {
+			return errs.WrapInput(err)
+		}
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := b.Commit(); err != nil {
+		err = fmt.Errorf("writing %s: %w", path, err)
+		if now, rerr := fsutil.ReadFile(path, int64(len(data))); rerr == nil && bytes.Equal(now, data) {
+			return errs.AfterWrites(err, []string{path})
+		}
+		return err
+	}
+	return nil
+}
+
+// ErrNoPassword matches (errors.Is) a ReadPassword error saying there is
+// no password yet: the file is missing, or the key is absent or empty.
+var ErrNoPassword = errors.New("no password set")
+
+type noPasswordError struct{ error }
+
+func (noPasswordError) Is(target error) bool { return target == ErrNoPassword }
+
+// ReadPassword returns the value of key in the passwords.yml at path, read
+// with a size limit (a symlink is followed, but the file must be regular).
+// A missing file, key or value is an error matching ErrNoPassword; a value
+// that is not a plain scalar (a mapping, a list, an inline !vault value)
+// and a vault-encrypted file are errors naming the file.
+func ReadPassword(path, key string) (string, error) {
+	data, err := fsutil.ReadFileFollow(path, fsutil.LimitConfig)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", noPasswordError{err}
+	}
 	if err != nil {
 		return "", err
 	}
@@ -147,17 +211,27 @@ func ReadPassword(path, key string) (string, error) {
 		return "", fmt.Errorf("%s: %w", path, err)
 	}
 	_, v, err := pf.lookup(key)
-	if err != nil {
+	switch {
+	case err != nil:
 		return "", fmt.Errorf("%s: %w", path, err)
-	}
-	if v == nil {
-		return "", fmt.Errorf("%s: %s is not set", path, key)
-	}
-	if isEmptyValue(v) {
-		return "", fmt.Errorf("%s: %s (line %d) is empty", path, key, v.Line)
+	case v == nil:
+		return "", noPasswordError{fmt.Errorf("%s: %s is not set", path, key)}
+	case isVaulted(v):
+		return "", fmt.Errorf("%s: %s (line %d) is an inline !vault value; %s", path, key, v.Line, vaultNotYet)
+	case v.Style&yaml.TaggedStyle != 0 && v.ShortTag() != "!!str" && v.Tag != "!unsafe":
+		return "", fmt.Errorf("%s: %s (line %d) carries the tag %s; want a plain string", path, key, v.Line, v.Tag)
+	case isEmptyValue(v):
+		return "", noPasswordError{fmt.Errorf("%s: %s (line %d) is empty", path, key, v.Line)}
 	}
 	return v.Value, nil
 }
+
+// vaultNotYet says what a vaulted passwords.yml or value needs.
+const vaultNotYet = "reading vaulted files comes with --vault-password-file (not yet supported)"
+
+// isVaulted says whether a value is an inline ansible-vault value
+// ("key: !vault |" followed by the $ANSIBLE_VAULT lines).
+func isVaulted(v *yaml.Node) bool { return v.Tag == "!vault" }
 
 // GeneratePassword returns PasswordLength characters drawn uniformly from
 // [A-Za-z0-9], like kolla-genpwd.
@@ -253,21 +327,6 @@ func validPasswordKey(key string) bool {
 	return !yamlReadsAsNonString(key)
 }
 
-func readRegularFile(path string, fi fs.FileInfo) ([]byte, error) {
-	if fi.IsDir() {
-		return nil, fmt.Errorf("%s: is a directory, not a passwords file", path)
-	}
-	if !fi.Mode().IsRegular() {
-		// Reading a FIFO or device could block or never end.
-		return nil, fmt.Errorf("%s: not a regular file", path)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return data, nil
-}
-
 // keepOwner gives a rewritten file back its previous owner: the atomic write
 // creates a new inode owned by us, and a passwords.yml rewritten by root
 // must stay readable by the deploy user who owns it.
@@ -313,6 +372,9 @@ func parsePasswords(data []byte) (pf passwordsFile, err error) {
 	}()
 	if bytes.HasPrefix(data, []byte{0xfe, 0xff}) || bytes.HasPrefix(data, []byte{0xff, 0xfe}) {
 		return pf, errors.New("UTF-16 files are not supported; convert it to UTF-8")
+	}
+	if bytes.HasPrefix(bytes.TrimLeft(bytes.TrimPrefix(data, []byte("\ufeff")), " \t\r\n"), []byte("$ANSIBLE_VAULT;")) {
+		return pf, errors.New("is ansible-vault encrypted; " + vaultNotYet)
 	}
 	if !utf8.Valid(data) {
 		return pf, errors.New("not valid YAML: not valid UTF-8")

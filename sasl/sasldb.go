@@ -3,11 +3,11 @@ package sasl
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 
 	"github.com/libvirt-pki/libvirt-pki/internal/bdb"
+	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
 	"github.com/libvirt-pki/libvirt-pki/internal/gdbm"
 )
 
@@ -132,9 +132,11 @@ func DecodeDB(data []byte) (DBFormat, []Record, error) {
 	return format, records, nil
 }
 
-// ReadDB reads and decodes a sasldb file; errors name the file.
+// ReadDB reads and decodes a sasldb file; errors name the file. A symlink
+// is followed, but the file must be a regular file of at most
+// fsutil.LimitSASLDB bytes, so /dev/zero or a FIFO is refused at once.
 func ReadDB(path string) (DBFormat, []Record, error) {
-	data, err := os.ReadFile(path)
+	data, err := fsutil.ReadFileFollow(path, fsutil.LimitSASLDB)
 	if err != nil {
 		return "", nil, err
 	}

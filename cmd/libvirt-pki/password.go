@@ -2,7 +2,12 @@ package main
 
 import (
 	"cmp"
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
 
+	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
 	"github.com/libvirt-pki/libvirt-pki/kolla"
 	"github.com/libvirt-pki/libvirt-pki/sasl"
 )
@@ -12,4 +17,61 @@ import (
 func readPassword(passwordFile, passwords, configDir string) (string, error) {
 	pw, err := sasl.LoadPassword(passwordFile, cmp.Or(passwords, kolla.PasswordsFile(configDir)))
 	return pw, err
+}
+
+// sweepDir is a directory where a killed run may have left a journal or
+// temporary files, and how deep below it to look for temporary files.
+type sweepDir struct {
+	dir   string
+	depth int
+}
+
+// lockTree takes the lock on root (fsutil.LockTree) before the command
+// reads anything there: with noWait it fails at once naming the holder's
+// pid, else it waits, saying so once on stderr. Unless recover is false
+// (a dry run, which writes nothing), it then finishes what a killed run
+// left: it completes an interrupted unit (fsutil.Recover) in each
+// directory of dirs, then removes temporary files (fsutil.SweepTemp),
+// and says on stderr what it did. The caller unlocks.
+func lockTree(ios *IOStreams, root string, noWait, recover bool, dirs ...sweepDir) (*fsutil.Locked, error) {
+	say := func(msg string) { fmt.Fprintln(ios.ErrOut, "libvirt-pki: "+msg) }
+	l, err := fsutil.LockTree(context.Background(), root, fsutil.LockOptions{NoWait: noWait, Waiting: say})
+	if err != nil {
+		return nil, err
+	}
+	if !recover {
+		return l, nil
+	}
+	for _, d := range dirs {
+		done, err := fsutil.Recover(d.dir)
+		if len(done) > 0 {
+			say(fmt.Sprintf("completed the write an earlier run was interrupted in: %s", strings.Join(done, ", ")))
+		}
+		if err != nil {
+			l.Unlock()
+			return nil, err
+		}
+	}
+	for _, d := range dirs {
+		removed, err := fsutil.SweepTemp(d.dir, d.depth)
+		if len(removed) > 0 {
+			say(fmt.Sprintf("removed %d temporary files earlier runs left in %s", len(removed), d.dir))
+		}
+		if err != nil {
+			l.Unlock()
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// below reports whether path is dir or inside it.
+func below(dir, path string) bool {
+	d, err1 := filepath.Abs(dir)
+	p, err2 := filepath.Abs(path)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	rel, err := filepath.Rel(d, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -21,6 +23,7 @@ type PasswordsOptions struct {
 	ConfigDir string
 	Passwords string
 	Rotate    bool
+	NoWait    bool
 }
 
 // NewCmdPasswords parses flags and hands them to runF (runPasswords by default).
@@ -32,7 +35,11 @@ func NewCmdPasswords(ios *IOStreams, runF func(*PasswordsOptions) error) *cobra.
 		Long: `Fill libvirt_sasl_password in Kolla's passwords.yml with 40 characters from
 [A-Za-z0-9] (as kolla-genpwd does) when it is empty. An existing value is kept
 unless --rotate. Only that one line changes: every other key, comment and blank
-line stays byte for byte, and the file keeps its mode (a new file is 0640).`,
+line stays byte for byte, and the file keeps its mode (a new file is 0640).
+
+The file is replaced atomically under a lock on its directory (another run
+of libvirt-pki there is waited for, or with --no-wait refused); temporary
+files a killed run left are removed first.`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			if runF != nil {
@@ -45,6 +52,7 @@ line stays byte for byte, and the file keeps its mode (a new file is 0640).`,
 	fl.StringVar(&opts.ConfigDir, "config-dir", kolla.DefaultConfigDir, "Kolla config root; passwords.yml is read from it")
 	fl.StringVar(&opts.Passwords, "passwords", "", "the passwords.yml `FILE` (default <config-dir>/passwords.yml)")
 	fl.BoolVar(&opts.Rotate, "rotate", false, "replace an existing password")
+	fl.BoolVar(&opts.NoWait, "no-wait", false, "fail at once, naming its pid, if another libvirt-pki run holds the lock")
 	return cmd
 }
 
@@ -54,9 +62,28 @@ func (o *PasswordsOptions) path() string {
 
 func runPasswords(opts *PasswordsOptions) error {
 	path := opts.path()
+	if path == "" || opts.ConfigDir == "" {
+		return errs.Inputf("--config-dir and --passwords must not be empty")
+	}
+	dir := filepath.Dir(path)
+	// Checked before locking, so the lock file never lands in /dev or in
+	// a directory that is not there.
+	if fi, err := os.Lstat(path); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		return errs.Inputf("%s: is a symlink; refusing to write through it (pass --passwords with the file it points to)", path)
+	} else if err == nil && !fi.Mode().IsRegular() {
+		return errs.Inputf("%s: not a regular file", path)
+	}
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return errs.Inputf("%s: %s is not an existing directory", path, dir)
+	}
+	l, err := lockTree(opts.IO, dir, opts.NoWait, true, sweepDir{dir, 0})
+	if err != nil {
+		return err
+	}
+	defer l.Unlock()
 	res, err := sasl.EnsurePassword(path, sasl.SASLPasswordKey, opts.Rotate)
 	if err != nil {
-		return errs.WrapInput(err)
+		return err
 	}
 	switch {
 	case res.Created:
@@ -84,6 +111,7 @@ type SASLOptions struct {
 	DBFormat     string
 	Iterations   int
 	DryRun       bool
+	NoWait       bool
 	Output       string
 
 	changed func(flag string) bool
@@ -108,7 +136,13 @@ The password comes from libvirt_sasl_password in passwords.yml (run
 The realm must equal the realm libvirtd computes for itself: its own host name,
 lowercased (the canonical FQDN when the short name resolves to one; "virsh
 hostname" on the host shows it). A different realm in passwd.db makes every
-login fail. By default each host's realm is its name, lowercased.`,
+login fail. By default each host's realm is its name, lowercased.
+
+All hosts' files are written as one unit under a lock on the config directory:
+a run killed at any moment leaves every host's files all old or all new once
+the next run has started (it completes the interrupted write first), and never
+a passwd.db and an auth.conf that disagree. Another run of libvirt-pki on the
+same directory is waited for, or with --no-wait refused.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.changed = cmd.Flags().Changed
@@ -129,6 +163,7 @@ login fail. By default each host's realm is its name, lowercased.`,
 	fl.StringVar(&opts.DBFormat, "db-format", "bdb", "sasldb format: bdb (Debian, Ubuntu) or gdbm (RHEL, Rocky, Fedora)")
 	fl.IntVar(&opts.Iterations, "scram-iterations", sasl.DefaultSCRAMIterations, "PBKDF2 iterations of the SCRAM secret (4096 to 65536)")
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "say what would change and write nothing")
+	fl.BoolVar(&opts.NoWait, "no-wait", false, "fail at once, naming its pid, if another libvirt-pki run holds the lock")
 	outputFlag(cmd, &opts.Output, textFormats)
 	return cmd
 }
@@ -137,34 +172,26 @@ func runSASL(opts *SASLOptions) error {
 	if err := checkOutput(opts.Output, textFormats); err != nil {
 		return err
 	}
-	k, err := readKolla(opts.ConfigDir)
+	if opts.ConfigDir == "" {
+		return errs.Inputf("--config-dir must not be empty")
+	}
+	o, err := opts.saslOptions()
 	if err != nil {
 		return err
 	}
-	mechs := []string{opts.Mech}
-	if k.FromFile() && !flagChanged(opts.changed, "mech") {
-		mechs = k.Mechs()
+	// Kolla's nova-libvirt directory normally lies in the config dir; an
+	// absolute node_custom_config can put it elsewhere, and then it is
+	// the tree locked and journalled in.
+	o.TreeRoot = o.Root
+	if below(opts.ConfigDir, o.Root) {
+		o.TreeRoot = opts.ConfigDir
 	}
-	if k.FromFile() && !flagChanged(opts.changed, "authname") {
-		opts.Authname = k.Authname()
-	}
-	o := sasl.Options{
-		Root: k.NovaLibvirtDir(), Realm: opts.Realm, Authname: opts.Authname,
-		Mechs: mechs, Format: opts.DBFormat, Iterations: opts.Iterations,
-	}
-	if err := o.Check(); err != nil {
-		return err
-	}
-	hs, _, err := opts.Hosts.resolve()
+	dirs := []sweepDir{{o.TreeRoot, 0}, {o.Root, 1}}
+	l, err := lockTree(opts.IO, o.TreeRoot, opts.NoWait, !opts.DryRun, dirs...)
 	if err != nil {
 		return err
 	}
-	for _, h := range hs {
-		o.Hosts = append(o.Hosts, h.Name)
-	}
-	notes := notesTo(opts.IO, opts.Output)
-	opts.Hosts.printWarnings(notes)
-	k.report(notes, false, true)
+	defer l.Unlock()
 	if o.Password, err = readPassword(opts.PasswordFile, opts.Passwords, opts.ConfigDir); err != nil {
 		return err
 	}
@@ -182,6 +209,40 @@ func runSASL(opts *SASLOptions) error {
 	}
 	printSASLPlan(opts.IO.Out, plan, opts.DryRun)
 	return nil
+}
+
+// saslOptions turns the flags and Kolla's settings into sasl.Options
+// (without the password), printing the settings in force.
+func (opts *SASLOptions) saslOptions() (sasl.Options, error) {
+	k, err := readKolla(opts.ConfigDir)
+	if err != nil {
+		return sasl.Options{}, err
+	}
+	mechs := []string{opts.Mech}
+	if k.FromFile() && !flagChanged(opts.changed, "mech") {
+		mechs = k.Mechs()
+	}
+	if k.FromFile() && !flagChanged(opts.changed, "authname") {
+		opts.Authname = k.Authname()
+	}
+	o := sasl.Options{
+		Root: k.NovaLibvirtDir(), Realm: opts.Realm, Authname: opts.Authname,
+		Mechs: mechs, Format: opts.DBFormat, Iterations: opts.Iterations,
+	}
+	if err := o.Check(); err != nil {
+		return o, err
+	}
+	hs, _, err := opts.Hosts.resolve()
+	if err != nil {
+		return o, err
+	}
+	for _, h := range hs {
+		o.Hosts = append(o.Hosts, h.Name)
+	}
+	notes := notesTo(opts.IO, opts.Output)
+	opts.Hosts.printWarnings(notes)
+	k.report(notes, false, true)
+	return o, nil
 }
 
 // printSASLPlan writes one line per file, then a summary.
