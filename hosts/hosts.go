@@ -72,7 +72,7 @@ func (s Selection) inventoryHosts() (hosts []layout.Host, warnings []string, err
 	for _, e := range entries {
 		// The name names the host's directory: it must be a host name.
 		if err := layout.ValidateName(e.Name); err != nil {
-			return nil, warnings, errs.Inputf("inventory host %q (group %s): %v", e.Name, s.Group, err)
+			return nil, warnings, errs.Inputf("%s: inventory host %q (group %s): %v", e.From, e.Name, s.Group, err)
 		}
 		names, warns := e.SANNames()
 		warnings = append(warnings, warns...)

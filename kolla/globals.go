@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
 	"github.com/libvirt-pki/libvirt-pki/layout/inventory"
 )
 
@@ -48,22 +49,27 @@ var GlobalsKeys = []string{
 // not, as Kolla's "| bool" reads them), also y/n, t/f and 1/0; anything
 // else is an error, since guessing would pick the wrong credentials.
 func ReadGlobals(path string) (Globals, []string, error) {
-	var g Globals
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		path = filepath.Join(path, GlobalsFile)
 	}
-	data, err := os.ReadFile(path)
+	// Followed if a symlink (globals.yml is often kept in a repository),
+	// but only a regular file within the limit is read.
+	data, err := fsutil.ReadFileFollow(path, fsutil.LimitConfig)
 	if errors.Is(err, fs.ErrNotExist) {
-		return g, nil, nil
+		return Globals{}, nil, nil
 	}
 	if err != nil {
-		return g, nil, fmt.Errorf("globals: %v", err)
+		return Globals{}, nil, fmt.Errorf("globals: %w", err)
 	}
-	g.File = path
-	g.Set = map[string]bool{}
+	return parseGlobals(path, data)
+}
+
+// parseGlobals reads data, the contents of the globals.yml at path.
+func parseGlobals(path string, data []byte) (Globals, []string, error) {
+	g := Globals{File: path, Set: map[string]bool{}}
 	vars, err := inventory.ParseVarsFile(path, data, GlobalsFile)
 	if err != nil {
-		return g, nil, err
+		return Globals{}, nil, err
 	}
 	var warnings []string
 	for _, key := range GlobalsKeys {

@@ -196,7 +196,7 @@ func (inv *Inventory) iniHostLine(where, groupName, line string) error {
 		vars = append(vars, kv{k, parseValue(v)})
 	}
 	for _, n := range names {
-		h := inv.addHost(n, groupName)
+		h := inv.addHost(n, groupName, where)
 		if port >= 0 {
 			h.vars["ansible_port"] = val{port, where}
 		}

@@ -38,6 +38,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
 )
 
 // Inventory is the merged content of the sources given to Load: groups,
@@ -81,6 +83,7 @@ type group struct {
 type host struct {
 	name string
 	vars map[string]val
+	from string // "file:line" of its first entry
 }
 
 type varFile struct {
@@ -95,6 +98,9 @@ type Entry struct {
 	// Name is the inventory hostname, as written (Ansible allows names
 	// that are no host name; package hosts refuses them).
 	Name string
+	// From is where the host is first listed, as "file:line", so that a
+	// name found wrong can be pointed at.
+	From string
 	// Vars holds the merged variables (see the package comment for the
 	// precedence). Values are string, bool, int, float64, nil, []any or
 	// map[string]any; Jinja expressions are left as strings.
@@ -209,9 +215,9 @@ func (inv *Inventory) loadDir(dir string, depth int) error {
 }
 
 func (inv *Inventory) loadFile(path string) error {
-	data, err := os.ReadFile(path)
+	data, err := readConfig(path)
 	if err != nil {
-		return fmt.Errorf("inventory: %v", err)
+		return err
 	}
 	inv.files = append(inv.files, path)
 	if isVault(data) {
@@ -254,6 +260,17 @@ func (inv *Inventory) tryINI(path string, data []byte) error {
 	return err
 }
 
+// readConfig reads an inventory or vars file: a symlink is followed, as
+// Ansible follows it, but the file must be a regular file within
+// fsutil.LimitConfig, so a device, a FIFO or a huge file is refused at once.
+func readConfig(path string) ([]byte, error) {
+	data, err := fsutil.ReadFileFollow(path, fsutil.LimitConfig)
+	if err != nil {
+		return nil, fmt.Errorf("inventory: %w", err)
+	}
+	return data, nil
+}
+
 func isVault(data []byte) bool {
 	return strings.HasPrefix(strings.TrimLeft(string(data), " \t\r\n"), "$ANSIBLE_VAULT;")
 }
@@ -268,10 +285,11 @@ func (inv *Inventory) ensureGroup(name string) *group {
 	return g
 }
 
-func (inv *Inventory) addHost(name, groupName string) *host {
+// addHost puts host name in a group; where is "file:line" of the entry.
+func (inv *Inventory) addHost(name, groupName, where string) *host {
 	h, ok := inv.hosts[name]
 	if !ok {
-		h = &host{name: name, vars: map[string]val{}}
+		h = &host{name: name, vars: map[string]val{}, from: where}
 		inv.hosts[name] = h
 		inv.hostList = append(inv.hostList, name)
 	}
@@ -527,7 +545,7 @@ func (inv *Inventory) Hosts(name string) ([]Entry, error) {
 
 // merge computes one host's variables; see the package comment.
 func (inv *Inventory) merge(name string) Entry {
-	h := Entry{Name: name, Vars: map[string]any{}, Origins: map[string]string{}}
+	h := Entry{Name: name, From: inv.hosts[name].from, Vars: map[string]any{}, Origins: map[string]string{}}
 	put := func(vars map[string]val) {
 		for k, v := range vars {
 			h.Vars[k] = v.v

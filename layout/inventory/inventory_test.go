@@ -782,6 +782,12 @@ func FuzzParseINI(f *testing.F) {
 		"[a:children]\nb\n[b:children]\na\n",
 		"x[a:z:2]y[1:3]\n[all:vars]\nv=[1, {'a': (2,)}]\n",
 		"[2001:db8::1]:22\n\"unterminated\n",
+		// Hostile: a range of 10^8 hosts, control characters, names that
+		// are no host names, a long value.
+		"[compute]\nc[0:99999999]\n",
+		"h\x1b[2J ansible_host=\x00\x7f\n[g:vars]\nk=\x01\r\n",
+		"*\n[g]\n*.example ansible_host=*\n",
+		"[all:vars]\nv=" + strings.Repeat("x", 3000) + "\n",
 	} {
 		f.Add([]byte(s))
 	}

@@ -18,8 +18,21 @@ const mappingKind = yaml.MappingNode
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// parseYAMLDoc parses the first YAML document of data. It returns nil for
-// an empty document. Errors are "file:line: message".
+// maxYAMLNodes bounds the values of one YAML file, counting every alias
+// as the values it stands for. yaml.v3 keeps an alias as a pointer to its
+// anchor, so parsing is linear in the file, but every walker here expands
+// aliases: a few lines of nested aliases (a "billion laughs") would expand
+// to billions of values. Real files stay far below: an inventory of
+// thousands of hosts with their variables holds some 100,000 values, and
+// fsutil.LimitConfig (4 MiB) of YAML written to hold as many values as it
+// can (a flow list "[x,x,...]") is some 2 million; yaml.v3 builds that in
+// about 400 MiB, and this bound keeps what is built from it small.
+var maxYAMLNodes = 1 << 20 // a variable so tests can lower it
+
+// parseYAMLDoc parses data, which must hold at most one YAML document (as
+// Ansible's loader, PyYAML's single-document load, demands), and refuses
+// aliases that refer to themselves and files beyond maxYAMLNodes. It
+// returns nil for an empty document. Errors are "file:line: message".
 func parseYAMLDoc(path string, data []byte) (*yaml.Node, error) {
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -27,11 +40,17 @@ func parseYAMLDoc(path string, data []byte) (*yaml.Node, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, nil
 		}
-		msg := err.Error()
-		if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-			return nil, fmt.Errorf("%s:%s: %s", path, m[1], m[2])
-		}
-		return nil, fmt.Errorf("%s: %s", path, strings.TrimPrefix(msg, "yaml: "))
+		return nil, yamlError(path, err)
+	}
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case err == nil:
+		return nil, fmt.Errorf("%s:%d: a second YAML document starts here; Ansible reads files of one document only (remove this --- or split the file)", path, next.Line)
+	case !errors.Is(err, io.EOF):
+		return nil, yamlError(path, err)
+	}
+	if err := checkAliases(path, &doc); err != nil {
+		return nil, err
 	}
 	n := &doc
 	if n.Kind == yaml.DocumentNode {
@@ -45,6 +64,81 @@ func parseYAMLDoc(path string, data []byte) (*yaml.Node, error) {
 		return nil, nil
 	}
 	return n, nil
+}
+
+// yamlError turns a yaml.v3 error into "file:line: message".
+func yamlError(path string, err error) error {
+	msg := err.Error()
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		return fmt.Errorf("%s:%s: %s", path, m[1], m[2])
+	}
+	return fmt.Errorf("%s: %s", path, strings.TrimPrefix(msg, "yaml: "))
+}
+
+// checkAliases refuses a document of more than maxYAMLNodes values, aliases
+// expanded, and one whose aliases form a loop.
+func checkAliases(path string, doc *yaml.Node) error {
+	if countNodes(doc, maxYAMLNodes) > maxYAMLNodes {
+		return fmt.Errorf("%s: more than %d YAML values; libvirt-pki refuses a file this large", path, maxYAMLNodes)
+	}
+	a := aliasSizer{limit: maxYAMLNodes, size: map[*yaml.Node]int{}, active: map[*yaml.Node]bool{}}
+	if _, err := a.expanded(doc); err != nil {
+		return prefixLine(path, err)
+	}
+	return nil
+}
+
+// countNodes counts a tree's nodes without following aliases, stopping
+// once it passes most.
+func countNodes(n *yaml.Node, most int) int {
+	total := 1
+	for _, c := range n.Content {
+		if total > most {
+			break
+		}
+		total += countNodes(c, most-total)
+	}
+	return total
+}
+
+// aliasSizer computes the size of a tree with its aliases expanded,
+// stopping as soon as it passes limit. Only anchored nodes can be reached
+// twice, so only they are remembered.
+type aliasSizer struct {
+	limit  int
+	size   map[*yaml.Node]int  // expanded size of anchored nodes done
+	active map[*yaml.Node]bool // anchored nodes being sized: an alias to one is a loop
+}
+
+func (a *aliasSizer) expanded(n *yaml.Node) (int, error) {
+	if s, ok := a.size[n]; ok {
+		return s, nil
+	}
+	if n.Anchor != "" {
+		a.active[n] = true
+		defer delete(a.active, n)
+	}
+	total := 1
+	children := n.Content
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		if a.active[n.Alias] {
+			return 0, fmt.Errorf("line %d: alias *%s is inside its own anchor, so its value would be endless", n.Line, n.Value)
+		}
+		children = []*yaml.Node{n.Alias}
+	}
+	for _, c := range children {
+		s, err := a.expanded(c)
+		if err != nil {
+			return 0, err
+		}
+		if total += s; total > a.limit {
+			return 0, fmt.Errorf("line %d: YAML aliases expand the file to more than %d values (an alias bomb?); libvirt-pki refuses it", n.Line, a.limit)
+		}
+	}
+	if n.Anchor != "" {
+		a.size[n] = total
+	}
+	return total, nil
 }
 
 func resolveAlias(n *yaml.Node) *yaml.Node {
@@ -313,9 +407,9 @@ func (inv *Inventory) loadEntityVars(sub, dir, name string) error {
 	}
 	var out []varFile
 	for _, f := range found {
-		data, err := os.ReadFile(f)
+		data, err := readConfig(f)
 		if err != nil {
-			return fmt.Errorf("inventory: %v", err)
+			return err
 		}
 		if isVault(data) {
 			inv.warnings = append(inv.warnings, fmt.Sprintf("%s: vault-encrypted, not read (its variables are ignored)", f))

@@ -107,7 +107,7 @@ func (inv *Inventory) yamlEntry(path, groupName, section, key string, kn, vn *ya
 		return err
 	}
 	for _, hn := range names {
-		h := inv.addHost(hn, groupName)
+		h := inv.addHost(hn, groupName, where)
 		if port >= 0 {
 			h.vars["ansible_port"] = val{port, where}
 		}

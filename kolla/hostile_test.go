@@ -1,0 +1,94 @@
+package kolla
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// aliasBomb is a "billion laughs": nine levels of ten aliases each.
+func aliasBomb() string {
+	var b strings.Builder
+	b.WriteString("l0: &l0 [" + strings.Repeat(`"lol",`, 9) + "\"lol\"]\n")
+	for i := 1; i <= 9; i++ {
+		fmt.Fprintf(&b, "l%d: &l%d [%s*l%d]\n", i, i, strings.Repeat(fmt.Sprintf("*l%d,", i-1), 9), i-1)
+	}
+	return b.String()
+}
+
+// noHang runs fn, which must not block on the FIFO at fifo. Should it
+// still run after a minute, a writer opens and closes the FIFO so that fn
+// ends and the test fails instead of hanging.
+func noHang(t *testing.T, fifo string, fn func()) {
+	t.Helper()
+	fired := make(chan struct{})
+	guard := time.AfterFunc(time.Minute, func() {
+		close(fired)
+		if f, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
+			f.Close()
+		}
+	})
+	fn()
+	if !guard.Stop() {
+		<-fired
+		t.Fatalf("blocked reading the FIFO %s", fifo)
+	}
+}
+
+// A globals.yml that is a device, a FIFO, an alias bomb or two documents
+// is refused at once with one line naming it.
+func TestReadGlobalsHostile(t *testing.T) {
+	fifoDir := t.TempDir()
+	fifo := filepath.Join(fifoDir, GlobalsFile)
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	bomb := filepath.Join(dir, "bomb.yml")
+	write(t, bomb, "libvirt_tls: yes\n"+aliasBomb())
+	two := filepath.Join(dir, "two.yml")
+	write(t, two, "libvirt_tls: yes\n---\nlibvirt_tls: no\n")
+	for _, c := range []struct{ path, want string }{
+		{"/dev/zero", "/dev/zero: not a regular file (a character device)"},
+		{fifoDir, fifo + ": not a regular file (a FIFO)"},
+		{bomb, bomb + ":"},
+		{two, two + ":2: a second YAML document"},
+	} {
+		var err error
+		noHang(t, fifo, func() { _, _, err = ReadGlobals(c.path) })
+		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("ReadGlobals(%s): %v; want one line with %q", c.path, err, c.want)
+		}
+	}
+}
+
+// FuzzParseGlobals checks that no globals.yml makes the reader panic, and
+// that its errors name the file on one line. The seeds are hostile.
+func FuzzParseGlobals(f *testing.F) {
+	for _, s := range []string{
+		"libvirt_tls: yes\nlibvirt_sasl_mech_list: [SCRAM-SHA-256, DIGEST-MD5]\n",
+		"libvirt_tls: \"{{ x }}\"\nlibvirt_enable_sasl:\nlibvirt_sasl_authname: [a]\n",
+		aliasBomb(),
+		"libvirt_sasl_mech_list: &m [*m]\n",
+		"libvirt_tls: yes\n---\nlibvirt_tls: no\n",
+		"libvirt_sasl_authname: \"" + strings.Repeat("n", 1<<16) + "\"\n",
+		"libvirt_sasl_authname: \"nova\\x00\\x1b[31m\"\nnode_custom_config: \"\\u202e/etc\"\n",
+		"libvirt_tls: 1.0e400\nenable_nova_libvirt_container: !!binary aGk=\n",
+		"$ANSIBLE_VAULT;1.1;AES256\n3132\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 1<<20 {
+			return
+		}
+		_, _, err := parseGlobals("globals.yml", data)
+		if err != nil && (!strings.HasPrefix(err.Error(), "globals.yml") || strings.Contains(err.Error(), "\n")) {
+			t.Fatalf("error does not name the file on one line: %q", err)
+		}
+	})
+}
