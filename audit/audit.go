@@ -8,7 +8,9 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -17,6 +19,7 @@ import (
 	"time"
 
 	"github.com/libvirt-pki/libvirt-pki/credential"
+	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
 	"github.com/libvirt-pki/libvirt-pki/layout"
 	"github.com/libvirt-pki/libvirt-pki/pki"
 )
@@ -77,11 +80,11 @@ func Collect(ctx context.Context, o Options) ([]Row, error) {
 	}
 	if o.CADir != "" {
 		p := filepath.Join(o.CADir, "cacert.pem")
-		if certs, err := pki.ReadCertsFile(p); err == nil {
+		if certs, err := readCerts(p); err == nil {
 			for _, c := range certs {
 				add("(ca)", p, "ca", c)
 			}
-		} else if !os.IsNotExist(err) {
+		} else if !errors.Is(err, fs.ErrNotExist) {
 			return nil, err
 		}
 	}
@@ -115,6 +118,22 @@ func Collect(ctx context.Context, o Options) ([]Row, error) {
 	return rows, nil
 }
 
+// readCerts reads a certificate file of the tree as every command reads
+// one: a regular file within fsutil.LimitCert, never through a symlink,
+// never blocking on a FIFO. Errors name the file; a missing one matches
+// fs.ErrNotExist.
+func readCerts(path string) ([]*x509.Certificate, error) {
+	data, err := fsutil.ReadFile(path, fsutil.LimitCert)
+	if err != nil {
+		return nil, err
+	}
+	certs, err := pki.ParseCertsPEM(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	return certs, nil
+}
+
 // walk visits the certificate files of the layout: the shared directory
 // and every host directory, with the CRL beside each unit's CA file.
 func (o Options) walk(add func(host, path, kind string, c *x509.Certificate), rows *[]Row) error {
@@ -137,8 +156,8 @@ func (o Options) walk(add func(host, path, kind string, c *x509.Certificate), ro
 				continue
 			}
 			p := tree.In(u, spec.Role)
-			certs, err := pki.ReadCertsFile(p)
-			if os.IsNotExist(err) {
+			certs, err := readCerts(p)
+			if errors.Is(err, fs.ErrNotExist) {
 				continue
 			}
 			if err != nil {
@@ -162,8 +181,8 @@ func (o Options) walk(add func(host, path, kind string, c *x509.Certificate), ro
 // addCRL adds a row for a CRL file: its "expiry" is its next update, after
 // which libvirtd rejects every client.
 func (o Options) addCRL(host, path string, rows *[]Row) error {
-	data, err := os.ReadFile(path)
-	if os.IsNotExist(err) {
+	data, err := fsutil.ReadFile(path, fsutil.LimitCRL)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {

@@ -106,7 +106,13 @@ func validateDNS(s string) error {
 	if strings.Contains(s, "/") || strings.Contains(s, "..") {
 		return fmt.Errorf("not a host name (contains %q)", map[bool]string{true: "/", false: ".."}[strings.Contains(s, "/")])
 	}
-	for _, label := range strings.Split(s, ".") {
+	labels := strings.Split(s, ".")
+	if last := labels[len(labels)-1]; len(labels) > 1 && strings.Trim(last, "0123456789") == "" && last != "" {
+		// Top-level domains are never all digits (RFC 3696): this is an
+		// IPv4 address written wrong, such as 10.0.0.256 or 010.0.0.1.
+		return fmt.Errorf("not an IP address, nor a host name (its last label %q is all digits)", last)
+	}
+	for _, label := range labels {
 		switch {
 		case label == "":
 			return fmt.Errorf("empty label")

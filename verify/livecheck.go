@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net"
-	"os"
 	"strings"
 	"time"
 
@@ -32,11 +31,9 @@ type LiveOptions struct {
 // LiveCheck runs the live checks and adds their results, and a finding
 // for each failure, to rep. hosts are the hosts the offline check used.
 func LiveCheck(ctx context.Context, o Options, lo LiveOptions, hosts []layout.Host, rep *Report) error {
-	if len(hosts) == 0 {
-		var err error
-		if hosts, err = discoverHosts(o); err != nil {
-			return err
-		}
+	hosts, err := hostsToCheck(o, hosts)
+	if err != nil {
+		return err
 	}
 	endpoints := append([]string(nil), lo.Endpoints...)
 	if lo.All {
@@ -110,23 +107,24 @@ func (c *checker) liveCredentials(host, endpointName string, lo LiveOptions) (li
 	for _, r := range c.tree.Resolve(host) {
 		files[r.Role] = r.Path
 	}
-	for _, role := range []layout.Role{layout.CACert, layout.ClientCert, layout.ClientKey} {
+	var pem [3][]byte
+	for i, role := range []layout.Role{layout.CACert, layout.ClientCert, layout.ClientKey} {
 		if files[role] == "" {
 			if host == "" {
 				return live.Credentials{}, fmt.Errorf("live check of %s: it is not a name of any host, and %s has no shared %s.pem: give --host NAME=%s to use that host's credentials", endpointName, c.o.Root, role, endpointName)
 			}
 			return live.Credentials{}, fmt.Errorf("live check of %s: host %s has no %s.pem under %s", endpointName, host, role, c.o.Root)
 		}
-	}
-	caPEM, err := os.ReadFile(files[layout.CACert])
-	if err != nil {
-		return live.Credentials{}, err
+		var err error
+		if pem[i], err = readTreeFile(files[role], role); err != nil {
+			return live.Credentials{}, err
+		}
 	}
 	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(caPEM) {
+	if !pool.AppendCertsFromPEM(pem[0]) {
 		return live.Credentials{}, fmt.Errorf("%s: no certificate", files[layout.CACert])
 	}
-	pair, err := tls.LoadX509KeyPair(files[layout.ClientCert], files[layout.ClientKey])
+	pair, err := tls.X509KeyPair(pem[1], pem[2])
 	if err != nil {
 		return live.Credentials{}, fmt.Errorf("%s: %v", files[layout.ClientCert], err)
 	}

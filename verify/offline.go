@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/libvirt-pki/libvirt-pki/credential"
+	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
 	"github.com/libvirt-pki/libvirt-pki/layout"
 	"github.com/libvirt-pki/libvirt-pki/pki"
 	"github.com/libvirt-pki/libvirt-pki/verify/live"
@@ -103,11 +104,9 @@ func Offline(o Options) (*Report, error) {
 		return nil, fmt.Errorf("%s: not a directory", o.Root)
 	}
 	c := &checker{o: o, tree: o.tree(), perms: perms, files: map[string]*parsedFile{}, crls: map[string]*parsedCRL{}, reported: map[string]bool{}}
-	hosts := o.Hosts
-	if len(hosts) == 0 {
-		if hosts, err = discoverHosts(o); err != nil {
-			return nil, err
-		}
+	hosts, err := hostsToCheck(o, o.Hosts)
+	if err != nil {
+		return nil, err
 	}
 	rep := &Report{}
 	if len(hosts) == 0 {
@@ -129,15 +128,25 @@ func Offline(o Options) (*Report, error) {
 	return rep, nil
 }
 
-// discoverHosts lists host directories under the root.
-func discoverHosts(o Options) ([]layout.Host, error) {
-	names, err := o.tree().HostDirs()
+// hostsToCheck returns the hosts given, or when none is, one per host
+// directory under the root. Either way the whole tree is listed first with
+// layout.Tree.Units, so that a symlinked host directory is refused, as
+// every command refuses it, rather than followed for a host given by
+// name or skipped for the others.
+func hostsToCheck(o Options, given []layout.Host) ([]layout.Host, error) {
+	units, err := o.tree().Units()
 	if err != nil {
 		return nil, err
 	}
+	if len(given) > 0 {
+		return given, nil
+	}
 	var hosts []layout.Host
-	for _, n := range names {
-		if h, err := layout.ParseHostSpec(n); err == nil {
+	for _, u := range units {
+		if u.Shared() {
+			continue
+		}
+		if h, err := layout.ParseHostSpec(u.Host); err == nil {
 			hosts = append(hosts, h)
 		}
 	}
@@ -288,15 +297,14 @@ func (c *checker) parse(path string, role layout.Role) *parsedFile {
 	add := func(sev Severity, code Code, format string, a ...any) {
 		pf.findings = append(pf.findings, Finding{sev, code, "", base, fmt.Sprintf(format, a...)})
 	}
-	fi, err := os.Stat(path)
-	if err == nil {
-		pf.size, pf.mode = fi.Size(), fi.Mode().Perm()
-	}
-	data, err := os.ReadFile(path)
+	data, err := readTreeFile(path, role)
 	if err != nil {
 		pf.err = err
-		add(Error, CodeUnreadable, "%s: %v", path, err)
+		add(Error, CodeUnreadable, "%v", err)
 		return pf
+	}
+	if fi, err := os.Lstat(path); err == nil {
+		pf.size, pf.mode = fi.Size(), fi.Mode().Perm()
 	}
 	c.perms.check(path, role, pf.mode, func(sev Severity, code Code, msg string) { add(sev, code, "%s", msg) })
 	if role.IsKey() {
@@ -325,6 +333,27 @@ func (c *checker) parse(path string, role layout.Role) *parsedFile {
 	c.judgeDates(certs[0], base, add)
 	judgeCrypto(certs[0], false, add)
 	return pf
+}
+
+// readTreeFile reads a credential file of the tree: a regular file, not
+// a symlink (no command follows one out of the tree), within the limit of
+// its role, so a FIFO or a device is refused at once. Errors name the file.
+func readTreeFile(path string, role layout.Role) ([]byte, error) {
+	limit := int64(fsutil.LimitCert)
+	if role.IsKey() {
+		limit = fsutil.LimitKey
+	}
+	data, err := fsutil.ReadFile(path, limit)
+	var bad *fsutil.BadFileError
+	if err != nil && !errors.As(err, &bad) {
+		// Keep one "path: problem" form whatever went wrong.
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return data, err
 }
 
 func (c *checker) judgeCAFile(pf *parsedFile, add func(Severity, Code, string, ...any)) {
@@ -452,8 +481,8 @@ func (c *checker) crlFor(host, caPath string, anchors []*x509.Certificate, add f
 	if pc, ok := c.crls[path]; ok {
 		return pc
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
+	data, err := fsutil.ReadFile(path, fsutil.LimitCRL)
+	if errors.Is(err, fs.ErrNotExist) {
 		c.crls[path] = nil
 		return nil
 	}
@@ -466,6 +495,10 @@ func (c *checker) crlFor(host, caPath string, anchors []*x509.Certificate, add f
 			return
 		}
 		c.shared = append(c.shared, f)
+	}
+	if err != nil {
+		report(Error, CodeUnreadable, "%v", err)
+		return pc
 	}
 	crl, err := pki.ParseCRLPEM(data)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
 	"github.com/libvirt-pki/libvirt-pki/layout"
 	"github.com/libvirt-pki/libvirt-pki/sasl"
 )
@@ -48,47 +49,63 @@ func (c *checker) checkSASL(rep *Report, hosts []layout.Host) {
 				host = h
 			}
 		}
-		dir := filepath.Join(c.o.Root, hr.Host)
-		add := func(sev Severity, code Code, file, format string, a ...any) {
-			hr.Findings = append(hr.Findings, Finding{sev, code, hr.Host, file, fmt.Sprintf(format, a...)})
-		}
-		authPath, dbPath := filepath.Join(dir, sasl.AuthConfFile), filepath.Join(dir, sasl.DBFile)
-		authData, authErr := os.ReadFile(authPath)
-		_, dbErr := os.Stat(dbPath)
-		if errors.Is(authErr, fs.ErrNotExist) && errors.Is(dbErr, fs.ErrNotExist) {
-			continue
-		}
-		pw, err := loadPassword()
-		if err != nil {
-			add(Error, CodeSASLNoPassword, filepath.Base(so.PasswordsFile), "%v: SASL files exist in %s but there is no password to check them against; run libvirt-pki passwords", err, dir)
-			continue
-		}
-		for _, secret := range []string{authPath, dbPath} {
-			if fi, err := os.Stat(secret); err == nil && fi.Mode().Perm()&0o077 != 0 {
-				add(Error, CodeSecretExposed, filepath.Base(secret), "%s is mode %04o but holds a password: chmod 0600 %s", secret, fi.Mode().Perm(), secret)
-			}
-		}
-		if authErr == nil {
-			name, apw, err := sasl.ParseAuthConf(authData, hr.Host)
-			switch {
-			case err != nil:
-				add(Error, CodeUnreadable, sasl.AuthConfFile, "%s: %v", authPath, err)
-			case apw != pw:
-				add(Error, CodeSASLAuthConf, sasl.AuthConfFile, "%s holds a password other than libvirt_sasl_password in %s: run libvirt-pki sasl", authPath, so.PasswordsFile)
-			case name != authname:
-				add(Error, CodeSASLAuthConf, sasl.AuthConfFile, "%s logs in as %q, not %q: run libvirt-pki sasl", authPath, name, authname)
-			}
-		}
-		if dbErr == nil {
-			c.checkSASLDB(dbPath, host, authname, pw, add)
-		}
+		c.checkSASLHost(hr, host, authname, loadPassword)
 	}
 }
 
-func (c *checker) checkSASLDB(path string, host layout.Host, authname, pw string, add func(Severity, Code, string, string, ...any)) {
-	_, records, err := sasl.ReadDB(path)
+// checkSASLHost checks one host's auth.conf and passwd.db, if it has any,
+// against the password loadPassword gives.
+func (c *checker) checkSASLHost(hr *HostReport, host layout.Host, authname string, loadPassword func() (string, error)) {
+	so := c.o.SASL
+	dir := filepath.Join(c.o.Root, hr.Host)
+	add := func(sev Severity, code Code, file, format string, a ...any) {
+		hr.Findings = append(hr.Findings, Finding{sev, code, hr.Host, file, fmt.Sprintf(format, a...)})
+	}
+	// Both hold the password: read as every file of the tree is, never
+	// through a symlink, never a FIFO or a device, within a limit.
+	authPath, dbPath := filepath.Join(dir, sasl.AuthConfFile), filepath.Join(dir, sasl.DBFile)
+	authData, authErr := fsutil.ReadFile(authPath, fsutil.LimitConfig)
+	dbData, dbErr := fsutil.ReadFile(dbPath, fsutil.LimitSASLDB)
+	if errors.Is(authErr, fs.ErrNotExist) && errors.Is(dbErr, fs.ErrNotExist) {
+		return
+	}
+	pw, err := loadPassword()
 	if err != nil {
-		add(Error, CodeUnreadable, sasl.DBFile, "%v", err)
+		add(Error, CodeSASLNoPassword, filepath.Base(so.PasswordsFile), "%v: SASL files exist in %s but there is no password to check them against; run libvirt-pki passwords", err, dir)
+		return
+	}
+	for _, secret := range []string{authPath, dbPath} {
+		if fi, err := os.Lstat(secret); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			add(Error, CodeSecretExposed, filepath.Base(secret), "%s is mode %04o but holds a password: chmod 0600 %s", secret, fi.Mode().Perm(), secret)
+		}
+	}
+	switch {
+	case authErr == nil:
+		name, apw, err := sasl.ParseAuthConf(authData, hr.Host)
+		switch {
+		case err != nil:
+			add(Error, CodeUnreadable, sasl.AuthConfFile, "%s: %v", authPath, err)
+		case apw != pw:
+			add(Error, CodeSASLAuthConf, sasl.AuthConfFile, "%s holds a password other than libvirt_sasl_password in %s: run libvirt-pki sasl", authPath, so.PasswordsFile)
+		case name != authname:
+			add(Error, CodeSASLAuthConf, sasl.AuthConfFile, "%s logs in as %q, not %q: run libvirt-pki sasl", authPath, name, authname)
+		}
+	case !errors.Is(authErr, fs.ErrNotExist):
+		add(Error, CodeUnreadable, sasl.AuthConfFile, "%v", authErr)
+	}
+	switch {
+	case dbErr == nil:
+		c.checkSASLDB(dbPath, dbData, host, authname, pw, add)
+	case !errors.Is(dbErr, fs.ErrNotExist):
+		add(Error, CodeUnreadable, sasl.DBFile, "%v", dbErr)
+	}
+}
+
+// checkSASLDB checks the sasldb at path, whose contents are data.
+func (c *checker) checkSASLDB(path string, data []byte, host layout.Host, authname, pw string, add func(Severity, Code, string, string, ...any)) {
+	_, records, err := sasl.DecodeDB(data)
+	if err != nil {
+		add(Error, CodeUnreadable, sasl.DBFile, "%s: %v", path, err)
 		return
 	}
 	realms := map[string]bool{}

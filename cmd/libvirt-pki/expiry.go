@@ -62,6 +62,9 @@ func runExpiry(opts *ExpiryOptions) error {
 	default:
 		return usageErrorf("--output %q: want table, json, yaml or prometheus", opts.Output)
 	}
+	if err := checkWarnDays(opts.WarnDays); err != nil {
+		return err
+	}
 	l, err := layout.ByName(opts.LayoutName)
 	if err != nil {
 		return usageError{err}

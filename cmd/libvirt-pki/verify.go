@@ -86,6 +86,9 @@ func runVerify(opts *VerifyOptions) error {
 	if err != nil {
 		return usageError{err}
 	}
+	if err := checkWarnDays(opts.WarnDays); err != nil {
+		return err
+	}
 	switch opts.Output {
 	case "table", "json", "junit":
 	default:
@@ -151,6 +154,19 @@ func runVerify(opts *VerifyOptions) error {
 	}
 	if rep.Summarize(failOn).Failed {
 		return exitError{exitFailure}
+	}
+	return nil
+}
+
+// maxWarnDays bounds --warn-days: a hundred years is beyond any
+// certificate's life, and far from where days in a time.Duration
+// overflow (about 106,000).
+const maxWarnDays = 36500
+
+// checkWarnDays refuses a --warn-days that is negative or absurd.
+func checkWarnDays(days int) error {
+	if days < 0 || days > maxWarnDays {
+		return usageErrorf("--warn-days %d: want 0 to %d days", days, maxWarnDays)
 	}
 	return nil
 }
