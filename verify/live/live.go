@@ -21,6 +21,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -220,14 +221,42 @@ func (ck *checker) step(name string, fn func() (string, error)) error {
 	return err
 }
 
+// run goes through the steps of a libvirt client's login, stopping at the
+// first that fails.
 func (ck *checker) run() error {
 	if ck.c.CA == nil {
 		return fail(ClassError, "no CA certificates given")
 	}
+	raw, err := ck.connect()
+	if err != nil {
+		return err
+	}
+	// One deadline for every later read and write; cancelling ctx moves
+	// it to the past so pending I/O fails at once.
 	deadline, _ := ck.ctx.Deadline()
+	raw.SetDeadline(deadline)
+	stop := context.AfterFunc(ck.ctx, func() { raw.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
 
+	tc := tls.Client(raw, ck.tlsConfig())
+	ck.conn = tc
+	if err := ck.handshake(tc); err != nil {
+		return err
+	}
+	if err := ck.confirmation(tc); err != nil {
+		return err
+	}
+	cl := rpc.NewClient(tc)
+	if err := ck.authenticate(cl); err != nil {
+		return err
+	}
+	return ck.openAndQuery(cl)
+}
+
+// connect dials the target over TCP.
+func (ck *checker) connect() (net.Conn, error) {
 	var raw net.Conn
-	if err := ck.step("connect", func() (string, error) {
+	err := ck.step("connect", func() (string, error) {
 		var d net.Dialer
 		conn, err := d.DialContext(ck.ctx, "tcp", ck.t.Addr)
 		if err != nil {
@@ -236,18 +265,13 @@ func (ck *checker) run() error {
 		raw = conn
 		ck.raw, ck.conn = conn, conn
 		return conn.RemoteAddr().String(), nil
-	}); err != nil {
-		return err
-	}
-	// One deadline for every later read and write; cancelling ctx moves
-	// it to the past so pending I/O fails at once.
-	raw.SetDeadline(deadline)
-	stop := context.AfterFunc(ck.ctx, func() { raw.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	})
+	return raw, err
+}
 
-	tc := tls.Client(raw, ck.tlsConfig())
-	ck.conn = tc
-	if err := ck.step("tls-handshake", func() (string, error) {
+// handshake runs the TLS handshake and records the server's certificate.
+func (ck *checker) handshake(tc *tls.Conn) error {
+	return ck.step("tls-handshake", func() (string, error) {
 		if err := tc.HandshakeContext(ck.ctx); err != nil {
 			return "", err
 		}
@@ -257,13 +281,14 @@ func (ck *checker) run() error {
 		ck.r.ServerCertNotAfter = leaf.NotAfter
 		return fmt.Sprintf("%s %s, server \"%s\" valid until %s", ck.r.TLSVersion, tls.CipherSuiteName(cs.CipherSuite),
 			subjectOf(leaf), leaf.NotAfter.UTC().Format(time.RFC3339)), nil
-	}); err != nil {
-		return err
-	}
+	})
+}
 
-	if err := ck.step("confirmation", func() (string, error) {
-		// libvirtd checks our certificate after the handshake and sends
-		// 0x01 if it accepts it; otherwise it just closes.
+// confirmation reads libvirtd's verdict on our certificate: it checks it
+// after the handshake and sends 0x01 if it accepts it; otherwise it just
+// closes.
+func (ck *checker) confirmation(tc *tls.Conn) error {
+	return ck.step("confirmation", func() (string, error) {
 		var b [1]byte
 		if _, err := io.ReadFull(tc, b[:]); err != nil {
 			if isTimeout(err) {
@@ -275,11 +300,12 @@ func (ck *checker) run() error {
 			return "", fail(ClassProtocol, "unexpected confirmation byte %#02x (want 0x01)", b[0])
 		}
 		return "0x01", nil
-	}); err != nil {
-		return err
-	}
+	})
+}
 
-	cl := rpc.NewClient(tc)
+// authenticate asks which authentication the daemon wants and does it:
+// none (the client certificate is the identity) or SASL.
+func (ck *checker) authenticate(cl *rpc.Client) error {
 	var types []int
 	if err := ck.step("auth-list", func() (string, error) {
 		var err error
@@ -288,16 +314,8 @@ func (ck *checker) run() error {
 	}); err != nil {
 		return err
 	}
-	has := func(a int) bool {
-		for _, x := range types {
-			if x == a {
-				return true
-			}
-		}
-		return false
-	}
 	switch {
-	case has(rpc.AuthNone) || len(types) == 0:
+	case slices.Contains(types, rpc.AuthNone) || len(types) == 0:
 		ck.r.Mechanism = "none"
 		if leafs := ck.c.ClientCert.Leaf; leafs != nil {
 			ck.r.Identity = leafs.Subject.String()
@@ -306,17 +324,19 @@ func (ck *checker) run() error {
 				ck.r.Identity = cert.Subject.String()
 			}
 		}
-	case has(rpc.AuthSASL):
+		return nil
+	case slices.Contains(types, rpc.AuthSASL):
 		if ck.c.Password == "" {
 			return fail(ClassSASLNoPassword, "daemon requires SASL but no password is configured")
 		}
-		if err := ck.sasl(cl); err != nil {
-			return err
-		}
-	default:
-		return fail(ClassError, "daemon requires an unsupported authentication type %v (2 = polkit)", types)
+		return ck.sasl(cl)
 	}
+	return fail(ClassError, "daemon requires an unsupported authentication type %v (2 = polkit)", types)
+}
 
+// openAndQuery opens the connection URI and makes two harmless read-only
+// calls, then closes.
+func (ck *checker) openAndQuery(cl *rpc.Client) error {
 	if err := ck.step("connect-open", func() (string, error) {
 		err := cl.ConnectOpen(ck.o.URI, 0)
 		if err != nil && !isTimeout(err) {
@@ -353,6 +373,7 @@ func (ck *checker) run() error {
 	return nil
 }
 
+// sasl logs in with the mechanism chosen from those the daemon offers.
 func (ck *checker) sasl(cl *rpc.Client) error {
 	var offered []string
 	if err := ck.step("sasl-init", func() (string, error) {
@@ -362,31 +383,9 @@ func (ck *checker) sasl(cl *rpc.Client) error {
 	}); err != nil {
 		return err
 	}
-	serverName := func(want string) string {
-		for _, m := range offered {
-			if strings.EqualFold(m, want) {
-				return m
-			}
-		}
-		return ""
-	}
-	var mechName, wireName string
-	if ck.o.Mech != "" {
-		wireName = serverName(ck.o.Mech)
-		if wireName == "" {
-			return fail(ClassMechNotOffered, "mechanism %s not offered by the daemon (offers %s)", ck.o.Mech, strings.Join(offered, ","))
-		}
-		mechName = strings.ToUpper(ck.o.Mech)
-	} else {
-		for _, m := range saslclient.Supported {
-			if wireName = serverName(m); wireName != "" {
-				mechName = m
-				break
-			}
-		}
-		if wireName == "" {
-			return fail(ClassMechNotOffered, "daemon offers none of %s (offers %s)", strings.Join(saslclient.Supported, ","), strings.Join(offered, ","))
-		}
+	mechName, wireName, err := ck.pickMech(offered)
+	if err != nil {
+		return err
 	}
 	mech, err := saslclient.New(mechName, saslclient.Config{
 		Authname: ck.c.Authname, Password: ck.c.Password,
@@ -396,7 +395,42 @@ func (ck *checker) sasl(cl *rpc.Client) error {
 		return fail(ClassError, "%v", err)
 	}
 	ck.r.Mechanism = wireName
+	if err := ck.saslExchange(cl, mech, wireName); err != nil {
+		return err
+	}
+	ck.r.Identity = ck.c.Authname
+	return nil
+}
 
+// pickMech chooses the mechanism: the one forced by Options.Mech, else
+// the first of saslclient.Supported the daemon offers. wireName is the
+// daemon's spelling of it.
+func (ck *checker) pickMech(offered []string) (mechName, wireName string, err error) {
+	serverName := func(want string) string {
+		for _, m := range offered {
+			if strings.EqualFold(m, want) {
+				return m
+			}
+		}
+		return ""
+	}
+	if ck.o.Mech != "" {
+		if wireName = serverName(ck.o.Mech); wireName == "" {
+			return "", "", fail(ClassMechNotOffered, "mechanism %s not offered by the daemon (offers %s)", ck.o.Mech, strings.Join(offered, ","))
+		}
+		return strings.ToUpper(ck.o.Mech), wireName, nil
+	}
+	for _, m := range saslclient.Supported {
+		if wireName = serverName(m); wireName != "" {
+			return m, wireName, nil
+		}
+	}
+	return "", "", fail(ClassMechNotOffered, "daemon offers none of %s (offers %s)", strings.Join(saslclient.Supported, ","), strings.Join(offered, ","))
+}
+
+// saslExchange runs AUTH_SASL_START and the steps after it until the
+// daemon reports completion, and checks the server's proof.
+func (ck *checker) saslExchange(cl *rpc.Client, mech saslclient.Mechanism, wireName string) error {
 	var reply rpc.SASLReply
 	if err := ck.step("sasl-start", func() (string, error) {
 		initial, err := mech.Start()
@@ -439,7 +473,6 @@ func (ck *checker) sasl(cl *rpc.Client) error {
 	if !mech.Verified() {
 		return &failure{class: ClassAuthFailed, err: saslclient.ErrServerNotVerified}
 	}
-	ck.r.Identity = ck.c.Authname
 	return nil
 }
 
