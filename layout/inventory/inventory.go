@@ -29,6 +29,12 @@
 // host_vars/ (so for steps 3 and 4 a later source's files win over an
 // earlier source's, whatever the groups). Note that, as in Ansible, host
 // vars written in the inventory file beat group_vars/ files.
+//
+// Hostile input is refused, naming the file: only regular files are read
+// (a symlink is followed, as Ansible follows it), each within
+// fsutil.LimitConfig; a YAML file must hold one document, as Ansible
+// demands, and at most 2^20 values with its aliases expanded, so an alias
+// loop or "billion laughs" fails at once instead of exhausting memory.
 package inventory
 
 import (
