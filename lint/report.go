@@ -2,8 +2,8 @@ package lint
 
 import (
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
+	"github.com/libvirt-pki/libvirt-pki/internal/junit"
 	"io"
 	"strings"
 	"text/tabwriter"
@@ -112,27 +112,12 @@ func orDash(s string) string {
 	return s
 }
 
-// JUnit: one suite, one test case per object; findings at or above
-// failOn are failures, the rest go to system-out. The case types are
-// verify's, so both commands' reports look alike in CI.
-type junitSuites struct {
-	XMLName xml.Name     `xml:"testsuites"`
-	Suites  []junitSuite `xml:"testsuite"`
-}
-
-type junitSuite struct {
-	Name     string             `xml:"name,attr"`
-	Tests    int                `xml:"tests,attr"`
-	Failures int                `xml:"failures,attr"`
-	Cases    []verify.JUnitCase `xml:"testcase"`
-}
-
 // WriteJUnit writes JUnit XML: suite "libvirt-pki lint" with a case per
 // object, named by unit, file and index.
 func (r *Report) WriteJUnit(w io.Writer, failOn verify.Severity) error {
-	suite := junitSuite{Name: "libvirt-pki lint"}
+	suite := junit.Suite{Name: "libvirt-pki lint"}
 	for _, o := range r.Objects {
-		c := verify.JUnitCase{ClassName: "lint." + string(o.Kind), Name: fmt.Sprintf("%s %s #%d", o.Unit, o.File, o.Index)}
+		c := junit.Case{ClassName: "lint." + string(o.Kind), Name: fmt.Sprintf("%s %s #%d", o.Unit, o.File, o.Index)}
 		var out []string
 		for _, f := range r.Findings {
 			if f.Object != o {
@@ -140,24 +125,13 @@ func (r *Report) WriteJUnit(w io.Writer, failOn verify.Severity) error {
 			}
 			line := fmt.Sprintf("%s %s (%s): %s", f.Severity, f.Lint, f.Source, f.Description)
 			if f.Severity.Rank() >= failOn.Rank() {
-				c.Failures = append(c.Failures, verify.JUnitFailure{Message: f.Description, Type: f.Lint, Text: line})
+				c.Failures = append(c.Failures, junit.Failure{Message: f.Description, Type: f.Lint, Text: line})
 			} else {
 				out = append(out, line)
 			}
 		}
 		c.SystemOut = strings.Join(out, "\n")
-		if len(c.Failures) > 0 {
-			suite.Failures++
-		}
-		suite.Cases = append(suite.Cases, c)
+		suite.Add(c)
 	}
-	suite.Tests = len(suite.Cases)
-	io.WriteString(w, xml.Header)
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(junitSuites{Suites: []junitSuite{suite}}); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	return junit.Write(w, junit.Suites{Suites: []junit.Suite{suite}})
 }

@@ -3,6 +3,7 @@ package lint
 import (
 	"encoding/json"
 	"encoding/xml"
+	"github.com/libvirt-pki/libvirt-pki/internal/junit"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -60,7 +61,7 @@ func TestWriteJSONAndJUnit(t *testing.T) {
 	if err := rep.WriteJUnit(&ju, verify.Warning); err != nil {
 		t.Fatal(err)
 	}
-	var suites junitSuites
+	var suites junit.Suites
 	if err := xml.Unmarshal([]byte(ju.String()), &suites); err != nil {
 		t.Fatal(err)
 	}

@@ -2,8 +2,8 @@ package verify
 
 import (
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
+	"github.com/libvirt-pki/libvirt-pki/internal/junit"
 	"io"
 	"strings"
 	"text/tabwriter"
@@ -117,97 +117,60 @@ func orDash(s string) string {
 	return s
 }
 
-// JUnit: one test case per host; findings at or above failOn are
-// failures, the rest go to system-out, so CI dashboards show them.
-type junitSuites struct {
-	XMLName xml.Name     `xml:"testsuites"`
-	Suites  []junitSuite `xml:"testsuite"`
-}
-
-type junitSuite struct {
-	Name     string      `xml:"name,attr"`
-	Tests    int         `xml:"tests,attr"`
-	Failures int         `xml:"failures,attr"`
-	Cases    []junitCase `xml:"testcase"`
-}
-
-type junitCase struct {
-	ClassName string         `xml:"classname,attr"`
-	Name      string         `xml:"name,attr"`
-	Time      string         `xml:"time,attr,omitempty"`
-	Failures  []junitFailure `xml:"failure,omitempty"`
-	SystemOut string         `xml:"system-out,omitempty"`
-}
-
-type junitFailure struct {
-	Message string `xml:"message,attr"`
-	Type    string `xml:"type,attr"`
-	Text    string `xml:",chardata"`
-}
-
 // JUnitCase is a test case another part of verify (the live check) adds.
-type JUnitCase = junitCase
+type JUnitCase = junit.Case
 
 // JUnitFailure is a failure in a JUnitCase.
-type JUnitFailure = junitFailure
+type JUnitFailure = junit.Failure
 
 // WriteJUnit writes JUnit XML: suite "offline" with a case per host, plus
-// any extra suites (the live checks).
+// any extra suites (the live checks). Findings at or above failOn are
+// failures, the rest go to system-out, so CI dashboards show them.
 func (r *Report) WriteJUnit(w io.Writer, failOn Severity, extra map[string][]JUnitCase) error {
-	suite := junitSuite{Name: "libvirt-pki verify offline"}
+	suite := junit.Suite{Name: "libvirt-pki verify offline"}
 	for _, h := range r.Hosts {
-		c := junitCase{ClassName: "offline", Name: h.Host}
+		c := junit.Case{ClassName: "offline", Name: h.Host}
 		var out []string
 		for _, f := range h.Findings {
 			line := fmt.Sprintf("%s %s %s: %s", f.Severity, f.Code, orDash(f.File), f.Message)
 			if f.Severity.Rank() >= failOn.Rank() {
-				c.Failures = append(c.Failures, junitFailure{Message: f.Message, Type: string(f.Code), Text: line})
+				c.Failures = append(c.Failures, junit.Failure{Message: f.Message, Type: string(f.Code), Text: line})
 			} else {
 				out = append(out, line)
 			}
 		}
 		c.SystemOut = strings.Join(out, "\n")
-		if len(c.Failures) > 0 {
-			suite.Failures++
-		}
-		suite.Cases = append(suite.Cases, c)
+		suite.Add(c)
 	}
-	suite.Tests = len(suite.Cases)
-	doc := junitSuites{Suites: []junitSuite{suite}}
+	doc := junit.Suites{Suites: []junit.Suite{suite}}
 	if len(r.Live) > 0 {
-		ls := junitSuite{Name: "libvirt-pki verify live"}
-		for _, l := range r.liveJSON() {
-			var total float64
-			for _, st := range l.Steps {
-				total += st.Millis
-			}
-			c := junitCase{ClassName: "live", Name: l.Host + " " + l.Addr, Time: fmt.Sprintf("%.3f", total/1000)}
-			if !l.OK {
-				c.Failures = []junitFailure{{Message: l.Error, Type: "live-" + l.Class, Text: l.Error}}
-				ls.Failures++
-			}
-			ls.Cases = append(ls.Cases, c)
-		}
-		ls.Tests = len(ls.Cases)
-		doc.Suites = append(doc.Suites, ls)
+		doc.Suites = append(doc.Suites, r.liveJUnit())
 	}
 	for name, cases := range extra {
-		s := junitSuite{Name: name, Tests: len(cases), Cases: cases}
+		s := junit.Suite{Name: name}
 		for _, c := range cases {
-			if len(c.Failures) > 0 {
-				s.Failures++
-			}
+			s.Add(c)
 		}
 		doc.Suites = append(doc.Suites, s)
 	}
-	io.WriteString(w, xml.Header)
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(doc); err != nil {
-		return err
+	return junit.Write(w, doc)
+}
+
+// liveJUnit is the live checks as a suite, one case per endpoint.
+func (r *Report) liveJUnit() junit.Suite {
+	ls := junit.Suite{Name: "libvirt-pki verify live"}
+	for _, l := range r.liveJSON() {
+		var total float64
+		for _, st := range l.Steps {
+			total += st.Millis
+		}
+		c := junit.Case{ClassName: "live", Name: l.Host + " " + l.Addr, Time: fmt.Sprintf("%.3f", total/1000)}
+		if !l.OK {
+			c.Failures = []junit.Failure{{Message: l.Error, Type: "live-" + l.Class, Text: l.Error}}
+		}
+		ls.Add(c)
 	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	return ls
 }
 
 // liveJSON is a live check as the JSON report documents it.
