@@ -140,7 +140,9 @@ func TestCertKillTrials(t *testing.T) {
 			}
 		}
 	})
-	t.Logf("%d kill trials, %d killed at their commit point, all clean", trials.Load(), killed.Load())
+	if !t.Failed() {
+		t.Logf("%d kill trials, %d killed at their commit point, all clean", trials.Load(), killed.Load())
+	}
 	if !t.Failed() && trials.Load() < 160 {
 		t.Fatalf("only %d kill trials", trials.Load())
 	}
