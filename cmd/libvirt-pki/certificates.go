@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -95,8 +94,8 @@ func runCertificates(opts *CertificatesOptions) error {
 	if err != nil {
 		return err
 	}
-	if opts.Output != "text" && opts.Output != "json" {
-		return usageErrorf("--output %q: want text or json", opts.Output)
+	if err := checkOutput(opts.Output, textFormats); err != nil {
+		return err
 	}
 	if !opts.DryRun {
 		guard, err := opts.lockTrees(opts.IO, o.Layout, o.Root, o.CADir)
@@ -294,9 +293,7 @@ func writeCertificatesJSON(w io.Writer, plan *certs.Plan, dryRun bool) error {
 		}
 		doc.Certificates = append(doc.Certificates, lj)
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(doc)
+	return writeJSONTo(w, doc)
 }
 
 // writeDNList prints tls_allowed_dn_list for libvirtd.conf: the DN of every

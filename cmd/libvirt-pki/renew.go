@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -68,8 +67,8 @@ A second run with the same flags changes nothing.`,
 }
 
 func runRenew(opts *RenewOptions) error {
-	if opts.Output != "text" && opts.Output != "json" {
-		return usageErrorf("--output %q: want text or json", opts.Output)
+	if err := checkOutput(opts.Output, textFormats); err != nil {
+		return err
 	}
 	if opts.Days <= 0 {
 		return usageErrorf("--days must be positive")
@@ -85,27 +84,17 @@ func runRenew(opts *RenewOptions) error {
 		Layout: l, CACertFile: opts.CACert, CAKeyFile: opts.CAKey, RenewBefore: opts.RenewBefore,
 		All: opts.All, RotateKeys: opts.RotateKeys, Days: opts.Days, DryRun: opts.DryRun,
 	}
-	if o.Root, o.CADir, _, err = opts.roots(l); err != nil {
+	var unlock func()
+	if o.Root, o.CADir, o.Top, unlock, err = opts.tree(opts.IO, l, !opts.DryRun); err != nil {
 		return err
 	}
-	if o.Top, err = opts.top(l); err != nil {
-		return err
-	}
-	if !opts.DryRun {
-		guard, err := opts.lockTrees(opts.IO, l, o.Root, o.CADir)
-		if err != nil {
-			return err
-		}
-		defer guard.Unlock()
-	}
+	defer unlock()
 	res, err := certs.Renew(o)
 	if err != nil {
 		return err
 	}
 	if opts.Output == "json" {
-		enc := json.NewEncoder(opts.IO.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
+		return writeJSONTo(opts.IO.Out, res)
 	}
 	writeRenewText(opts.IO.Out, res, opts.Verbose, "renewed", false)
 	if !opts.DryRun && res.Renewed > 0 {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -56,8 +55,8 @@ The next certificates run re-issues a revoked host that is still listed.`,
 }
 
 func runRevoke(opts *RevokeOptions) error {
-	if opts.Output != "text" && opts.Output != "json" {
-		return usageErrorf("--output %q: want text or json", opts.Output)
+	if err := checkOutput(opts.Output, textFormats); err != nil {
+		return err
 	}
 	l, err := layout.ByName(opts.LayoutName)
 	if err != nil {
@@ -69,28 +68,18 @@ func runRevoke(opts *RevokeOptions) error {
 		}
 	}
 	o := certs.RevokeOptions{Layout: l, Hosts: opts.Hosts, Serials: opts.Serials, CRLDays: opts.CRLDays, DryRun: opts.DryRun, CACertFile: opts.CACert, CAKeyFile: opts.CAKey}
-	if o.Root, o.CADir, _, err = opts.roots(l); err != nil {
+	var unlock func()
+	if o.Root, o.CADir, o.Top, unlock, err = opts.tree(opts.IO, l, !opts.DryRun); err != nil {
 		return err
 	}
-	if o.Top, err = opts.top(l); err != nil {
-		return err
-	}
-	if !opts.DryRun {
-		guard, err := opts.lockTrees(opts.IO, l, o.Root, o.CADir)
-		if err != nil {
-			return err
-		}
-		defer guard.Unlock()
-	}
+	defer unlock()
 	res, err := certs.Revoke(o)
 	if err != nil {
 		return err
 	}
 	w := opts.IO.Out
 	if opts.Output == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
+		return writeJSONTo(w, res)
 	}
 	if opts.DryRun {
 		fmt.Fprintln(w, "Dry run: nothing was written.")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -115,8 +114,8 @@ working during a rotation (it signs with whichever CA is current).`,
 }
 
 func runRotateCA(opts *RotateCAOptions) error {
-	if opts.Output != "text" && opts.Output != "json" {
-		return usageErrorf("--output %q: want text or json", opts.Output)
+	if err := checkOutput(opts.Output, textFormats); err != nil {
+		return err
 	}
 	if opts.CACert != "" || opts.CAKey != "" {
 		return usageErrorf("rotate-ca rotates only a CA that libvirt-pki made and keeps in its CA directory; --ca-cert names an external CA: have its owner issue a new one, then run certificates with it")
@@ -134,19 +133,11 @@ func runRotateCA(opts *RotateCAOptions) error {
 	if opts.Step == "start" && opts.CADays <= 0 || opts.Step == "reissue" && opts.Days <= 0 {
 		return usageErrorf("--days and --ca-days must be positive")
 	}
-	if o.Root, o.CADir, _, err = opts.roots(l); err != nil {
+	var unlock func()
+	if o.Root, o.CADir, o.Top, unlock, err = opts.tree(opts.IO, l, opts.Step != "status" && !opts.DryRun); err != nil {
 		return err
 	}
-	if o.Top, err = opts.top(l); err != nil {
-		return err
-	}
-	if opts.Step != "status" && !opts.DryRun {
-		guard, err := opts.lockTrees(opts.IO, l, o.Root, o.CADir)
-		if err != nil {
-			return err
-		}
-		defer guard.Unlock()
-	}
+	defer unlock()
 	w := opts.IO.Out
 	if opts.Step == "status" {
 		st, err := certs.Status(o)
@@ -154,7 +145,7 @@ func runRotateCA(opts *RotateCAOptions) error {
 			return err
 		}
 		if opts.Output == "json" {
-			return writeJSON(w, st)
+			return writeJSONTo(w, st)
 		}
 		writeRotationStatus(w, st)
 		return nil
@@ -174,7 +165,7 @@ func runRotateCA(opts *RotateCAOptions) error {
 		return err
 	}
 	if opts.Output == "json" {
-		return writeJSON(w, res)
+		return writeJSONTo(w, res)
 	}
 	writeRotateText(w, res, l)
 	return nil
@@ -185,12 +176,6 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 func caByRole(cas []certs.RotationCA, role string) *certs.RotationCA {
