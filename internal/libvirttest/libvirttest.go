@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -63,8 +64,22 @@ func (d *Daemon) Log() string {
 }
 
 // Start launches libvirtd with cfg and stops it when the test ends. It
-// fails the test (or skips it outside CI) when libvirtd is not installed.
+// fails the test (or skips it outside CI) when libvirtd is not installed,
+// and when the daemon exits at start.
 func Start(t testing.TB, cfg Config) *Daemon {
+	t.Helper()
+	d, err := Launch(t, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// Launch is Start for a daemon that may refuse to start (a certificate
+// libvirtd rejects): it returns an error holding the daemon's output and
+// log when libvirtd exits before it listens. A daemon that neither exits
+// nor listens still fails the test.
+func Launch(t testing.TB, cfg Config) (*Daemon, error) {
 	t.Helper()
 	bins := peer.Require(t, "libvirtd")
 	dir := daemonDir(t)
@@ -95,8 +110,7 @@ func Start(t testing.TB, cfg Config) *Daemon {
 	d := &Daemon{Port: port, Dir: dir, cmd: cmd, log: files.log, done: make(chan struct{})}
 	go func() { cmd.Wait(); close(d.done) }()
 	t.Cleanup(d.stop)
-	d.waitListening(t, &stderr)
-	return d
+	return d, d.waitListening(t, &stderr)
 }
 
 // daemonFiles are the paths of the daemon's own copies of the files Config
@@ -214,22 +228,22 @@ func daemonCommand(t testing.TB, libvirtd, dir, confPath string) *exec.Cmd {
 	return cmd
 }
 
-// waitListening returns once the daemon accepts TCP connections, and fails
-// the test with its output (stderr) and log if it exits or has not
-// listened within 30 seconds.
-func (d *Daemon) waitListening(t testing.TB, stderr *bytes.Buffer) {
+// waitListening returns once the daemon accepts TCP connections; it
+// returns an error with the daemon's output (stderr) and log if it exits
+// first, and fails the test if it has not listened within 30 seconds.
+func (d *Daemon) waitListening(t testing.TB, stderr *bytes.Buffer) error {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		select {
 		case <-d.done:
-			t.Fatalf("libvirttest: libvirtd exited at start: %s\n%s\nlog:\n%s", d.cmd.ProcessState, stderr.String(), d.Log())
+			return fmt.Errorf("libvirttest: libvirtd exited at start: %s\n%s\nlog:\n%s", d.cmd.ProcessState, stderr.String(), d.Log())
 		default:
 		}
 		c, err := net.DialTimeout("tcp", d.Addr(), time.Second)
 		if err == nil {
 			c.Close()
-			return
+			return nil
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("libvirttest: libvirtd did not listen on %s: %v\n%s\nlog:\n%s", d.Addr(), err, stderr.String(), d.Log())
@@ -291,3 +305,23 @@ func chownTree(dir string, uid, gid int) error {
 		return os.Lchown(p, uid, gid)
 	})
 }
+
+// certWarning matches the log lines of libvirt's certificate checks
+// (virNetTLSContextCheckCert*, virNetTLSContextValidCertificate, ...) at
+// warning or error level, as the daemon's log file and virsh's stderr
+// print them: "<time>: <pid>: warning : virNetTLSContextCheckCertKeyUsage:257 : ...".
+// virsh reports a fatal one as "error: Certificate ... usage does not
+// permit key encipherment". TLS session lines (a handshake the harness's
+// own listening probe cuts short) are not about certificates.
+var certWarning = regexp.MustCompile(`(?m)^(.*: (warning|error) : virNetTLSContext\w*:\d+ : .*|error: .*[Cc]ertificate.*)$`)
+
+// CertificateWarnings returns the lines of text (a daemon log, virsh's
+// output) in which libvirt's certificate checks warn or fail.
+func CertificateWarnings(text string) []string {
+	return certWarning.FindAllString(text, -1)
+}
+
+// CertificateWarnings returns the lines of the daemon's log in which its
+// certificate checks warned or failed, about its own certificate or a
+// client's.
+func (d *Daemon) CertificateWarnings() []string { return CertificateWarnings(d.Log()) }
