@@ -128,7 +128,7 @@ func floorSign(ca *CA, pub crypto.PublicKey, prof Profile) ([]byte, error) {
 		NotBefore:             now.Add(-5 * time.Minute),
 		NotAfter:              now.Add(DefaultLeafDays * 24 * time.Hour),
 		BasicConstraintsValid: true,
-		KeyUsage:              prof.KeyUsage,
+		KeyUsage:              prof.KeyUsage[FamilyOf(pub)],
 		ExtKeyUsage:           []x509.ExtKeyUsage{prof.ExtUsage},
 		DNSNames:              benchSANs.DNS,
 		IPAddresses:           benchSANs.IPs,

@@ -168,16 +168,19 @@ func signatureAlgorithm(k *Key) x509.SignatureAlgorithm {
 	}
 }
 
-// signingPolicy turns Profiles into cfssl signing profiles.
+// signingPolicy turns Profiles into cfssl signing profiles, one for each
+// key family: the usages depend on the key.
 func signingPolicy() *config.Signing {
 	p := &config.Signing{Profiles: map[string]*config.SigningProfile{}}
 	for _, prof := range Profiles {
-		p.Profiles[prof.Name] = &config.SigningProfile{
-			Usage:        prof.Usages,
-			Expiry:       DefaultLeafDays * 24 * time.Hour,
-			ExpiryString: fmt.Sprintf("%dh", DefaultLeafDays*24),
+		for _, f := range KeyFamilies {
+			p.Profiles[prof.cfsslName(f)] = &config.SigningProfile{
+				Usage:        prof.cfsslUsages(f),
+				Expiry:       DefaultLeafDays * 24 * time.Hour,
+				ExpiryString: fmt.Sprintf("%dh", DefaultLeafDays*24),
+			}
 		}
 	}
-	p.Default = p.Profiles[ServerProfile.Name]
+	p.Default = p.Profiles[ServerProfile.cfsslName(ECKeys)]
 	return p
 }

@@ -2,7 +2,6 @@ package pki
 
 import (
 	"crypto/x509"
-	"encoding/asn1"
 	"fmt"
 	"net"
 	"slices"
@@ -11,43 +10,6 @@ import (
 
 	"github.com/cloudflare/cfssl/csr"
 	"github.com/cloudflare/cfssl/signer"
-)
-
-// Profile is one kind of leaf certificate libvirt uses: its usages, in
-// cfssl's words and as x509 values for checking.
-type Profile struct {
-	Name     string
-	Usages   []string // cfssl usage names
-	KeyUsage x509.KeyUsage
-	ExtUsage x509.ExtKeyUsage
-	IsCA     bool
-}
-
-// libvirt 9.0 demands digitalSignature and keyEncipherment on every leaf,
-// even for ECDSA keys (newer libvirt exempts EC keys; including it serves
-// both), serverAuth on server certificates and clientAuth on client ones.
-var (
-	ServerProfile = Profile{
-		Name:     "server",
-		Usages:   []string{"digital signature", "key encipherment", "server auth"},
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtUsage: x509.ExtKeyUsageServerAuth,
-	}
-	ClientProfile = Profile{
-		Name:     "client",
-		Usages:   []string{"digital signature", "key encipherment", "client auth"},
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtUsage: x509.ExtKeyUsageClientAuth,
-	}
-	// CAProfile describes a CA certificate, for checking: cfssl's initca
-	// makes it.
-	CAProfile = Profile{
-		Name:     "ca",
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		IsCA:     true,
-	}
-	// Profiles lists every leaf profile.
-	Profiles = []Profile{ServerProfile, ClientProfile}
 )
 
 // SANs is a certificate's subject alternative names.
@@ -111,7 +73,7 @@ func (ca *CA) Issue(req LeafRequest) (*x509.Certificate, []byte, error) {
 	certPEM, err := ca.signer.Sign(signer.SignRequest{
 		Hosts:     hosts,
 		Request:   string(csrPEM),
-		Profile:   req.Profile.Name,
+		Profile:   req.Profile.cfsslName(FamilyOf(req.Key.Signer.Public())),
 		NotBefore: nb,
 		NotAfter:  na,
 	})
@@ -155,74 +117,4 @@ func (ca *CA) LeafDates(notBefore time.Time, days int) (nb, na time.Time) {
 // last longer. The minute of slack absorbs cfssl's rounding of dates.
 func (ca *CA) EndsWith(leaf *x509.Certificate) bool {
 	return !leaf.NotAfter.Before(ca.Cert.NotAfter.Add(-time.Minute))
-}
-
-// UsageProblem is one way a certificate falls short of its profile by
-// libvirt's rules.
-type UsageProblem struct {
-	What UsageCheck
-	// Critical is true when the extension at fault is marked critical:
-	// libvirt then refuses the certificate instead of warning.
-	Critical bool
-	Text     string
-}
-
-// UsageCheck names the rule a UsageProblem broke.
-type UsageCheck string
-
-// The usage rules.
-const (
-	NotLeaf     UsageCheck = "leaf-is-ca"
-	KeyUsageBad UsageCheck = "key-usage"
-	ExtUsageBad UsageCheck = "ext-key-usage"
-)
-
-var (
-	oidKeyUsage    = asn1.ObjectIdentifier{2, 5, 29, 15}
-	oidExtKeyUsage = asn1.ObjectIdentifier{2, 5, 29, 37}
-)
-
-// CheckUsage applies libvirt's rules to a leaf of profile: it must not be
-// a CA; keyUsage, when present, must hold the profile's bits; EKU, when
-// present, must hold the profile's purpose. It is the one rule: issuing
-// decides to re-issue on any problem, verify grades them. nil means
-// libvirt accepts the certificate.
-func CheckUsage(cert *x509.Certificate, profile Profile) []UsageProblem {
-	var p []UsageProblem
-	if cert.BasicConstraintsValid && cert.IsCA {
-		p = append(p, UsageProblem{NotLeaf, true, "is a CA certificate"})
-	}
-	if cert.KeyUsage != 0 && cert.KeyUsage&profile.KeyUsage != profile.KeyUsage {
-		p = append(p, UsageProblem{KeyUsageBad, critical(cert, oidKeyUsage), "keyUsage lacks digitalSignature or keyEncipherment"})
-	}
-	if len(cert.ExtKeyUsage) > 0 && !slices.Contains(cert.ExtKeyUsage, profile.ExtUsage) && !slices.Contains(cert.ExtKeyUsage, x509.ExtKeyUsageAny) {
-		p = append(p, UsageProblem{ExtUsageBad, critical(cert, oidExtKeyUsage), "extendedKeyUsage lacks " + ExtUsageName(profile.ExtUsage)})
-	}
-	return p
-}
-
-// UsageProblems is CheckUsage as text.
-func UsageProblems(cert *x509.Certificate, profile Profile) []string {
-	var out []string
-	for _, u := range CheckUsage(cert, profile) {
-		out = append(out, u.Text)
-	}
-	return out
-}
-
-func critical(cert *x509.Certificate, oid asn1.ObjectIdentifier) bool {
-	for _, e := range cert.Extensions {
-		if e.Id.Equal(oid) {
-			return e.Critical
-		}
-	}
-	return false
-}
-
-// ExtUsageName is the RFC 5280 name of a leaf's extended key usage.
-func ExtUsageName(u x509.ExtKeyUsage) string {
-	if u == x509.ExtKeyUsageServerAuth {
-		return "serverAuth"
-	}
-	return "clientAuth"
 }
