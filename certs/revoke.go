@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/libvirt-pki/libvirt-pki/credential"
@@ -30,6 +31,9 @@ type RevokedCert struct {
 
 const (
 	revokedFile = "revoked.json"
+	// crlNumberFile holds, in decimal, the cRLNumber of the last CRL the
+	// CA directory's CA signed; each re-sign takes the next.
+	crlNumberFile = "crlnumber"
 	// CRLFile is where libvirt looks for a CRL beside cacert.pem.
 	CRLFile = layout.CRLFile
 )
@@ -66,10 +70,12 @@ type RevokeOptions struct {
 
 // RevokeResult says what was revoked and where the CRL went.
 type RevokeResult struct {
-	Revoked    []RevokedCert `json:"revoked"`
-	Already    []string      `json:"already_revoked"`
-	CRLFiles   []string      `json:"crl_files"`
-	NextUpdate time.Time     `json:"next_update"`
+	Revoked  []RevokedCert `json:"revoked"`
+	Already  []string      `json:"already_revoked"`
+	CRLFiles []string      `json:"crl_files"`
+	// CRLNumber is the new CRL's cRLNumber, in decimal.
+	CRLNumber  string    `json:"crl_number"`
+	NextUpdate time.Time `json:"next_update"`
 }
 
 // Revoke adds the named hosts' certificates (or serials) to the CA's
@@ -107,11 +113,16 @@ func Revoke(o RevokeOptions) (*RevokeResult, error) {
 		n, _ := new(big.Int).SetString(r.Serial, 16)
 		revs = append(revs, pki.Revocation{Serial: n, RevokedAt: r.RevokedAt})
 	}
-	validity := time.Duration(o.CRLDays) * 24 * time.Hour
-	crlPEM, err := ca.CRL(revs, validity)
+	number, err := nextCRLNumber(o.CADir)
 	if err != nil {
 		return nil, err
 	}
+	validity := time.Duration(o.CRLDays) * 24 * time.Hour
+	crlPEM, err := ca.CRL(revs, number, validity)
+	if err != nil {
+		return nil, err
+	}
+	res.CRLNumber = number.String()
 	res.NextUpdate = o.Now.Add(validity)
 	if res.CRLFiles, err = crlPaths(o); err != nil {
 		return nil, err
@@ -123,15 +134,19 @@ func Revoke(o RevokeOptions) (*RevokeResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	return res, writeRevocation(o, append(data, '\n'), crlPEM, res.CRLFiles)
+	return res, writeRevocation(o, append(data, '\n'), []byte(number.String()+"\n"), crlPEM, res.CRLFiles)
 }
 
-// writeRevocation stages the revocation list and every CRL and puts them
-// in place together (the CA directory's first, see Roots).
-func writeRevocation(o RevokeOptions, list, crlPEM []byte, crlFiles []string) (err error) {
+// writeRevocation stages the revocation list, the CRL number and every
+// CRL and puts them in place together (the CA directory's first, see
+// Roots).
+func writeRevocation(o RevokeOptions, list, number, crlPEM []byte, crlFiles []string) (err error) {
 	batch := newStage(o.Top, o.Root, o.CADir)
 	defer func() { err = batch.finish(err) }()
 	if err := batch.WriteFile(filepath.Join(o.CADir, revokedFile), list, 0o600); err != nil {
+		return err
+	}
+	if err := batch.WriteFile(filepath.Join(o.CADir, crlNumberFile), number, 0o600); err != nil {
 		return err
 	}
 	for _, path := range crlFiles {
@@ -219,4 +234,32 @@ func crlPaths(o RevokeOptions) ([]string, error) {
 		out = append(out, layout.CRLBeside(p))
 	}
 	return out, nil
+}
+
+// nextCRLNumber is one more than the last CRL number the CA directory
+// issued: the larger of crlnumber's and that of the CRL in the directory
+// (a CRL signed before crlnumber existed has none: then 1). RFC 5280
+// §5.2.3 wants the numbers to grow with every CRL.
+func nextCRLNumber(caDir string) (*big.Int, error) {
+	last := new(big.Int)
+	path := filepath.Join(caDir, crlNumberFile)
+	data, err := readIfExists(path, fsutil.LimitConfig)
+	if err != nil {
+		return nil, err
+	}
+	if data != nil {
+		if _, ok := last.SetString(strings.TrimSpace(string(data)), 10); !ok || last.Sign() < 0 {
+			return nil, inputErr("%s: not a CRL number (a non-negative decimal integer)", path)
+		}
+	}
+	crlPath := filepath.Join(caDir, CRLFile)
+	if data, err = readIfExists(crlPath, fsutil.LimitCRL); err != nil {
+		return nil, err
+	}
+	if data != nil {
+		if crl, err := pki.ParseCRLPEM(data); err == nil && crl.Number != nil && crl.Number.Cmp(last) > 0 {
+			last.Set(crl.Number)
+		}
+	}
+	return last.Add(last, big.NewInt(1)), nil
 }

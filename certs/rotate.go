@@ -504,7 +504,7 @@ func (r *rotation) reissue(leaves *RenewResult) (written []string, err error) {
 }
 
 // stageSwap stages the current CA into previous/ (with copies of the
-// revocation list and CRL, which stay: revocations are by serial and the
+// revocation list, CRL number and CRL, which stay: revocations are by serial and the
 // list is history) and the next CA's pair into the CA directory. Run to
 // resume an interrupted reissue, previous/ is already there.
 func (r *rotation) stageSwap(batch *stage) error {
@@ -514,7 +514,7 @@ func (r *rotation) stageSwap(batch *stage) error {
 		for _, f := range []struct {
 			name  string
 			limit int64
-		}{{revokedFile, fsutil.LimitConfig}, {CRLFile, fsutil.LimitCRL}} {
+		}{{revokedFile, fsutil.LimitConfig}, {crlNumberFile, fsutil.LimitConfig}, {CRLFile, fsutil.LimitCRL}} {
 			data, err := readIfExists(filepath.Join(dir, f.name), f.limit)
 			if err != nil {
 				return err

@@ -62,6 +62,7 @@ const (
 	CodeLeafIsCA       Code = "leaf-is-ca"
 	CodeKeyUsage       Code = "key-usage"
 	CodeExtKeyUsage    Code = "ext-key-usage"
+	CodeUsagePolicy    Code = "key-usage-policy"
 	CodeNotYetValid    Code = "not-yet-valid"
 	CodeExpired        Code = "expired"
 	CodeExpiring       Code = "expiring"

@@ -387,7 +387,9 @@ func (c *checker) judgeDates(cert *x509.Certificate, what string, add func(Sever
 
 // judgeLeaf grades pki.CheckUsage's problems the way libvirt does: a
 // problem in a critical extension (and a leaf that is a CA) is fatal, any
-// other a warning.
+// other a warning. An RFC rule the keyUsage breaks that libvirt does not
+// care about (pki.CheckPolicy: the mark of the old key-usage policy) is a
+// warning naming zlint's lint.
 func judgeLeaf(cert *x509.Certificate, profile pki.Profile, add func(Severity, Code, string, ...any)) {
 	name := profile.Name + " certificate"
 	codes := map[pki.UsageCheck]Code{pki.NotLeaf: CodeLeafIsCA, pki.KeyUsageBad: CodeKeyUsage, pki.ExtUsageBad: CodeExtKeyUsage}
@@ -400,6 +402,9 @@ func judgeLeaf(cert *x509.Certificate, profile pki.Profile, add func(Severity, C
 		default:
 			add(Warning, codes[p.What], "the %s's %s (libvirt warns): re-issue it", name, p.Text)
 		}
+	}
+	for _, p := range pki.CheckPolicy(cert) {
+		add(Warning, CodeUsagePolicy, "the %s's %s (zlint %s); libvirt accepts it, so it is re-issued under the current key-usage policy at its next renewal, or now with libvirt-pki certificates --force", name, p.Text, p.Lint)
 	}
 }
 

@@ -85,7 +85,7 @@ func serverTemplate(names ...string) *x509.Certificate {
 	return &x509.Certificate{
 		Subject: pkix.Name{CommonName: names[0]}, DNSNames: names,
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(365 * 24 * time.Hour),
-		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		// No keyUsage: the policy for an EC key (pki.ServerProfile).
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, BasicConstraintsValid: true,
 	}
 }
@@ -194,6 +194,11 @@ func TestOfflineChecksFire(t *testing.T) {
 			tm.ExtraExtensions = []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 15}, Critical: false, Value: v}}
 			f.sign(t, tm, "h1/servercert.pem", "h1/serverkey.pem")
 		}, nil, CodeKeyUsage, Warning},
+		{"old key-usage policy", func(t *testing.T, f *fixture) {
+			tm := serverTemplate("h1")
+			tm.KeyUsage = x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment // on an EC key
+			f.sign(t, tm, "h1/servercert.pem", "h1/serverkey.pem")
+		}, nil, CodeUsagePolicy, Warning},
 		{"EKU not critical", func(t *testing.T, f *fixture) {
 			tm := serverTemplate("h1")
 			tm.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
@@ -236,14 +241,14 @@ func TestOfflineChecksFire(t *testing.T) {
 			}
 		}, nil, CodeRevoked, Error},
 		{"CRL expired", func(t *testing.T, f *fixture) {
-			crl, err := f.ca.CRL(nil, -time.Hour)
+			crl, err := f.ca.CRL(nil, big.NewInt(1), -time.Hour)
 			if err != nil {
 				t.Fatal(err)
 			}
 			os.WriteFile(f.path("cacrl.pem"), crl, 0o644)
 		}, nil, CodeCRLExpired, Error},
 		{"CRL from another CA", func(t *testing.T, f *fixture) {
-			crl, _ := otherCA.CRL(nil, time.Hour*24*60)
+			crl, _ := otherCA.CRL(nil, big.NewInt(1), time.Hour*24*60)
 			os.WriteFile(f.path("cacrl.pem"), crl, 0o644)
 		}, nil, CodeCRLUntrusted, Error},
 	}
@@ -346,4 +351,29 @@ func TestOfflineJudgesKollaSchemeFairly(t *testing.T) {
 	hosts, _ = layout.ParseHosts(nil, []string{"compute01,compute03"}, "")
 	rep, _ = Offline(Options{Layout: layout.Kolla, Root: nl, Hosts: hosts, WarnDays: 30})
 	requireFinding(t, rep, CodeSANMissing, Error)
+}
+
+// TestOfflineOldPolicyNamesLint: a client certificate of the key-usage
+// policy before issue 12 (digitalSignature and keyEncipherment on an EC
+// key) is no libvirt problem, only key-usage-policy warnings, each naming
+// the zlint lint it breaks.
+func TestOfflineOldPolicyNamesLint(t *testing.T) {
+	f := newFixture(t, false, "h1")
+	tm := serverTemplate("h1")
+	tm.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	tm.KeyUsage = x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment
+	f.sign(t, tm, "h1/clientcert.pem", "h1/clientkey.pem")
+	var msgs []string
+	for _, fd := range f.check(t).Findings {
+		if fd.Code != CodeUsagePolicy || fd.Severity != Warning {
+			t.Errorf("unexpected finding %s %s: %s", fd.Severity, fd.Code, fd.Message)
+		}
+		msgs = append(msgs, fd.Message)
+	}
+	all := strings.Join(msgs, "\n")
+	for _, lint := range []string{pki.LintECDSAKeyUsage, pki.LintKUInconsistent} {
+		if !strings.Contains(all, lint) {
+			t.Errorf("no finding names %s:\n%s", lint, all)
+		}
+	}
 }
