@@ -296,7 +296,7 @@ func (p *Plan) planLeaves() error {
 	for _, u := range units {
 		for _, k := range credential.Leaves(p.Opts.Layout) {
 			l := Leaf{Host: u.name, Profile: k.Name, kind: k, sans: u.sans, SANs: u.sans.Strings(),
-				cn: k.CommonName(u.host), org: p.Opts.Org, algo: p.Opts.Algo}
+				cn: k.CommonName(u.host), org: p.leafOrg(), algo: p.Opts.Algo}
 			for _, unit := range u.units {
 				t := target{p.tree.Target(unit, k.Cert), p.tree.Target(unit, k.Key)}
 				for _, path := range []string{filepath.Dir(t.cert), filepath.Dir(t.key)} {
@@ -373,8 +373,13 @@ func (p *Plan) judgeExisting(l *Leaf, ob observed) (distrustKey bool) {
 	if have := pki.SANsOf(cert).Strings(); !slices.Equal(have, l.SANs) {
 		l.reissue("SANs changed (" + diffNames(have, l.SANs) + ")")
 	}
-	if cert.Subject.CommonName != l.cn || !slices.Equal(cert.Subject.Organization, orgList(o.Org)) {
+	if cert.Subject.CommonName != l.cn || !p.orgAccepted(cert.Subject.Organization) {
 		l.reissue("subject changed")
+	} else {
+		// A re-issue keeps the organization it has (none, under the
+		// default before the CA's name): the DN stays as
+		// tls_allowed_dn_list names it.
+		l.org = firstOrg(cert)
 	}
 	if probs := pki.UsageProblems(cert, l.kind.Profile); probs != nil {
 		l.reissue(strings.Join(probs, "; "))
@@ -434,6 +439,27 @@ func algoName(k *pki.Key) string {
 		return string(a)
 	}
 	return "other"
+}
+
+// leafOrg is the organization (O) of a new leaf: --org, or else the name
+// virt-pki-validate reads as the CA's organization, the issuer CN of the
+// first certificate of cacert.pem (a root CA's own CN), so that it finds
+// the two matching, as libvirt's TLS guide sets them.
+func (p *Plan) leafOrg() string {
+	if p.Opts.Org != "" {
+		return p.Opts.Org
+	}
+	return p.CA.ca.Cert.Issuer.CommonName
+}
+
+// orgAccepted says whether an existing leaf's organization is the one
+// asked for: --org's, or without --org the default (leafOrg) or none, the
+// default before it (an upgrade re-issues nothing for the new default).
+func (p *Plan) orgAccepted(have []string) bool {
+	if p.Opts.Org != "" {
+		return slices.Equal(have, []string{p.Opts.Org})
+	}
+	return len(have) == 0 || slices.Equal(have, orgList(p.leafOrg()))
 }
 
 func orgList(org string) []string {

@@ -1,0 +1,69 @@
+package certs
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/libvirt-pki/libvirt-pki/internal/peer"
+	"github.com/libvirt-pki/libvirt-pki/layout"
+	"github.com/libvirt-pki/libvirt-pki/pki"
+)
+
+// TestVirtPKIValidateIsQuiet runs libvirt's own checker, Debian 12's
+// virt-pki-validate (a shell script reading /etc/pki), on the libvirt
+// layout made with default options for this machine's host name: it must
+// print nothing but its "Found ..." lines. The script reads fixed system
+// paths, so it runs in a private mount namespace where an overlay puts
+// the host's etc/ over /etc (needs root, as CI is).
+func TestVirtPKIValidateIsQuiet(t *testing.T) {
+	bins := peer.Require(t, "virt-pki-validate", "certtool", "unshare", "mount")
+	if os.Geteuid() != 0 {
+		if peer.InCI() {
+			t.Fatal("virt-pki-validate's test needs root for a private mount namespace (CI runs as root)")
+		}
+		t.Skip("SKIPPING: virt-pki-validate's test needs root for a private mount namespace")
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := layout.ParseHostSpec(host + "=localhost")
+	if err != nil {
+		t.Skipf("this machine's host name %q is no host name libvirt-pki takes: %v", host, err)
+	}
+	root := filepath.Join(t.TempDir(), "out")
+	p, err := MakePlan(Options{Layout: layout.Libvirt, Root: root, CADir: layout.OutCADir(root), Hosts: []layout.Host{h},
+		Days: pki.DefaultLeafDays, CADays: pki.DefaultCADays, RenewBefore: 30 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Apply(nil); err != nil {
+		t.Fatal(err)
+	}
+	tree := layout.Tree{Layout: layout.Libvirt, Root: root}
+	etc := filepath.Join(tree.HostUnit(h.Name).Dir, "etc")
+	if strings.ContainsAny(etc, ",:") {
+		t.Fatalf("%s cannot be an overlay lower directory", etc)
+	}
+	script := "mount --make-rprivate / && mount -t overlay overlay -o lowerdir=" + etc + ":/etc /etc && exec " + bins[0]
+	out, err := exec.Command(bins[2], "-m", "sh", "-c", script).CombinedOutput()
+	t.Logf("virt-pki-validate:\n%s", out)
+	if err != nil {
+		t.Fatalf("virt-pki-validate in a private namespace: %v", err)
+	}
+	found := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if !strings.HasPrefix(line, "Found ") {
+			t.Errorf("virt-pki-validate complains: %s", line)
+		}
+		found++
+	}
+	// certtool, the CA, the client pair and the server pair.
+	if found < 6 {
+		t.Errorf("virt-pki-validate found %d things, want certtool, the CA and both pairs", found)
+	}
+}
