@@ -1,17 +1,17 @@
 package kolla
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
-	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
+	"github.com/libvirt-pki/libvirt-pki/errs"
+	"github.com/libvirt-pki/libvirt-pki/internal/vault"
 	"github.com/libvirt-pki/libvirt-pki/layout/inventory"
 )
 
@@ -27,71 +27,113 @@ type Globals struct {
 
 	LibvirtSASLAuthname string   // libvirt_sasl_authname
 	LibvirtSASLMechList []string // libvirt_sasl_mech_list (a list, or a string of names separated by spaces or commas)
-	NodeCustomConfig    string   // node_custom_config
+	NodeConfig          string   // node_config; may be "{{ node_config }}/..." as written
+	NodeCustomConfig    string   // node_custom_config; may be "{{ node_config }}/..." as written
 
-	// Set tells which of the keys above the file sets, by their YAML name.
+	// Set tells which of the keys above the files set, by their YAML name.
 	Set map[string]bool
-	// File is the file read ("" when there was none).
+	// From tells, for each key set, where: "file:line".
+	From map[string]string
+	// File is globals.yml ("" when there was none): it names the
+	// settings in reports.
 	File string
 }
 
 // GlobalsKeys are the globals.yml keys ReadGlobals reads.
 var GlobalsKeys = []string{
 	"libvirt_tls", "libvirt_enable_sasl", "enable_nova_libvirt_container", "libvirt_tls_manage_certs",
-	"libvirt_sasl_authname", "libvirt_sasl_mech_list", "node_custom_config",
+	"libvirt_sasl_authname", "libvirt_sasl_mech_list", "node_config", "node_custom_config",
 }
+
+// pathKeys are the keys that decide where Kolla looks for files: a Jinja
+// value there is refused, not treated as unset, since guessing would put
+// the files where Kolla does not look (its first_found then fails).
+var pathKeys = map[string]bool{"node_config": true, "node_custom_config": true}
 
 // ReadGlobals reads Kolla's globals.yml: path is its directory (such as
 // /etc/kolla, then DIR/globals.yml is read) or the file itself. A missing
 // file gives a zero Globals and no error. Keys whose value is a Jinja
-// expression, or empty, are reported in warnings and treated as unset.
+// expression, or empty, are reported in warnings and treated as unset,
+// except node_config and node_custom_config: they decide paths, so only
+// "{{ node_config }}" followed by a path is taken (kept as written, for
+// Settings to resolve) and any other Jinja there is an error.
 // Booleans are Ansible's: yes/no, true/false, on/off (any case, quoted or
 // not, as Kolla's "| bool" reads them), also y/n, t/f and 1/0; anything
 // else is an error, since guessing would pick the wrong credentials.
+// A vault-encrypted file is refused (ReadVault reads it).
 func ReadGlobals(path string) (Globals, []string, error) {
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		path = filepath.Join(path, GlobalsFile)
 	}
-	// Followed if a symlink (globals.yml is often kept in a repository),
-	// but only a regular file within the limit is read.
-	data, err := fsutil.ReadFileFollow(path, fsutil.LimitConfig)
-	if errors.Is(err, fs.ErrNotExist) {
-		return Globals{}, nil, nil
+	vars, found, err := readVars(path, GlobalsFile, nil)
+	if err != nil || !found {
+		return Globals{}, nil, err
 	}
-	if err != nil {
-		return Globals{}, nil, fmt.Errorf("globals: %w", err)
-	}
-	return parseGlobals(path, data)
+	g, warnings, err := globalsFrom(vars, nil)
+	g.File = path
+	return g, warnings, err
 }
 
 // parseGlobals reads data, the contents of the globals.yml at path.
 func parseGlobals(path string, data []byte) (Globals, []string, error) {
-	g := Globals{File: path, Set: map[string]bool{}}
-	vars, err := inventory.ParseVarsFile(path, data, GlobalsFile)
+	vars, err := parseVars(path, data, GlobalsFile, nil)
 	if err != nil {
 		return Globals{}, nil, err
 	}
+	g, warnings, err := globalsFrom(vars, nil)
+	g.File = path
+	return g, warnings, err
+}
+
+// globalsFrom reads GlobalsKeys from vars, decrypting the inline !vault
+// values among them with ring.
+func globalsFrom(vars map[string]Var, ring *vault.Keyring) (Globals, []string, error) {
+	g := Globals{Set: map[string]bool{}, From: map[string]string{}}
 	var warnings []string
 	for _, key := range GlobalsKeys {
 		v, ok := vars[key]
 		if !ok {
 			continue
 		}
-		where := fmt.Sprintf("%s:%d", path, v.Line)
-		if v.Value == nil {
-			warnings = append(warnings, fmt.Sprintf("%s: %s is empty; treated as unset", where, key))
+		value, err := inventory.Reveal(ring, v.From, v.Value)
+		if err != nil {
+			return Globals{}, warnings, errs.WrapInput(err)
+		}
+		if value == nil {
+			warnings = append(warnings, fmt.Sprintf("%s: %s is empty; treated as unset", v.From, key))
 			continue
 		}
-		if jinja := jinjaIn(v.Value); jinja != "" {
-			warnings = append(warnings, fmt.Sprintf("%s: %s is a Jinja expression (%q), which libvirt-pki does not evaluate; treated as unset", where, key, jinja))
-			continue
+		if jinja := jinjaIn(value); jinja != "" {
+			if pathKeys[key] && !nodeConfigForm(jinja) {
+				return Globals{}, warnings, errs.Inputf("%s: %s %q is a Jinja expression, which libvirt-pki does not evaluate, and it decides where Kolla looks for the nova-libvirt files: write the path itself, or {{ node_config }}/PATH", v.From, key, jinja)
+			}
+			if !pathKeys[key] {
+				warnings = append(warnings, fmt.Sprintf("%s: %s is a Jinja expression (%q), which libvirt-pki does not evaluate; treated as unset", v.From, key, jinja))
+				continue
+			}
 		}
-		if err := g.set(key, v.Value); err != nil {
-			return Globals{}, warnings, fmt.Errorf("%s: %s: %v", where, key, err)
+		if err := g.set(key, value); err != nil {
+			return Globals{}, warnings, errs.Inputf("%s: %s: %v", v.From, key, err)
 		}
-		g.Set[key] = true
+		g.Set[key], g.From[key] = true, v.From
 	}
 	return g, warnings, nil
+}
+
+// nodeConfigRE is the one Jinja form a path key may take: "{{ node_config }}"
+// alone or followed by "/PATH" (Kolla's own default for node_custom_config).
+var nodeConfigRE = regexp.MustCompile(`^\{\{-?\s*node_config\s*-?\}\}(/[^{}]*)?$`)
+
+func nodeConfigForm(s string) bool { return nodeConfigRE.MatchString(strings.TrimSpace(s)) }
+
+// resolveNodeConfig turns the "{{ node_config }}/PATH" form into
+// nodeConfig/PATH; other values are returned as they are.
+func resolveNodeConfig(s, nodeConfig string) string {
+	m := nodeConfigRE.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		return s
+	}
+	return filepath.Join(nodeConfig, m[1])
 }
 
 // set stores the value of one of GlobalsKeys.
@@ -110,6 +152,8 @@ func (g *Globals) set(key string, v any) error {
 		g.LibvirtSASLAuthname, err = scalar(v, "a string")
 	case "node_custom_config":
 		g.NodeCustomConfig, err = scalar(v, "a string")
+	case "node_config":
+		g.NodeConfig, err = scalar(v, "a string")
 	case "libvirt_sasl_mech_list":
 		g.LibvirtSASLMechList, err = nameList(v)
 	}

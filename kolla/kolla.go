@@ -8,9 +8,12 @@ package kolla
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/libvirt-pki/libvirt-pki/errs"
+	"github.com/libvirt-pki/libvirt-pki/internal/vault"
+	"github.com/libvirt-pki/libvirt-pki/layout/inventory"
 )
 
 // Kolla's files and directories, relative to its config root (node_config,
@@ -51,31 +54,116 @@ func PasswordsFile(configDir string) string {
 }
 
 // Settings are the Kolla settings in force for a config root: what its
-// globals.yml sets, and Kolla's defaults for the rest.
+// globals.yml, passwords.yml and globals.d/ files set, and Kolla's
+// defaults for the rest.
 type Settings struct {
 	ConfigDir string
 	Globals   Globals
-	// Warnings are what reading globals.yml left out (Jinja, empty values).
+	// Files are the extra-vars files read, in kolla-ansible's order
+	// (ExtraVarFiles).
+	Files []string
+	// Extra holds every variable of Files, a later file winning: these
+	// are Ansible extra vars, above every inventory source.
+	Extra map[string]Var
+	// Warnings are what reading the files left out (Jinja, empty values).
 	Warnings []string
+
+	ring *vault.Keyring // for the inline !vault values of Extra
 }
 
-// Read reads <configDir>/globals.yml; none is fine (Kolla's defaults). A
-// globals.yml that cannot be read or understood is bad input.
-func Read(configDir string) (Settings, error) {
-	g, warnings, err := ReadGlobals(filepath.Join(configDir, GlobalsFile))
-	if err != nil {
-		return Settings{}, errs.WrapInput(err)
+// Read is ReadVault without vault passwords: a vaulted file is refused.
+func Read(configDir string) (Settings, error) { return ReadVault(configDir, nil) }
+
+// ReadVault reads the files kolla-ansible passes as extra vars
+// (ExtraVarFiles: globals.yml, passwords.yml, globals.d/*.yml), as
+// kolla-ansible does, later files winning; none is fine (Kolla's
+// defaults). Vault-encrypted files and inline !vault values are
+// decrypted with ring (nil holds no password). A file that cannot be read
+// or understood, a vaulted one no password opens, and a path setting
+// (node_config, node_custom_config) that is Jinja other than
+// "{{ node_config }}/PATH" are bad input naming the file.
+func ReadVault(configDir string, ring *vault.Keyring) (Settings, error) {
+	if ring == nil {
+		ring = &vault.Keyring{}
 	}
-	return Settings{ConfigDir: configDir, Globals: g, Warnings: warnings}, nil
+	extra, files, err := readExtraVars(configDir, ring)
+	if err != nil {
+		return Settings{}, err
+	}
+	g, warnings, err := globalsFrom(extra, ring)
+	if err != nil {
+		return Settings{}, err
+	}
+	// passwords.yml alone is no globals: flags then decide, as without.
+	for _, f := range files {
+		if f != PasswordsFile(configDir) {
+			g.File = f
+			break
+		}
+	}
+	return Settings{ConfigDir: configDir, Globals: g, Files: files, Extra: extra, Warnings: warnings, ring: ring}, nil
 }
 
-// FromFile reports whether a globals.yml was read; without one, flags
-// alone decide.
+// ExtraVars returns the extra vars among keys that are set, their inline
+// !vault values decrypted (an error names the file and line when no
+// password opens one).
+func (s Settings) ExtraVars(keys ...string) (map[string]Var, error) {
+	out := map[string]Var{}
+	for _, k := range keys {
+		v, ok := s.Extra[k]
+		if !ok {
+			continue
+		}
+		plain, err := inventory.Reveal(s.ring, v.From, v.Value)
+		if err != nil {
+			return nil, errs.WrapInput(err)
+		}
+		out[k] = Var{Value: plain, From: v.From}
+	}
+	return out, nil
+}
+
+// FromFile reports whether a globals.yml (or another extra-vars file)
+// was read; without one, flags alone decide.
 func (s Settings) FromFile() bool { return s.Globals.File != "" }
 
-// NovaLibvirtDir is the nova-libvirt directory, honouring node_custom_config.
+// NodeConfig is Kolla's node_config: what the extra vars set, else the
+// config root (kolla-ansible passes it as CONFIG_DIR, node_config's
+// default).
+func (s Settings) NodeConfig() string {
+	if s.Globals.NodeConfig == "" {
+		return s.ConfigDir
+	}
+	return resolveNodeConfig(s.Globals.NodeConfig, s.ConfigDir)
+}
+
+// NovaLibvirtDir is the nova-libvirt directory, honouring
+// node_custom_config (its "{{ node_config }}/PATH" form resolved) and
+// node_config (node_custom_config's default is "{{ node_config }}/config").
 func (s Settings) NovaLibvirtDir() string {
-	return NovaLibvirtDir(s.ConfigDir, s.Globals.NodeCustomConfig)
+	custom := s.Globals.NodeCustomConfig
+	if custom == "" {
+		custom = "{{ node_config }}/" + DefaultCustomConfig
+	}
+	if nodeConfigForm(custom) {
+		// node_config is a path of its own, not one below the config root.
+		return filepath.Join(resolveNodeConfig(custom, s.NodeConfig()), filepath.FromSlash(novaLibvirtRel))
+	}
+	return NovaLibvirtDir(s.ConfigDir, custom)
+}
+
+// settingsFiles names the files the report's settings come from:
+// globals.yml or the first globals.d file, and any other that sets one.
+func (s Settings) settingsFiles() string {
+	names := []string{s.Globals.File}
+	for _, f := range s.Files {
+		for _, from := range s.Globals.From {
+			if strings.HasPrefix(from, f+":") && !slices.Contains(names, f) {
+				names = append(names, f)
+			}
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 func boolOr(p *bool, def bool) bool {
@@ -132,7 +220,13 @@ func (s Settings) Report(forTLS, forSASL bool) []string {
 	if !s.FromFile() {
 		return lines
 	}
-	file := s.Globals.File
+	file := s.settingsFiles()
+	where := func(key string) string {
+		if from := s.Globals.From[key]; from != "" {
+			return from[:strings.LastIndexByte(from, ':')]
+		}
+		return s.Globals.File
+	}
 	set := func(key string) string {
 		if s.Globals.Set[key] {
 			return ""
@@ -143,16 +237,16 @@ func (s Settings) Report(forTLS, forSASL bool) []string {
 		file, s.TLS(), set("libvirt_tls"), s.SASLEnabled(), set("libvirt_enable_sasl"),
 		s.Authname(), set("libvirt_sasl_authname"), strings.Join(s.Mechs(), ","), set("libvirt_sasl_mech_list")))
 	if forTLS && !s.TLS() {
-		lines = append(lines, fmt.Sprintf("warning: libvirt_tls is not enabled in %s, so Kolla will not use these certificates: set libvirt_tls: \"yes\" there and run kolla-ansible reconfigure -t nova", file))
+		lines = append(lines, fmt.Sprintf("warning: libvirt_tls is not enabled in %s, so Kolla will not use these certificates: set libvirt_tls: \"yes\" there and run kolla-ansible reconfigure -t nova", where("libvirt_tls")))
 	}
 	if forTLS && s.TLS() && !s.ManageCerts() {
-		lines = append(lines, fmt.Sprintf("warning: libvirt_tls_manage_certs is false in %s: Kolla will not copy these files to the hosts; deploy them yourself", file))
+		lines = append(lines, fmt.Sprintf("warning: libvirt_tls_manage_certs is false in %s: Kolla will not copy these files to the hosts; deploy them yourself", where("libvirt_tls_manage_certs")))
 	}
 	if forTLS && !s.ContainerLibvirt() {
-		lines = append(lines, fmt.Sprintf("warning: enable_nova_libvirt_container is false in %s: libvirtd runs on the hosts; --layout libvirt writes their /etc/pki tree", file))
+		lines = append(lines, fmt.Sprintf("warning: enable_nova_libvirt_container is false in %s: libvirtd runs on the hosts; --layout libvirt writes their /etc/pki tree", where("enable_nova_libvirt_container")))
 	}
 	if forSASL && !s.SASLEnabled() {
-		lines = append(lines, fmt.Sprintf("warning: libvirt_enable_sasl is false in %s: libvirtd will not ask for these credentials", file))
+		lines = append(lines, fmt.Sprintf("warning: libvirt_enable_sasl is false in %s: libvirtd will not ask for these credentials", where("libvirt_enable_sasl")))
 	}
 	return lines
 }

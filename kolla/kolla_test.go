@@ -43,7 +43,7 @@ func TestSettingsDefaults(t *testing.T) {
 
 func TestSettingsReport(t *testing.T) {
 	dir := t.TempDir()
-	write(t, filepath.Join(dir, GlobalsFile), "libvirt_tls: yes\nlibvirt_tls_manage_certs: no\nenable_nova_libvirt_container: no\nlibvirt_enable_sasl: no\nnode_custom_config: \"{{ x }}\"\n")
+	write(t, filepath.Join(dir, GlobalsFile), "libvirt_tls: yes\nlibvirt_tls_manage_certs: no\nenable_nova_libvirt_container: no\nlibvirt_enable_sasl: no\nlibvirt_sasl_authname: \"{{ x }}\"\n")
 	s, err := Read(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +54,7 @@ func TestSettingsReport(t *testing.T) {
 	file := filepath.Join(dir, GlobalsFile)
 	lines := s.Report(true, true)
 	want := []string{
-		"warning: " + file + ":5: node_custom_config is a Jinja expression",
+		"warning: " + file + ":5: libvirt_sasl_authname is a Jinja expression",
 		"Kolla settings from " + file + ": libvirt_tls=true, libvirt_enable_sasl=false, libvirt_sasl_authname=nova (default), libvirt_sasl_mech_list=SCRAM-SHA-256 (default)",
 		"warning: libvirt_tls_manage_certs is false in " + file,
 		"warning: enable_nova_libvirt_container is false in " + file,

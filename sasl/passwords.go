@@ -16,8 +16,10 @@
 // fsutil.SweepTemp before reading, as the libvirt-pki commands do.
 //
 // Every file is read with a size limit and only if it is a regular file
-// (fsutil.ReadFile); a vault-encrypted passwords.yml or an inline !vault
-// value is refused, not taken for the password.
+// (fsutil.ReadFile). A vault-encrypted passwords.yml and an inline !vault
+// value are decrypted with the vault passwords given (internal/vault),
+// and an encrypted passwords.yml is written back encrypted with the same
+// password and vault id: plaintext never reaches the disk.
 package sasl
 
 import (
@@ -39,6 +41,7 @@ import (
 
 	"github.com/libvirt-pki/libvirt-pki/errs"
 	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
+	"github.com/libvirt-pki/libvirt-pki/internal/vault"
 )
 
 // SASLPasswordKey is the passwords.yml key Kolla Ansible reads the libvirt
@@ -60,6 +63,9 @@ type EnsureResult struct {
 	Generated bool
 	// Created is true when the file did not exist and was created.
 	Created bool
+	// Encrypted is true when the file is ansible-vault encrypted (and,
+	// if written, was written back so).
+	Encrypted bool
 }
 
 // EnsurePassword makes sure key has a non-empty value in the passwords.yml
@@ -85,27 +91,39 @@ type EnsureResult struct {
 // run left. The file is read with a size limit and only if it is a regular
 // file (no symlink).
 //
+// An ansible-vault encrypted file is decrypted with ring and the edited
+// file encrypted again (vault.Opened.Seal: the same password and vault
+// id, a fresh salt) before it is staged, so the temporary file, like the
+// result, holds only ciphertext. ring may be nil (no vault password).
+//
 // Bad input (a file that is not valid YAML, whose top level is not a
 // mapping, whose key holds a mapping or a list, that is ansible-vault
-// encrypted, or that cannot be read) is an errs.Input naming the file and
-// the problem, and the file is left untouched. A failure to write is a
-// plain error; one after the new file is in place is an errs.Partial.
-func EnsurePassword(path, key string, rotate bool) (EnsureResult, error) {
+// encrypted and no password of ring opens, or that cannot be read) is an
+// errs.Input naming the file and the problem, and the file is left
+// untouched. A failure to write is a plain error; one after the new file
+// is in place is an errs.Partial.
+func EnsurePassword(path, key string, rotate bool, ring *vault.Keyring) (EnsureResult, error) {
 	var res EnsureResult
 	if !validPasswordKey(key) {
 		return res, errs.Inputf("%s: invalid key %q: want letters, digits, '_' or '-'", path, key)
 	}
-	data, err := fsutil.ReadFileIfExists(path, fsutil.LimitConfig)
+	raw, err := fsutil.ReadFileIfExists(path, vault.EncryptedSize(fsutil.LimitConfig))
 	if err != nil {
 		return res, errs.WrapInput(err)
 	}
-	if data == nil {
+	if raw == nil {
 		return createPasswords(path, key)
 	}
 	fi, err := os.Lstat(path)
 	if err != nil {
 		return res, errs.WrapInput(err)
 	}
+	opened, err := openPasswords(path, raw, ring)
+	if err != nil {
+		return res, err
+	}
+	data := opened.Plaintext
+	res.Encrypted = opened.Encrypted
 	pf, err := parsePasswords(data)
 	if err != nil {
 		return res, errs.Inputf("%s: %w", path, err)
@@ -136,14 +154,33 @@ func EnsurePassword(path, key string, rotate bool) (EnsureResult, error) {
 	if err := verifyEdit(pf, out, key, pw); err != nil {
 		return res, errs.Inputf("%s: cannot set %s in place without disturbing the rest of the file (%v); set it by hand", path, key, err)
 	}
+	if out, err = opened.Seal(out); err != nil {
+		return res, fmt.Errorf("%s: encrypting it again: %w", path, err)
+	}
 	if err := writePasswords(path, out, fi.Mode().Perm()); err != nil {
 		return res, err
 	}
-	res = EnsureResult{Changed: true, Generated: true}
+	res = EnsureResult{Changed: true, Generated: true, Encrypted: opened.Encrypted}
 	if err := keepOwner(path, fi); err != nil {
 		return res, errs.AfterWrites(err, []string{path})
 	}
 	return res, nil
+}
+
+// openPasswords decrypts raw, the contents of the passwords.yml at path,
+// when it is a vault text; errors are bad input naming the file.
+func openPasswords(path string, raw []byte, ring *vault.Keyring) (*vault.Opened, error) {
+	if ring == nil {
+		ring = &vault.Keyring{}
+	}
+	o, err := ring.Open(path, raw)
+	if err != nil {
+		return nil, errs.WrapInput(err)
+	}
+	if len(o.Plaintext) > fsutil.LimitConfig {
+		return nil, errs.WrapInput(&fsutil.BadFileError{Path: path, Reason: fmt.Sprintf("larger than %d bytes", fsutil.LimitConfig), Kind: fsutil.ErrTooLarge})
+	}
+	return o, nil
 }
 
 // createPasswords writes a new passwords.yml holding only key.
@@ -193,20 +230,33 @@ type noPasswordError struct{ error }
 
 func (noPasswordError) Is(target error) bool { return target == ErrNoPassword }
 
-// ReadPassword returns the value of key in the passwords.yml at path, read
-// with a size limit (a symlink is followed, but the file must be regular).
-// A missing file, key or value is an error matching ErrNoPassword; a value
-// that is not a plain scalar (a mapping, a list, an inline !vault value)
-// and a vault-encrypted file are errors naming the file.
-func ReadPassword(path, key string) (string, error) {
-	data, err := fsutil.ReadFileFollow(path, fsutil.LimitConfig)
+// ReadPassword is ReadPasswordVault without vault passwords: a vaulted
+// file or value is an error (matching vault.ErrNoPassword) naming it.
+func ReadPassword(path, key string) (string, error) { return ReadPasswordVault(path, key, nil) }
+
+// ReadPasswordVault returns the value of key in the passwords.yml at
+// path, read with a size limit (a symlink is followed, but the file must
+// be regular). A vault-encrypted file and an inline !vault value are
+// decrypted with ring (nil holds no password). A missing file, key or
+// value is an error matching ErrNoPassword; a value that is not a plain
+// scalar (a mapping, a list) and a vaulted file or value no password
+// opens are errors naming the file.
+func ReadPasswordVault(path, key string, ring *vault.Keyring) (string, error) {
+	raw, err := fsutil.ReadFileFollow(path, vault.EncryptedSize(fsutil.LimitConfig))
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", noPasswordError{err}
 	}
 	if err != nil {
 		return "", err
 	}
-	pf, err := parsePasswords(data)
+	opened, err := openPasswords(path, raw, ring)
+	if err != nil {
+		return "", err
+	}
+	if ring == nil {
+		ring = &vault.Keyring{}
+	}
+	pf, err := parsePasswords(opened.Plaintext)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", path, err)
 	}
@@ -217,7 +267,11 @@ func ReadPassword(path, key string) (string, error) {
 	case v == nil:
 		return "", noPasswordError{fmt.Errorf("%s: %s is not set", path, key)}
 	case isVaulted(v):
-		return "", fmt.Errorf("%s: %s (line %d) is an inline !vault value; %s", path, key, v.Line, vaultNotYet)
+		pw, err := ring.DecryptValue(path, v)
+		if err == nil && pw == "" {
+			err = noPasswordError{fmt.Errorf("%s: %s (line %d) is empty", path, key, v.Line)}
+		}
+		return pw, err
 	case v.Style&yaml.TaggedStyle != 0 && v.ShortTag() != "!!str" && v.Tag != "!unsafe":
 		return "", fmt.Errorf("%s: %s (line %d) carries the tag %s; want a plain string", path, key, v.Line, v.Tag)
 	case isEmptyValue(v):
@@ -226,12 +280,9 @@ func ReadPassword(path, key string) (string, error) {
 	return v.Value, nil
 }
 
-// vaultNotYet says what a vaulted passwords.yml or value needs.
-const vaultNotYet = "reading vaulted files comes with --vault-password-file (not yet supported)"
-
 // isVaulted says whether a value is an inline ansible-vault value
 // ("key: !vault |" followed by the $ANSIBLE_VAULT lines).
-func isVaulted(v *yaml.Node) bool { return v.Tag == "!vault" }
+func isVaulted(v *yaml.Node) bool { return vault.IsVaultNode(v) }
 
 // GeneratePassword returns PasswordLength characters drawn uniformly from
 // [A-Za-z0-9], like kolla-genpwd.
@@ -373,8 +424,9 @@ func parsePasswords(data []byte) (pf passwordsFile, err error) {
 	if bytes.HasPrefix(data, []byte{0xfe, 0xff}) || bytes.HasPrefix(data, []byte{0xff, 0xfe}) {
 		return pf, errors.New("UTF-16 files are not supported; convert it to UTF-8")
 	}
-	if bytes.HasPrefix(bytes.TrimLeft(bytes.TrimPrefix(data, []byte("\ufeff")), " \t\r\n"), []byte("$ANSIBLE_VAULT;")) {
-		return pf, errors.New("is ansible-vault encrypted; " + vaultNotYet)
+	if vault.IsEncrypted(data) {
+		// Callers decrypt first (openPasswords); never parse a vault text.
+		return pf, errors.New("is ansible-vault encrypted")
 	}
 	if !utf8.Valid(data) {
 		return pf, errors.New("not valid YAML: not valid UTF-8")

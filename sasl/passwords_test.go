@@ -70,7 +70,7 @@ func TestEnsurePasswordKollaSample(t *testing.T) {
 	}
 	p := writeTemp(t, string(orig), 0o640)
 
-	res, err := EnsurePassword(p, SASLPasswordKey, false)
+	res, err := EnsurePassword(p, SASLPasswordKey, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestEnsurePasswordKollaSample(t *testing.T) {
 	}
 
 	// Second call: nothing to do.
-	res, err = EnsurePassword(p, SASLPasswordKey, false)
+	res, err = EnsurePassword(p, SASLPasswordKey, false, nil)
 	if err != nil || res != (EnsureResult{}) {
 		t.Fatalf("second call: %+v, %v", res, err)
 	}
@@ -105,7 +105,7 @@ func TestEnsurePasswordKollaSample(t *testing.T) {
 	}
 
 	// Rotation: same single line, new value.
-	res, err = EnsurePassword(p, SASLPasswordKey, true)
+	res, err = EnsurePassword(p, SASLPasswordKey, true, nil)
 	if err != nil || !res.Changed || !res.Generated || res.Created {
 		t.Fatalf("rotate: %+v, %v", res, err)
 	}
@@ -177,7 +177,7 @@ func TestEnsurePasswordEdits(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			p := writeTemp(t, c.in, 0o600)
-			res, err := EnsurePassword(p, SASLPasswordKey, c.rotate)
+			res, err := EnsurePassword(p, SASLPasswordKey, c.rotate, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -229,7 +229,7 @@ func TestEnsurePasswordRefuses(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			p := writeTemp(t, c.in, 0o640)
 			rotate := c.name == "multi-line plain"
-			_, err := EnsurePassword(p, SASLPasswordKey, rotate)
+			_, err := EnsurePassword(p, SASLPasswordKey, rotate, nil)
 			if err == nil {
 				t.Fatalf("no error; file now %q", readFile(t, p))
 			}
@@ -247,7 +247,7 @@ func TestEnsurePasswordRefuses(t *testing.T) {
 
 	t.Run("directory", func(t *testing.T) {
 		d := t.TempDir()
-		_, err := EnsurePassword(d, SASLPasswordKey, false)
+		_, err := EnsurePassword(d, SASLPasswordKey, false, nil)
 		if err == nil || !strings.Contains(err.Error(), d) || !strings.Contains(err.Error(), "directory") {
 			t.Fatalf("err %v", err)
 		}
@@ -257,21 +257,21 @@ func TestEnsurePasswordRefuses(t *testing.T) {
 			t.Skip("running as root: mode 000 does not stop root from reading")
 		}
 		p := writeTemp(t, "libvirt_sasl_password:\n", 0o000)
-		_, err := EnsurePassword(p, SASLPasswordKey, false)
+		_, err := EnsurePassword(p, SASLPasswordKey, false, nil)
 		if err == nil || !strings.Contains(err.Error(), p) {
 			t.Fatalf("err %v", err)
 		}
 	})
 	t.Run("missing parent", func(t *testing.T) {
 		p := filepath.Join(t.TempDir(), "nodir", "passwords.yml")
-		if _, err := EnsurePassword(p, SASLPasswordKey, false); err == nil {
+		if _, err := EnsurePassword(p, SASLPasswordKey, false, nil); err == nil {
 			t.Fatal("no error")
 		}
 	})
 	t.Run("bad key", func(t *testing.T) {
 		p := writeTemp(t, "a: 1\n", 0o640)
 		for _, k := range []string{"", "a b", "x: y", "123", "true"} {
-			if _, err := EnsurePassword(p, k, false); err == nil {
+			if _, err := EnsurePassword(p, k, false, nil); err == nil {
 				t.Errorf("key %q accepted", k)
 			}
 		}
@@ -280,7 +280,7 @@ func TestEnsurePasswordRefuses(t *testing.T) {
 
 func TestEnsurePasswordCreates(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "passwords.yml")
-	res, err := EnsurePassword(p, SASLPasswordKey, false)
+	res, err := EnsurePassword(p, SASLPasswordKey, false, nil)
 	if err != nil || res != (EnsureResult{Changed: true, Generated: true, Created: true}) {
 		t.Fatalf("%+v %v", res, err)
 	}
@@ -374,7 +374,7 @@ func FuzzEnsurePassword(f *testing.F) {
 			t.Fatal(err)
 		}
 		before, perr := parsePasswords(in)
-		res, err := EnsurePassword(p, SASLPasswordKey, rotate)
+		res, err := EnsurePassword(p, SASLPasswordKey, rotate, nil)
 		out, rerr := os.ReadFile(p)
 		if rerr != nil {
 			t.Fatal(rerr)

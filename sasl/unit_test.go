@@ -11,6 +11,7 @@ import (
 
 	"github.com/libvirt-pki/libvirt-pki/errs"
 	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
+	"github.com/libvirt-pki/libvirt-pki/internal/vault"
 )
 
 // assertNoLeftovers fails if any temporary file or journal is under root.
@@ -262,7 +263,7 @@ func TestReadsAreBounded(t *testing.T) {
 	if _, _, err := ReadDB("/dev/zero"); err == nil || !strings.Contains(err.Error(), "not a regular file") {
 		t.Errorf("ReadDB(/dev/zero): %v", err)
 	}
-	if _, err := LoadPassword("/dev/zero", ""); !errs.IsInput(err) || !strings.Contains(err.Error(), "not a regular file") {
+	if _, err := LoadPassword("/dev/zero", "", nil); !errs.IsInput(err) || !strings.Contains(err.Error(), "not a regular file") {
 		t.Errorf("LoadPassword(/dev/zero): %v", err)
 	}
 	if _, err := ReadPassword("/dev/zero", SASLPasswordKey); err == nil || !strings.Contains(err.Error(), "not a regular file") {
@@ -274,12 +275,12 @@ func TestReadsAreBounded(t *testing.T) {
 	if _, err := ReadPassword(big, SASLPasswordKey); err == nil || !strings.Contains(err.Error(), "larger than") {
 		t.Errorf("ReadPassword(huge): %v", err)
 	}
-	if _, err := EnsurePassword(big, SASLPasswordKey, true); !errs.IsInput(err) || !strings.Contains(err.Error(), "larger than") {
+	if _, err := EnsurePassword(big, SASLPasswordKey, true, nil); !errs.IsInput(err) || !strings.Contains(err.Error(), "larger than") {
 		t.Errorf("EnsurePassword(huge): %v", err)
 	}
 	pwFile := filepath.Join(dir, "pw")
 	sparseFile(t, pwFile, fsutil.LimitKey+1)
-	if _, err := LoadPassword(pwFile, ""); !errs.IsInput(err) || !strings.Contains(err.Error(), "larger than") {
+	if _, err := LoadPassword(pwFile, "", nil); !errs.IsInput(err) || !strings.Contains(err.Error(), "larger than") {
 		t.Errorf("LoadPassword(huge): %v", err)
 	}
 	root := t.TempDir()
@@ -292,42 +293,84 @@ func TestReadsAreBounded(t *testing.T) {
 	}
 }
 
-const vaultedFile = "$ANSIBLE_VAULT;1.1;AES256\n" +
-	"62313365396662343061393464336163383764373764613633653634306231386433626436623361\n" +
-	"6134333665353966363534333632666535333761666131620a663537646436643839616531643561\n"
+// vaultRing holds the password pw under vault id id.
+func vaultRing(t *testing.T, id, pw string) *vault.Keyring {
+	t.Helper()
+	k := &vault.Keyring{}
+	if err := k.Add(id, []byte(pw)); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
 
-const inlineVault = "a: 1\nlibvirt_sasl_password: !vault |\n" +
-	"  $ANSIBLE_VAULT;1.1;AES256\n" +
-	"  62313365396662343061393464336163383764373764613633653634306231386433626436623361\n" +
-	"b: 2\n"
+func vaultText(t *testing.T, plaintext, pw, id string) string {
+	t.Helper()
+	out, err := vault.Encrypt([]byte(plaintext), []byte(pw), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
 
+// A vaulted passwords.yml is read and rewritten with the vault password,
+// encrypted again with the same vault id; without the password it is
+// refused in one line naming the file, and left as it was.
 func TestVaultedPasswords(t *testing.T) {
-	const want = "is ansible-vault encrypted; reading vaulted files comes with --vault-password-file (not yet supported)"
-	p := writeTemp(t, vaultedFile, 0o640)
-	if _, err := ReadPassword(p, SASLPasswordKey); err == nil || err.Error() != p+": "+want {
+	plain := "a: 1\nlibvirt_sasl_password:\nb: 2\n"
+	vaulted := vaultText(t, plain, "vpw", "prod")
+	p := writeTemp(t, vaulted, 0o640)
+	want := p + ": is ansible-vault encrypted (vault id prod) and no vault password was given"
+	if _, err := ReadPassword(p, SASLPasswordKey); err == nil || !strings.HasPrefix(err.Error(), want) || !errors.Is(err, vault.ErrNoPassword) {
 		t.Errorf("ReadPassword: %v", err)
 	}
-	if _, err := EnsurePassword(p, SASLPasswordKey, false); !errs.IsInput(err) || err.Error() != p+": "+want {
+	if _, err := EnsurePassword(p, SASLPasswordKey, false, nil); !errs.IsInput(err) || !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("EnsurePassword: %v", err)
 	}
-	if _, err := LoadPassword("", p); !errs.IsInput(err) || strings.Contains(err.Error(), "run libvirt-pki passwords first") {
+	if _, err := LoadPassword("", p, nil); !errs.IsInput(err) || !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("LoadPassword: %v", err)
 	}
-	if string(readFile(t, p)) != vaultedFile {
+	if _, err := EnsurePassword(p, SASLPasswordKey, false, vaultRing(t, "prod", "wrong")); !errs.IsInput(err) || !errors.Is(err, vault.ErrWrongPassword) {
+		t.Errorf("EnsurePassword, wrong password: %v", err)
+	}
+	if string(readFile(t, p)) != vaulted {
 		t.Error("vaulted file changed")
 	}
+	k := vaultRing(t, "prod", "vpw")
+	if res, err := EnsurePassword(p, SASLPasswordKey, false, k); err != nil || !res.Generated {
+		t.Fatalf("EnsurePassword with the password: %+v %v", res, err)
+	}
+	data := readFile(t, p)
+	env, err := vault.Parse(p, data)
+	if err != nil || env.VaultID != "prod" || strings.Contains(string(data), "a: 1") {
+		t.Fatalf("rewritten file is no vault text of id prod: %v", err)
+	}
+	pw, err := LoadPassword("", p, k)
+	if err != nil || len(pw) != PasswordLength {
+		t.Errorf("LoadPassword after the rewrite: %v", err)
+	}
+	clear, _ := env.Decrypt([]byte("vpw"))
+	if string(clear) != "a: 1\nlibvirt_sasl_password: "+pw+"\nb: 2\n" {
+		t.Errorf("plaintext after the rewrite: %q", clear)
+	}
+	if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o640 {
+		t.Errorf("mode %v", fi.Mode())
+	}
 
+	inlineVault := "a: 1\nlibvirt_sasl_password: !vault |\n  " + strings.ReplaceAll(strings.TrimSpace(vaultText(t, "s3cret", "vpw", "")), "\n", "\n  ") + "\nb: 2\n"
 	p = writeTemp(t, inlineVault, 0o640)
-	if _, err := ReadPassword(p, SASLPasswordKey); err == nil || !strings.Contains(err.Error(), "line 2) is an inline !vault value") {
+	if _, err := ReadPassword(p, SASLPasswordKey); err == nil || !strings.HasPrefix(err.Error(), p+":2: is ansible-vault encrypted") {
 		t.Errorf("ReadPassword of an inline !vault value: %v", err)
 	}
-	if _, err := LoadPassword("", p); !errs.IsInput(err) {
+	if _, err := LoadPassword("", p, nil); !errs.IsInput(err) {
 		t.Errorf("LoadPassword of an inline !vault value: %v", err)
 	}
-	if _, err := EnsurePassword(p, SASLPasswordKey, true); !errs.IsInput(err) || !strings.Contains(err.Error(), "!vault") {
+	if pw, err := LoadPassword("", p, vaultRing(t, "", "vpw")); err != nil || pw != "s3cret" {
+		t.Errorf("LoadPassword of an inline !vault value, with the password: %q %v", pw, err)
+	}
+	if _, err := EnsurePassword(p, SASLPasswordKey, true, nil); !errs.IsInput(err) || !strings.Contains(err.Error(), "!vault") {
 		t.Errorf("EnsurePassword --rotate of an inline !vault value: %v", err)
 	}
-	if res, err := EnsurePassword(p, SASLPasswordKey, false); err != nil || res.Changed {
+	if res, err := EnsurePassword(p, SASLPasswordKey, false, nil); err != nil || res.Changed {
 		t.Errorf("EnsurePassword of a set (vaulted) value: %+v %v", res, err)
 	}
 	if string(readFile(t, p)) != inlineVault {
@@ -359,7 +402,7 @@ func TestEnsurePasswordJournalled(t *testing.T) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			EnsurePassword(p, SASLPasswordKey, false)
+			EnsurePassword(p, SASLPasswordKey, false, nil)
 		}()
 		<-done
 		restore()
@@ -390,7 +433,7 @@ func TestEnsurePasswordRefusesSymlink(t *testing.T) {
 	if err := os.Symlink(outside, p); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := EnsurePassword(p, SASLPasswordKey, false); !errs.IsInput(err) || !strings.Contains(err.Error(), "symlink") {
+	if _, err := EnsurePassword(p, SASLPasswordKey, false, nil); !errs.IsInput(err) || !strings.Contains(err.Error(), "symlink") {
 		t.Errorf("EnsurePassword through a symlink: %v", err)
 	}
 	if string(readFile(t, outside)) != "libvirt_sasl_password:\n" {

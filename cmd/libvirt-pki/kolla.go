@@ -11,9 +11,15 @@ import (
 // override them, and the commands print the report.
 type kollaSettings struct{ kolla.Settings }
 
-// readKolla reads <configDir>/globals.yml (none is fine: Kolla's defaults).
-func readKolla(configDir string) (kollaSettings, error) {
-	s, err := kolla.Read(configDir)
+// readKolla reads Kolla's extra-vars files of configDir (globals.yml,
+// passwords.yml, globals.d; none is fine: Kolla's defaults), vaulted ones
+// with the passwords of v.
+func readKolla(configDir string, v *vaultFlags) (kollaSettings, error) {
+	ring, err := v.keyring()
+	if err != nil {
+		return kollaSettings{}, err
+	}
+	s, err := kolla.ReadVault(configDir, ring)
 	return kollaSettings{s}, err
 }
 

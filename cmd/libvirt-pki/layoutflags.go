@@ -26,6 +26,7 @@ type layoutFlags struct {
 	NoWait     bool
 
 	flags *pflag.FlagSet // to tell a flag given empty from one not given
+	vault *vaultFlags    // for vaulted Kolla files
 }
 
 // Which optional layout flags a command takes.
@@ -37,6 +38,7 @@ const (
 
 func (f *layoutFlags) register(fl *pflag.FlagSet, with int) {
 	f.flags = fl
+	f.vault = vaultFlagsOf(fl)
 	fl.StringVar(&f.ConfigDir, "config-dir", kolla.DefaultConfigDir, "Kolla config root (node_config); the kolla layout lives in `DIR`/config/nova/nova-libvirt/")
 	fl.StringVar(&f.Out, "out", "", "the `DIR` of a --layout libvirt or pkipath tree")
 	fl.StringVar(&f.LayoutName, "layout", "kolla", "where files go: kolla, libvirt or pkipath")
@@ -96,8 +98,8 @@ func (f *layoutFlags) lockTrees(ios *IOStreams, l layout.Layout, root, caDir str
 }
 
 // roots returns the layout's root and CA directory, made absolute, and for
-// the kolla layout the settings of globals.yml (node_custom_config moves
-// the root).
+// the kolla layout the settings of globals.yml, passwords.yml and
+// globals.d (node_custom_config and node_config move the root).
 func (f *layoutFlags) roots(l layout.Layout) (root, caDir string, k kollaSettings, err error) {
 	if err := f.checkEmpty(); err != nil {
 		return "", "", k, err
@@ -106,7 +108,7 @@ func (f *layoutFlags) roots(l layout.Layout) (root, caDir string, k kollaSetting
 		if f.Out != "" {
 			return "", "", k, usageErrorf("--out is for --layout libvirt and pkipath; the kolla layout lives under --config-dir")
 		}
-		if k, err = readKolla(f.ConfigDir); err != nil {
+		if k, err = readKolla(f.ConfigDir, f.vault); err != nil {
 			return "", "", k, err
 		}
 		root, caDir = k.novaLibvirtDir(), kolla.CADir(f.ConfigDir)

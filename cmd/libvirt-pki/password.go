@@ -8,15 +8,23 @@ import (
 	"strings"
 
 	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
+	"github.com/libvirt-pki/libvirt-pki/internal/vault"
 	"github.com/libvirt-pki/libvirt-pki/kolla"
 	"github.com/libvirt-pki/libvirt-pki/sasl"
 )
 
 // readPassword reads the SASL password from --password-file, or from
-// --passwords (default <config-dir>/passwords.yml).
-func readPassword(passwordFile, passwords, configDir string) (string, error) {
-	pw, err := sasl.LoadPassword(passwordFile, cmp.Or(passwords, kolla.PasswordsFile(configDir)))
-	return pw, err
+// --passwords (default <config-dir>/passwords.yml), which may be vaulted
+// (opened with the passwords of v).
+func readPassword(passwordFile, passwords, configDir string, v *vaultFlags) (string, error) {
+	var ring *vault.Keyring
+	if passwordFile == "" {
+		var err error
+		if ring, err = v.keyring(); err != nil {
+			return "", err
+		}
+	}
+	return sasl.LoadPassword(passwordFile, cmp.Or(passwords, kolla.PasswordsFile(configDir)), ring)
 }
 
 // sweepDir is a directory where a killed run may have left a journal or

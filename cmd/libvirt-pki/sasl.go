@@ -24,6 +24,8 @@ type PasswordsOptions struct {
 	Passwords string
 	Rotate    bool
 	NoWait    bool
+
+	vault *vaultFlags
 }
 
 // NewCmdPasswords parses flags and hands them to runF (runPasswords by default).
@@ -36,6 +38,10 @@ func NewCmdPasswords(ios *IOStreams, runF func(*PasswordsOptions) error) *cobra.
 [A-Za-z0-9] (as kolla-genpwd does) when it is empty. An existing value is kept
 unless --rotate. Only that one line changes: every other key, comment and blank
 line stays byte for byte, and the file keeps its mode (a new file is 0640).
+
+An ansible-vault encrypted passwords.yml (as Kayobe keeps it) is opened with
+--vault-password-file or --vault-id and written back encrypted, with the same
+vault id: the plaintext never touches the disk.
 
 The file is replaced atomically under a lock on its directory (another run
 of libvirt-pki there is waited for, or with --no-wait refused); temporary
@@ -53,6 +59,7 @@ files a killed run left are removed first.`,
 	fl.StringVar(&opts.Passwords, "passwords", "", "the passwords.yml `FILE` (default <config-dir>/passwords.yml)")
 	fl.BoolVar(&opts.Rotate, "rotate", false, "replace an existing password")
 	fl.BoolVar(&opts.NoWait, "no-wait", false, "fail at once, naming its pid, if another libvirt-pki run holds the lock")
+	opts.vault = vaultFlagsOf(fl)
 	return cmd
 }
 
@@ -81,17 +88,25 @@ func runPasswords(opts *PasswordsOptions) error {
 		return err
 	}
 	defer l.Unlock()
-	res, err := sasl.EnsurePassword(path, sasl.SASLPasswordKey, opts.Rotate)
+	ring, err := opts.vault.keyring()
 	if err != nil {
 		return err
+	}
+	res, err := sasl.EnsurePassword(path, sasl.SASLPasswordKey, opts.Rotate, ring)
+	if err != nil {
+		return err
+	}
+	kept := ""
+	if res.Encrypted {
+		kept = " (written back ansible-vault encrypted)"
 	}
 	switch {
 	case res.Created:
 		fmt.Fprintf(opts.IO.Out, "%s: created with a new %s (mode 0640)\n", path, sasl.SASLPasswordKey)
 	case res.Generated && opts.Rotate:
-		fmt.Fprintf(opts.IO.Out, "%s: %s rotated; run libvirt-pki sasl, then kolla-ansible reconfigure -t nova\n", path, sasl.SASLPasswordKey)
+		fmt.Fprintf(opts.IO.Out, "%s: %s rotated%s; run libvirt-pki sasl, then kolla-ansible reconfigure -t nova\n", path, sasl.SASLPasswordKey, kept)
 	case res.Generated:
-		fmt.Fprintf(opts.IO.Out, "%s: %s generated\n", path, sasl.SASLPasswordKey)
+		fmt.Fprintf(opts.IO.Out, "%s: %s generated%s\n", path, sasl.SASLPasswordKey, kept)
 	default:
 		fmt.Fprintf(opts.IO.Out, "%s: %s already set; unchanged\n", path, sasl.SASLPasswordKey)
 	}
@@ -132,6 +147,8 @@ func NewCmdSASL(ios *IOStreams, runF func(*SASLOptions) error) *cobra.Command {
 
 The password comes from libvirt_sasl_password in passwords.yml (run
 "libvirt-pki passwords" first) or --password-file; never from the command line.
+A vaulted passwords.yml, globals.yml or inventory file is opened with
+--vault-password-file or --vault-id.
 
 The realm must equal the realm libvirtd computes for itself: its own host name,
 lowercased (the canonical FQDN when the short name resolves to one; "virsh
@@ -192,7 +209,7 @@ func runSASL(opts *SASLOptions) error {
 		return err
 	}
 	defer l.Unlock()
-	if o.Password, err = readPassword(opts.PasswordFile, opts.Passwords, opts.ConfigDir); err != nil {
+	if o.Password, err = readPassword(opts.PasswordFile, opts.Passwords, opts.ConfigDir, opts.Hosts.vault); err != nil {
 		return err
 	}
 	plan, err := sasl.NewPlan(o)
@@ -214,7 +231,7 @@ func runSASL(opts *SASLOptions) error {
 // saslOptions turns the flags and Kolla's settings into sasl.Options
 // (without the password), printing the settings in force.
 func (opts *SASLOptions) saslOptions() (sasl.Options, error) {
-	k, err := readKolla(opts.ConfigDir)
+	k, err := readKolla(opts.ConfigDir, opts.Hosts.vault)
 	if err != nil {
 		return sasl.Options{}, err
 	}

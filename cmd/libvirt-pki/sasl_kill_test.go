@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
+	"github.com/libvirt-pki/libvirt-pki/internal/vault"
 	"github.com/libvirt-pki/libvirt-pki/sasl"
 )
 
@@ -109,6 +110,9 @@ type killTrial struct {
 	setup func(t *testing.T, config string) (old string, args []string)
 	// check says whether the tree holds a valid old or new state.
 	check func(t *testing.T, config, old string)
+	// killed, if set, checks the tree as the kill left it, before
+	// anything recovers it.
+	killed func(t *testing.T, config string)
 }
 
 var killHosts = []string{"h1", "h2", "h3"}
@@ -179,6 +183,80 @@ func passwordsTrial(name, before string, args ...string) killTrial {
 	}
 }
 
+// The vault password of vaultedPasswordsTrial, and the plaintext it
+// encrypts: no file may ever hold that text.
+const (
+	killVaultPassword = "kill-vault-pass"
+	killPlainMarker   = "nova_database_password: keep-me"
+)
+
+// vaultedPasswordsTrial: passwords --rotate on an ansible-vault encrypted
+// passwords.yml (vault id prod). At every point the file must be a vault
+// text of id prod that the password opens, whole, and no file on the
+// disk (temporary files and the journal included) may hold plaintext.
+func vaultedPasswordsTrial(name string) killTrial {
+	plain := killPlainMarker + "\nlibvirt_sasl_password: old\nb: 2\n"
+	open := func(t *testing.T, p string) string {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env, err := vault.Parse(p, data)
+		if err != nil || env.VaultID != "prod" {
+			t.Fatalf("passwords.yml is no vault text of id prod (%v): %.60q", err, data)
+		}
+		clear, err := env.Decrypt([]byte(killVaultPassword))
+		if err != nil || !strings.HasPrefix(string(clear), killPlainMarker+"\n") {
+			t.Fatalf("passwords.yml does not decrypt to the file with its other keys: %v", err)
+		}
+		return string(clear)
+	}
+	return killTrial{
+		name: name,
+		setup: func(t *testing.T, config string) (string, []string) {
+			pwFile := filepath.Join(t.TempDir(), "vault-pass")
+			text, err := vault.Encrypt([]byte(plain), []byte(killVaultPassword), "prod")
+			if err == nil {
+				err = os.WriteFile(pwFile, []byte(killVaultPassword+"\n"), 0o600)
+			}
+			if err == nil {
+				err = os.WriteFile(filepath.Join(config, "passwords.yml"), text, 0o640)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			return "old", []string{"passwords", "--config-dir", config, "--rotate", "--vault-id", "prod@" + pwFile}
+		},
+		check: func(t *testing.T, config, old string) {
+			clear := open(t, filepath.Join(config, "passwords.yml"))
+			m := regexp.MustCompile(`(?m)^libvirt_sasl_password: ([A-Za-z0-9]{40})$`).FindStringSubmatch(clear)
+			if m == nil {
+				t.Errorf("passwords.yml after recovery holds no new password")
+			}
+			noPlaintext(t, config)
+		},
+		killed: func(t *testing.T, config string) {
+			noPlaintext(t, config)
+			open(t, filepath.Join(config, "passwords.yml"))
+		},
+	}
+}
+
+// noPlaintext fails if any file under dir holds the vaulted trial's
+// plaintext.
+func noPlaintext(t *testing.T, dir string) {
+	t.Helper()
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return nil
+		}
+		if data, _ := os.ReadFile(p); bytes.Contains(data, []byte(killPlainMarker)) || bytes.Contains(data, []byte("libvirt_sasl_password")) {
+			t.Errorf("%s holds plaintext", p)
+		}
+		return nil
+	})
+}
+
 // TestSASLKillTrials kills sasl and passwords with SIGKILL at every commit
 // point (the journal made durable, then each rename) of several kinds of
 // run. After each kill, the next run's first step (fsutil.Recover) must
@@ -195,6 +273,7 @@ func TestSASLKillTrials(t *testing.T) {
 		passwordsTrial("passwords rotate", "a: 1\nlibvirt_sasl_password: old\nb: 2\n", "--rotate"),
 		passwordsTrial("passwords fill", "a: 1\nlibvirt_sasl_password:\nb: 2\n"),
 		passwordsTrial("passwords create", ""),
+		vaultedPasswordsTrial("passwords rotate, vaulted"),
 	}
 	total := 0
 	for _, tr := range trials {
@@ -232,6 +311,9 @@ func killOnce(t *testing.T, tr killTrial, at int) (done bool) {
 		tr.check(t, config, old)
 		saslNoLeftovers(t, config)
 		return true
+	}
+	if tr.killed != nil {
+		tr.killed(t, config)
 	}
 	if _, err := fsutil.Recover(config); err != nil {
 		t.Fatalf("%s, killed at %d: Recover: %v", tr.name, at, err)

@@ -107,7 +107,7 @@ func runVerify(opts *VerifyOptions) error {
 		return err
 	}
 	if l.ConfigRooted && !flagChanged(opts.changed, "authname") {
-		k, err := readKolla(opts.ConfigDir)
+		k, err := readKolla(opts.ConfigDir, opts.vault)
 		if err != nil {
 			return err
 		}
@@ -131,7 +131,7 @@ func runVerify(opts *VerifyOptions) error {
 		// A password is optional: a daemon without SASL needs none, and
 		// one that needs it reports sasl-no-password.
 		if opts.PasswordFile != "" || opts.Passwords != "" {
-			if lo.Password, err = readPassword(opts.PasswordFile, opts.Passwords, opts.ConfigDir); err != nil {
+			if lo.Password, err = readPassword(opts.PasswordFile, opts.Passwords, opts.ConfigDir, opts.vault); err != nil {
 				return err
 			}
 		} else if pw, err := sasl.ReadPassword(filepath.Join(opts.ConfigDir, "passwords.yml"), sasl.SASLPasswordKey); err == nil {

@@ -110,12 +110,12 @@ func TestAliasBombRefused(t *testing.T) {
 			t.Errorf("Load(%s): %v; want an alias error naming %q", c.source, err, c.want)
 		}
 	}
-	_, err := ParseVarsFile("globals.yml", []byte(aliasBomb("")), "globals.yml")
+	_, err := ParseVarsFile("globals.yml", []byte(aliasBomb("")), "globals.yml", nil)
 	if err == nil || !strings.HasPrefix(err.Error(), "globals.yml:") || !strings.Contains(err.Error(), "alias bomb") {
 		t.Errorf("ParseVarsFile(bomb): %v", err)
 	}
 	// Aliases and merge keys within the bound still work.
-	vars, err := ParseVarsFile("v.yml", []byte("base: &b {x: 1, y: [1, 2]}\nc: {<<: *b, y: 3}\nd: *b\n"), "vars")
+	vars, err := ParseVarsFile("v.yml", []byte("base: &b {x: 1, y: [1, 2]}\nc: {<<: *b, y: 3}\nd: *b\n"), "vars", nil)
 	if err != nil || vars["c"].Value.(map[string]any)["x"] != 1 || vars["d"].Value.(map[string]any)["y"].([]any)[1] != 2 {
 		t.Errorf("aliases within the bound: %v, %v", vars, err)
 	}
@@ -129,11 +129,11 @@ func TestMultiDocumentRefused(t *testing.T) {
 		"---\na: 1\n---\n":   "v.yml:3: a second YAML document",
 		"a: 1\n...\n---\n{}": "v.yml:3: a second YAML document",
 	} {
-		if _, err := ParseVarsFile("v.yml", []byte(content), "vars"); err == nil || !strings.HasPrefix(err.Error(), want) {
+		if _, err := ParseVarsFile("v.yml", []byte(content), "vars", nil); err == nil || !strings.HasPrefix(err.Error(), want) {
 			t.Errorf("%q: %v; want %q", content, err, want)
 		}
 	}
-	if vars, err := ParseVarsFile("v.yml", []byte("---\na: 1\n...\n"), "vars"); err != nil || vars["a"].Value != 1 {
+	if vars, err := ParseVarsFile("v.yml", []byte("---\na: 1\n...\n"), "vars", nil); err != nil || vars["a"].Value != 1 {
 		t.Errorf("one document with markers: %v, %v", vars, err)
 	}
 	dir := t.TempDir()
@@ -159,16 +159,16 @@ func TestYAMLValueBound(t *testing.T) {
 	maxYAMLNodes = 1000
 	defer func() { maxYAMLNodes = old }()
 	many := "a: [" + strings.Repeat("x,", 1000) + "x]\n"
-	if _, err := ParseVarsFile("v.yml", []byte(many), "vars"); err == nil || !strings.HasPrefix(err.Error(), "v.yml: more than 1000 YAML values") {
+	if _, err := ParseVarsFile("v.yml", []byte(many), "vars", nil); err == nil || !strings.HasPrefix(err.Error(), "v.yml: more than 1000 YAML values") {
 		t.Errorf("1001 values: %v", err)
 	}
 	few := "a: [" + strings.Repeat("x,", 900) + "x]\n"
-	if _, err := ParseVarsFile("v.yml", []byte(few), "vars"); err != nil {
+	if _, err := ParseVarsFile("v.yml", []byte(few), "vars", nil); err != nil {
 		t.Errorf("904 values: %v", err)
 	}
 	// Aliases count as the values they stand for.
 	aliased := "a: &a [" + strings.Repeat("x,", 99) + "x]\nb: [" + strings.Repeat("*a,", 9) + "*a]\n"
-	if _, err := ParseVarsFile("v.yml", []byte(aliased), "vars"); err == nil || !strings.Contains(err.Error(), "aliases expand the file to more than 1000 values") {
+	if _, err := ParseVarsFile("v.yml", []byte(aliased), "vars", nil); err == nil || !strings.Contains(err.Error(), "aliases expand the file to more than 1000 values") {
 		t.Errorf("aliases to 1100 values: %v", err)
 	}
 }
@@ -208,7 +208,7 @@ func FuzzParseYAMLInventory(f *testing.F) {
 		if len(data) > fsutil.LimitConfig {
 			return
 		}
-		inv := newInventory([]string{"fuzz.yml"})
+		inv := newInventory([]string{"fuzz.yml"}, nil)
 		doc, err := parseYAMLDoc("fuzz.yml", data)
 		if err != nil || doc == nil || doc.Kind != mappingKind {
 			return
@@ -238,7 +238,7 @@ func FuzzParseVarsFile(f *testing.F) {
 		if len(data) > fsutil.LimitConfig {
 			return
 		}
-		_, err := ParseVarsFile("fuzz.yml", data, "vars")
+		_, err := ParseVarsFile("fuzz.yml", data, "vars", nil)
 		if err != nil && (!strings.HasPrefix(err.Error(), "fuzz.yml") || strings.Contains(err.Error(), "\n")) {
 			t.Fatalf("error does not name the file on one line: %q", err)
 		}

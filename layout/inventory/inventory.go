@@ -46,6 +46,7 @@ import (
 	"strings"
 
 	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
+	"github.com/libvirt-pki/libvirt-pki/internal/vault"
 )
 
 // Inventory is the merged content of the sources given to Load: groups,
@@ -63,6 +64,7 @@ type Inventory struct {
 	// one directory, keyed by "group_vars\x00<realdir>\x00<name>".
 	varCache map[string][]varFile
 	warnings []string
+	ring     *vault.Keyring // opens vaulted files and the !vault values SANNames needs
 
 	// Indexes built by reconcile, once the group graph is final.
 	hostDirect map[string][]string        // host -> groups listing it directly
@@ -119,8 +121,12 @@ type Entry struct {
 	Groups []string
 }
 
-func newInventory(sources []string) *Inventory {
+func newInventory(sources []string, ring *vault.Keyring) *Inventory {
+	if ring == nil {
+		ring = &vault.Keyring{}
+	}
 	inv := &Inventory{
+		ring:     ring,
 		sources:  sources,
 		groups:   map[string]*group{},
 		hosts:    map[string]*host{},
@@ -147,11 +153,23 @@ func newInventory(sources []string) *Inventory {
 // Executable inventory scripts are not run; such a file is parsed as INI
 // and usually fails with an error saying so. Errors name the file, and the
 // line when there is one.
-func Load(paths ...string) (*Inventory, error) {
+//
+// A vault-encrypted file (inventory or vars) is refused: LoadVault reads
+// them.
+func Load(paths ...string) (*Inventory, error) { return LoadVault(nil, paths...) }
+
+// LoadVault is Load with the vault passwords of ring: every
+// ansible-vault encrypted inventory or vars file is decrypted with them,
+// and inline !vault values are kept encrypted (as Vaulted) until
+// something needs them, as Ansible decrypts them only when a variable is
+// used: Hosts decrypts migration_hostname and ansible_host. A vaulted
+// file or value that no password opens is an error naming the file (and
+// the line); nil ring holds no password.
+func LoadVault(ring *vault.Keyring, paths ...string) (*Inventory, error) {
 	if len(paths) == 0 {
 		return nil, fmt.Errorf("inventory: no inventory source given")
 	}
-	inv := newInventory(slices.Clone(paths))
+	inv := newInventory(slices.Clone(paths), ring)
 	for _, p := range paths {
 		fi, err := os.Stat(p)
 		if err != nil {
@@ -221,14 +239,11 @@ func (inv *Inventory) loadDir(dir string, depth int) error {
 }
 
 func (inv *Inventory) loadFile(path string) error {
-	data, err := readConfig(path)
+	data, err := readConfig(path, inv.ring)
 	if err != nil {
 		return err
 	}
 	inv.files = append(inv.files, path)
-	if isVault(data) {
-		return fmt.Errorf("%s: vault-encrypted inventory files are not supported; decrypt it or give the hosts another way", path)
-	}
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".yml", ".yaml", ".json":
 		doc, yerr := parseYAMLDoc(path, data)
@@ -268,17 +283,26 @@ func (inv *Inventory) tryINI(path string, data []byte) error {
 
 // readConfig reads an inventory or vars file: a symlink is followed, as
 // Ansible follows it, but the file must be a regular file within
-// fsutil.LimitConfig, so a device, a FIFO or a huge file is refused at once.
-func readConfig(path string) ([]byte, error) {
-	data, err := fsutil.ReadFileFollow(path, fsutil.LimitConfig)
+// fsutil.LimitConfig (its vault text within vault.EncryptedSize of that),
+// so a device, a FIFO or a huge file is refused at once. A vault text is
+// decrypted with ring, as Ansible's loader decrypts a file that starts
+// with the vault header.
+func readConfig(path string, ring *vault.Keyring) ([]byte, error) {
+	data, err := fsutil.ReadFileFollow(path, vault.EncryptedSize(fsutil.LimitConfig))
 	if err != nil {
 		return nil, fmt.Errorf("inventory: %w", err)
 	}
+	if vault.IsEncrypted(data) {
+		o, err := ring.Open(path, data)
+		if err != nil {
+			return nil, err
+		}
+		data = o.Plaintext
+	}
+	if len(data) > fsutil.LimitConfig {
+		return nil, fmt.Errorf("inventory: %w", &fsutil.BadFileError{Path: path, Reason: fmt.Sprintf("larger than %d bytes", fsutil.LimitConfig), Kind: fsutil.ErrTooLarge})
+	}
 	return data, nil
-}
-
-func isVault(data []byte) bool {
-	return strings.HasPrefix(strings.TrimLeft(string(data), " \t\r\n"), "$ANSIBLE_VAULT;")
 }
 
 func (inv *Inventory) ensureGroup(name string) *group {
@@ -519,6 +543,9 @@ func (inv *Inventory) noGroup(name string) error {
 // order of their first appearance in the inventory sources and each once,
 // with their merged variables (see the package comment for the
 // precedence). An unknown group is an error naming it and the sources.
+// The inline !vault values of the variables SANNames reads are decrypted
+// (an error names the file and line when no password opens one); other
+// !vault values stay Vaulted.
 func (inv *Inventory) Hosts(name string) ([]Entry, error) {
 	g, ok := inv.groups[name]
 	if !ok {
@@ -542,11 +569,31 @@ func (inv *Inventory) Hosts(name string) ([]Entry, error) {
 	walk(g)
 	var out []Entry
 	for _, name := range inv.hostList {
-		if members[name] {
-			out = append(out, inv.merge(name))
+		if !members[name] {
+			continue
 		}
+		e := inv.merge(name)
+		if err := e.reveal(inv.ring, sanVars); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
 	}
 	return out, nil
+}
+
+// reveal decrypts the inline !vault values of keys in h.Vars, which are
+// needed; Ansible too decrypts a value only once it is used.
+func (h *Entry) reveal(ring *vault.Keyring, keys []string) error {
+	for _, k := range keys {
+		v, err := Reveal(ring, h.Origins[k], h.Vars[k])
+		if err != nil {
+			return fmt.Errorf("host %s: %s: %w", h.Name, k, err)
+		}
+		if v != nil {
+			h.Vars[k] = v
+		}
+	}
+	return nil
 }
 
 // merge computes one host's variables; see the package comment.

@@ -1,6 +1,6 @@
 package inventory
 
-import "fmt"
+import "github.com/libvirt-pki/libvirt-pki/internal/vault"
 
 // Var is one variable of a vars file.
 type Var struct {
@@ -16,10 +16,19 @@ type Var struct {
 // -e @FILE, such as Kolla's globals.yml. what names the file in errors
 // ("globals.yml must be a mapping of variables"). The last occurrence of
 // a key wins, as with PyYAML; an empty file has no variables. A
-// vault-encrypted file is an error: its variables cannot be read.
-func ParseVarsFile(path string, data []byte, what string) (map[string]Var, error) {
-	if isVault(data) {
-		return nil, fmt.Errorf("%s: vault-encrypted; libvirt-pki needs it readable", path)
+// vault-encrypted file is decrypted with ring (an error names the file
+// when no password of it opens the file); inline !vault values are left
+// as Vaulted, for Reveal.
+func ParseVarsFile(path string, data []byte, what string, ring *vault.Keyring) (map[string]Var, error) {
+	if vault.IsEncrypted(data) {
+		if ring == nil {
+			ring = &vault.Keyring{}
+		}
+		o, err := ring.Open(path, data)
+		if err != nil {
+			return nil, err
+		}
+		data = o.Plaintext
 	}
 	doc, err := parseYAMLDoc(path, data)
 	if err != nil {

