@@ -143,6 +143,10 @@ func Revoke(o RevokeOptions) (*RevokeResult, error) {
 func writeRevocation(o RevokeOptions, list, number, crlPEM []byte, crlFiles []string) (err error) {
 	batch := newStage(o.Top, o.Root, o.CADir)
 	defer func() { err = batch.finish(err) }()
+	// With an external CA (--ca-cert) nothing made the CA directory yet.
+	if err := fsutil.MkdirAll(o.CADir, 0o700); err != nil {
+		return err
+	}
 	if err := batch.WriteFile(filepath.Join(o.CADir, revokedFile), list, 0o600); err != nil {
 		return err
 	}

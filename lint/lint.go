@@ -11,10 +11,12 @@
 package lint
 
 import (
+	stdx509 "crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"strings"
 
 	"github.com/zmap/zcrypto/x509"
 	"github.com/zmap/zlint/v3"
@@ -23,6 +25,7 @@ import (
 	"github.com/libvirt-pki/libvirt-pki/errs"
 	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
 	"github.com/libvirt-pki/libvirt-pki/layout"
+	"github.com/libvirt-pki/libvirt-pki/pki"
 	"github.com/libvirt-pki/libvirt-pki/verify"
 )
 
@@ -189,9 +192,33 @@ func (r *Report) lintFile(reg zl.Registry, tg target, data []byte) error {
 		if err != nil {
 			return fmt.Errorf("%s: certificate %d: %v", tg.path, i, err)
 		}
+		n := len(r.Findings)
 		r.add(tg.object(KindCertificate, i, c.Subject.String()), zlint.LintCertificateEx(c, reg))
+		r.gradePolicy(r.Findings[n:], der)
 	}
 	return nil
+}
+
+// oldPolicyNote ends the details of a finding gradePolicy makes a warning.
+const oldPolicyNote = "libvirt accepts this keyUsage, which libvirt-pki's earlier key-usage policy gave every leaf: a warning; the certificate is re-issued under the current policy (docs/key-usage.md) at its next renewal, or now with libvirt-pki certificates --force"
+
+// gradePolicy makes the findings of a leaf whose keyUsage breaks an RFC
+// rule libvirt does not care about (pki.CheckPolicy: the mark of the old
+// key-usage policy) warnings, whatever zlint's status: the certificate
+// works, and is re-issued under the current policy when it is due.
+func (r *Report) gradePolicy(findings []Finding, der []byte) {
+	c, err := stdx509.ParseCertificate(der)
+	if err != nil {
+		return // crypto/x509 is stricter than zcrypto: zlint's findings stand
+	}
+	for _, p := range pki.CheckPolicy(c) {
+		for i := range findings {
+			if findings[i].Lint == p.Lint && findings[i].Severity == verify.Error {
+				findings[i].Severity = verify.Warning
+				findings[i].Details = strings.TrimSpace(findings[i].Details + " " + oldPolicyNote)
+			}
+		}
+	}
 }
 
 func (tg target) object(kind Kind, index int, subject string) Object {
