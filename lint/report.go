@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"github.com/libvirt-pki/libvirt-pki/internal/junit"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -94,6 +95,9 @@ func (r *Report) WriteTable(w io.Writer, failOn verify.Severity) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", f.Severity, f.Lint, f.Source, f.Unit, f.File, f.Index, f.Description)
 		}
 		tw.Flush()
+		if slices.ContainsFunc(r.Findings, oldPolicy) {
+			fmt.Fprintf(w, "\nThe warnings from error lints (e_...) are old key-usage-policy certificates: %s.\n", oldPolicyNote)
+		}
 	}
 	s := r.Summarize(failOn)
 	verdict := "OK"
@@ -134,4 +138,9 @@ func (r *Report) WriteJUnit(w io.Writer, failOn verify.Severity) error {
 		suite.Add(c)
 	}
 	return junit.Write(w, junit.Suites{Suites: []junit.Suite{suite}})
+}
+
+// oldPolicy says whether f is a finding gradePolicy made a warning.
+func oldPolicy(f Finding) bool {
+	return f.Severity == verify.Warning && strings.HasPrefix(f.Lint, "e_") && strings.HasSuffix(f.Details, oldPolicyNote)
 }

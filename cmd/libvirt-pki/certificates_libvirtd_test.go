@@ -73,6 +73,9 @@ func TestCertificatesAgainstRealPeers(t *testing.T) {
 				if err != nil || strings.TrimSpace(out) == "" {
 					t.Fatalf("virsh by a name in the SAN failed: %v\n%s\nlibvirtd log:\n%s", err, out, d.Log())
 				}
+				if w := libvirttest.CertificateWarnings(out); w != nil {
+					t.Errorf("virsh warned about a certificate:\n%s", strings.Join(w, "\n"))
+				}
 				// 127.0.0.1 reaches the same daemon but is not in the SAN.
 				out, err = libvirttest.Virsh(t, uri("127.0.0.1", filepath.Join(pkipath, "h1")), nil, "hostname")
 				if err == nil {
@@ -81,6 +84,9 @@ func TestCertificatesAgainstRealPeers(t *testing.T) {
 				if !strings.Contains(out, "127.0.0.1") {
 					t.Errorf("name mismatch error does not name the host:\n%s", out)
 				}
+				// Neither side warned about a certificate (issue 12's
+				// key-usage policy), before the foreign client below.
+				d.NoCertificateWarnings(t)
 
 				// A client certificate from another CA is rejected.
 				other := filepath.Join(dir, "other")

@@ -23,10 +23,16 @@ func kollaClient(t *testing.T, nl, host string) string {
 	return dir
 }
 
+// virshOK runs virsh hostname with pkipath's client pair; a connection
+// that works must not have virsh warn about a certificate.
 func virshOK(t *testing.T, d *libvirttest.Daemon, pkipath string) (string, bool) {
 	t.Helper()
 	out, err := libvirttest.Virsh(t, "test+tls://localhost:"+strconv.Itoa(d.Port)+"/default?pkipath="+pkipath, nil, "hostname")
-	return out, err == nil && strings.TrimSpace(out) != ""
+	ok := err == nil && strings.TrimSpace(out) != ""
+	if w := libvirttest.CertificateWarnings(out); ok && w != nil {
+		t.Errorf("virsh warned about a certificate:\n%s", strings.Join(w, "\n"))
+	}
+	return out, ok
 }
 
 // TestRevokeWithRealLibvirtd: a libvirtd whose crl_file is the CRL that
@@ -56,6 +62,7 @@ func TestRevokeWithRealLibvirtd(t *testing.T) {
 	if out, ok := virshOK(t, d, kollaClient(t, nl, "good")); !ok {
 		t.Fatalf("a client that was not revoked was refused:\n%s\n%s", out, d.Log())
 	}
+	d.NoCertificateWarnings(t) // before the revoked client, which is logged
 	if out, ok := virshOK(t, d, kollaClient(t, nl, "bad")); ok {
 		t.Fatalf("a revoked client was accepted:\n%s", out)
 	}
@@ -92,6 +99,7 @@ func TestDNListWithRealLibvirtd(t *testing.T) {
 	if out, ok := virshOK(t, d, kollaClient(t, nl, "compute02")); !ok {
 		t.Fatalf("a listed client was refused:\n%s\n%s", out, d.Log())
 	}
+	d.NoCertificateWarnings(t) // before the intruder, which is logged
 	if out, ok := virshOK(t, d, kollaClient(t, nl, "intruder")); ok {
 		t.Fatalf("a client with another DN was accepted:\n%s", out)
 	}
@@ -124,6 +132,7 @@ func TestExpiryLiveReadsServedCertificate(t *testing.T) {
 		CACert: filepath.Join(nl, "cacert.pem"), ServerCert: filepath.Join(nl, "compute01/servercert.pem"),
 		ServerKey: filepath.Join(nl, "compute01/serverkey.pem"),
 	})
+	d.NoCertificateWarnings(t) // libvirtd checked its own certificate at start
 	ep := "localhost:" + strconv.Itoa(d.Port)
 	out := runExit(t, exitFailure, "expiry", "--config-dir", kolla, "--live", ep)
 	if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(ep) + ` +\(served\) +compute01 +compute01,localhost .* 9d +libvirt-pki CA +expiring$`).MatchString(out) {

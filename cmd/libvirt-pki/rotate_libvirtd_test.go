@@ -78,6 +78,7 @@ func TestRotateCAWithRealLibvirtd(t *testing.T) {
 				t.Errorf("during rotation: libvirtd with the bundle and its %s refused the %s:\n%s\n%s", host.name, client.name, out, host.d.Log())
 			}
 		}
+		host.d.NoCertificateWarnings(t)
 	}
 
 	runCLI(t, "rotate-ca", "finish", "--config-dir", kolla)

@@ -72,6 +72,7 @@ func TestSASLAndLiveVerifyWithRealLibvirtd(t *testing.T) {
 			if !regexp.MustCompile(`compute01 +localhost:` + port + ` +ok +` + mech + ` +nova +\S+ +9\.`).MatchString(out) {
 				t.Fatalf("verify --live:\n%s", out)
 			}
+			d.NoCertificateWarnings(t) // virsh's and verify --live's client certificates
 
 			// A wrong password: virsh and verify are both refused.
 			wrong := filepath.Join(dir, "wrong.conf")

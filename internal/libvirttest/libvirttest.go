@@ -325,3 +325,15 @@ func CertificateWarnings(text string) []string {
 // certificate checks warned or failed, about its own certificate or a
 // client's.
 func (d *Daemon) CertificateWarnings() []string { return CertificateWarnings(d.Log()) }
+
+// NoCertificateWarnings fails the test when the daemon's log holds a
+// certificate warning or error: about its own certificate (logged at
+// start) or a client's. Call it after the connections that must be clean
+// and before any that presents a certificate libvirtd refuses, which is
+// logged too.
+func (d *Daemon) NoCertificateWarnings(t testing.TB) {
+	t.Helper()
+	if w := d.CertificateWarnings(); len(w) > 0 {
+		t.Errorf("libvirtd logged certificate warnings:\n%s", strings.Join(w, "\n"))
+	}
+}

@@ -122,6 +122,8 @@ func TestLibvirtdSASL(t *testing.T) {
 				t.Logf("log: %s", line)
 			}
 		}
+		// Before the subtests below present certificates it refuses.
+		s.d.NoCertificateWarnings(t)
 	})
 	t.Run("auth-failed", func(t *testing.T) {
 		for _, mech := range []string{"SCRAM-SHA-256", "DIGEST-MD5"} {
@@ -187,6 +189,7 @@ func TestLibvirtdAuthNone(t *testing.T) {
 	if r.Mechanism != "none" || !strings.Contains(r.Identity, "nova-client") {
 		t.Fatalf("mechanism %q identity %q", r.Mechanism, r.Identity)
 	}
+	d.NoCertificateWarnings(t)
 }
 
 func TestLibvirtdExpiredServerCert(t *testing.T) {
