@@ -36,7 +36,12 @@ type vaultList struct {
 	list  *[]string
 }
 
-func (l vaultList) String() string     { return "[" + strings.Join(*l.list, ",") + "]" }
+func (l vaultList) String() string {
+	if len(*l.list) == 0 {
+		return "" // no "(default [])" in the help
+	}
+	return "[" + strings.Join(*l.list, ",") + "]"
+}
 func (l vaultList) Set(s string) error { *l.list = append(*l.list, s); return nil }
 func (l vaultList) Type() string       { return "stringArray" }
 
