@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/libvirt-pki/libvirt-pki/credential"
@@ -31,9 +30,10 @@ type RevokedCert struct {
 
 const (
 	revokedFile = "revoked.json"
-	// crlNumberFile holds, in decimal, the cRLNumber of the last CRL the
-	// CA directory's CA signed; each re-sign takes the next.
-	crlNumberFile = "crlnumber"
+	// crlNumberFile holds the cRLNumber of the last CRL the CA
+	// directory's CA signed ({"crl_number": N}); each re-sign takes the
+	// next.
+	crlNumberFile = "crlnumber.json"
 	// CRLFile is where libvirt looks for a CRL beside cacert.pem.
 	CRLFile = layout.CRLFile
 )
@@ -134,7 +134,11 @@ func Revoke(o RevokeOptions) (*RevokeResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	return res, writeRevocation(o, append(data, '\n'), []byte(number.String()+"\n"), crlPEM, res.CRLFiles)
+	numberJSON, err := json.Marshal(crlNumberRecord{number})
+	if err != nil {
+		return nil, err
+	}
+	return res, writeRevocation(o, append(data, '\n'), append(numberJSON, '\n'), crlPEM, res.CRLFiles)
 }
 
 // writeRevocation stages the revocation list, the CRL number and every
@@ -240,9 +244,14 @@ func crlPaths(o RevokeOptions) ([]string, error) {
 	return out, nil
 }
 
+// crlNumberRecord is crlnumber.json.
+type crlNumberRecord struct {
+	Number *big.Int `json:"crl_number"`
+}
+
 // nextCRLNumber is one more than the last CRL number the CA directory
-// issued: the larger of crlnumber's and that of the CRL in the directory
-// (a CRL signed before crlnumber existed has none: then 1). RFC 5280
+// issued: the larger of crlnumber.json's and that of the CRL in the directory
+// (a CRL signed before crlnumber.json existed has none: then 1). RFC 5280
 // §5.2.3 wants the numbers to grow with every CRL.
 func nextCRLNumber(caDir string) (*big.Int, error) {
 	last := new(big.Int)
@@ -252,9 +261,11 @@ func nextCRLNumber(caDir string) (*big.Int, error) {
 		return nil, err
 	}
 	if data != nil {
-		if _, ok := last.SetString(strings.TrimSpace(string(data)), 10); !ok || last.Sign() < 0 {
-			return nil, inputErr("%s: not a CRL number (a non-negative decimal integer)", path)
+		var rec crlNumberRecord
+		if err := json.Unmarshal(data, &rec); err != nil || rec.Number == nil || rec.Number.Sign() < 0 {
+			return nil, inputErr(`%s: want {"crl_number": N} with N a non-negative integer`, path)
 		}
+		last = rec.Number
 	}
 	crlPath := filepath.Join(caDir, CRLFile)
 	if data, err = readIfExists(crlPath, fsutil.LimitCRL); err != nil {

@@ -13,7 +13,7 @@ import (
 )
 
 // TestCRLNumberGrows: every re-sign takes the next CRL number, written
-// with the CRL; a CA directory whose crlnumber was lost continues after
+// with the CRL; a CA directory whose crlnumber.json was lost continues after
 // its CRL's number; every CRL names its CA's key (authority key
 // identifier).
 func TestCRLNumberGrows(t *testing.T) {
@@ -52,8 +52,8 @@ func TestCRLNumberGrows(t *testing.T) {
 				t.Fatalf("re-sign %d: %s has CRL number %d", want, f, got)
 			}
 		}
-		if b, _ := os.ReadFile(filepath.Join(o.CADir, crlNumberFile)); string(b) != res.CRLNumber+"\n" || res.CRLNumber != strconv.FormatInt(want, 10) {
-			t.Fatalf("crlnumber holds %q, result says %q, want %d", b, res.CRLNumber, want)
+		if b, _ := os.ReadFile(filepath.Join(o.CADir, crlNumberFile)); string(b) != `{"crl_number":`+res.CRLNumber+"}\n" || res.CRLNumber != strconv.FormatInt(want, 10) {
+			t.Fatalf("crlnumber.json holds %q, result says %q, want %d", b, res.CRLNumber, want)
 		}
 	}
 	if err := os.Remove(filepath.Join(o.CADir, crlNumberFile)); err != nil {
@@ -63,15 +63,15 @@ func TestCRLNumberGrows(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := crlNumber(caCRL); got != 4 {
-		t.Fatalf("without crlnumber: CRL number %d, want 4 (after the CRL's own 3)", got)
+		t.Fatalf("without crlnumber.json: CRL number %d, want 4 (after the CRL's own 3)", got)
 	}
 	ro.DryRun = true
 	if res, err := Revoke(ro); err != nil || res.CRLNumber != "5" || crlNumber(caCRL) != 4 {
 		t.Fatalf("dry run: %v, number %v, CRL on disk %d", err, res, crlNumber(caCRL))
 	}
-	os.WriteFile(filepath.Join(o.CADir, crlNumberFile), []byte("seven\n"), 0o600)
+	os.WriteFile(filepath.Join(o.CADir, crlNumberFile), []byte(`{"crl_number": "seven"}`), 0o600)
 	ro.DryRun = false
 	if _, err := Revoke(ro); !errs.IsInput(err) {
-		t.Fatalf("a crlnumber that is no number: %v", err)
+		t.Fatalf("a crlnumber.json that is no number: %v", err)
 	}
 }
