@@ -20,7 +20,8 @@ type Kind struct {
 	Name string
 	// Set groups the kinds one consumer needs ("libvirt").
 	Set string
-	// Profile holds the usages the kind is issued with and checked
+	// Profile holds the usages the kind is issued with (its keyUsage per
+	// key family: the key-usage policy, docs/key-usage.md) and checked
 	// against.
 	Profile pki.Profile
 	// Cert and Key are the layout roles of its files (Key is "" for the
