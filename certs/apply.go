@@ -20,7 +20,19 @@ import (
 // nothing is replaced, and a kill during it is completed by the next run.
 // progress, when set, is called after each leaf. The caller holds the
 // trees' locks (LockTrees).
-func (p *Plan) Apply(progress func(done, total int)) (err error) {
+func (p *Plan) Apply(progress func(done, total int)) error {
+	if err := p.apply(progress); err != nil {
+		return err
+	}
+	if p.Opts.Bundle {
+		return p.writeTarballs()
+	}
+	return nil
+}
+
+// apply stages and commits everything but the tarballs (made from the
+// files it puts in place).
+func (p *Plan) apply(progress func(done, total int)) (err error) {
 	o := p.Opts
 	batch := newStage(o.Top, o.Root, o.CADir)
 	defer func() { err = batch.finish(err) }()
@@ -39,17 +51,20 @@ func (p *Plan) Apply(progress func(done, total int)) (err error) {
 		p.CA.created = false
 	}
 	bundle := pki.EncodeCertsPEM(p.CA.ca.Bundle()...)
-	caSpec, _ := o.Layout.Spec(layout.CACert)
 	for _, f := range p.CAFiles {
 		if f.Action == Unchanged {
 			continue
 		}
-		if err := mkdirsIn(p.tree, f.Path); err != nil {
+		if err := batch.mkdirsIn(p.tree, f.Path); err != nil {
 			return err
 		}
+		caSpec, _ := o.Layout.SpecAt(f.Path)
 		if err := batch.WriteFile(f.Path, bundle, caSpec.Mode); err != nil {
 			return err
 		}
+	}
+	if err := p.stageBundles(batch); err != nil {
+		return err
 	}
 	is := &issuer{ca: p.CA.ca, tree: p.tree, batch: batch, days: o.Days}
 	return is.issueAll(p.Leaves, o.Workers, progress)
@@ -68,6 +83,20 @@ func fixMode(path string, mode fs.FileMode) error {
 	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm() != mode {
 		return os.Chmod(path, mode)
 	}
+	return nil
+}
+
+// mkdirsIn is mkdirsIn once per directory of the stage: a bundle puts
+// many files in each directory, and each check costs system calls.
+func (s *stage) mkdirsIn(tree layout.Tree, path string) error {
+	dir := filepath.Dir(path)
+	if _, done := s.dirs.Load(dir); done {
+		return nil
+	}
+	if err := mkdirsIn(tree, path); err != nil {
+		return err
+	}
+	s.dirs.Store(dir, true)
 	return nil
 }
 

@@ -246,7 +246,7 @@ func (is *issuer) stagePair(t target, certPEM, keyPEM []byte, k credential.Kind)
 		data []byte
 		spec layout.FileSpec
 	}{{t.key, keyPEM, keySpec}, {t.cert, certPEM, certSpec}} {
-		if err := mkdirsIn(is.tree, f.path); err != nil {
+		if err := is.batch.mkdirsIn(is.tree, f.path); err != nil {
 			return err
 		}
 		if err := stageIfChanged(is.batch, f.path, f.data, f.spec.Mode); err != nil {

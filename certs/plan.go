@@ -43,7 +43,16 @@ type Options struct {
 	// sign with instead of CADir.
 	CACertFile, CAKeyFile string
 
-	Hosts          []layout.Host
+	Hosts []layout.Host
+	// ProxyHosts are the console proxy hosts (nova-novncproxy): they get
+	// the kinds of the selected sets for proxies (credential.Proxy).
+	ProxyHosts []layout.Host
+	// Sets are the credential sets to issue (credential.Sets); none
+	// means credential.DefaultSet.
+	Sets []string
+	// Bundle also writes <root>/<host>.tar for a layout with host
+	// bundles (layout.Layout.BundleDir).
+	Bundle         bool
 	Shared         bool   // one server and one client pair for all hosts
 	WildcardDomain string // shared mode: adds *.domain to the server SAN
 	Org            string
@@ -92,9 +101,13 @@ type Plan struct {
 	CAFiles  []FilePlan
 	Leaves   []Leaf
 	Warnings []string
+	// Notes say how the layout's consumer uses what was made (Kolla's
+	// SPICE reuses the libvirt server pair).
+	Notes []string
 
 	tree    layout.Tree
 	revoked map[string]bool // serials (hex) revoked by this CA
+	units   []planUnit      // what planLeaves planned, for the bundles
 }
 
 // Summary counts leaf actions.
@@ -129,7 +142,10 @@ func MakePlan(o Options) (*Plan, error) {
 	if len(o.Hosts) == 0 {
 		return nil, inputErr("no hosts")
 	}
-	if err := layout.CheckHostNames(o.Layout, o.Hosts); err != nil {
+	if err := o.checkSets(); err != nil {
+		return nil, err
+	}
+	if err := layout.CheckHostNames(o.Layout, append(slices.Clone(o.Hosts), o.ProxyHosts...)); err != nil {
 		return nil, errs.WrapInput(err)
 	}
 	if err := checkOutputDir(o.Root); err != nil {
@@ -244,6 +260,29 @@ func caCommonName(org string) string {
 // host shares in shared mode (wherever the layout copies it).
 const SharedPair = "shared"
 
+// checkSets defaults the sets and refuses those the layout cannot hold,
+// and proxy hosts when no set is for them.
+func (o *Options) checkSets() error {
+	if len(o.Sets) == 0 {
+		o.Sets = []string{credential.DefaultSet}
+	}
+	o.Sets = credential.Ordered(o.Sets)
+	if err := credential.CheckLayout(o.Layout, o.Sets); err != nil {
+		return errs.WrapInput(err)
+	}
+	if o.Bundle && o.Layout.BundleDir == "" {
+		return inputErr("--bundle: the %s layout makes no host bundles (use --layout libvirt)", o.Layout.Name)
+	}
+	wantProxies := len(credential.Selected(o.Layout, o.Sets, credential.Proxy)) > 0
+	switch {
+	case wantProxies && len(o.ProxyHosts) == 0:
+		return inputErr("--sets %s: no console proxy hosts: name them with --proxy-host NAME, or give an inventory with a nova-novncproxy group", strings.Join(o.Sets, ","))
+	case !wantProxies && len(o.ProxyHosts) > 0:
+		return inputErr("--proxy-host: no selected set is for console proxy hosts (add novncproxy to --sets)")
+	}
+	return nil
+}
+
 // planUnit is one set of leaves to evaluate: a host's, or the shared
 // pair with the directories it is written to.
 type planUnit struct {
@@ -251,15 +290,48 @@ type planUnit struct {
 	host  string // "" for the shared pair
 	sans  pki.SANs
 	units []layout.Unit
+	kinds []credential.Kind // the leaf kinds it gets
 }
 
-// planUnits returns one unit per host, or one shared unit.
+// kindsFor are the leaf kinds of the selected sets for hosts of class.
+func (p *Plan) kindsFor(class credential.HostClass) []credential.Kind {
+	var out []credential.Kind
+	for _, k := range credential.Selected(p.Opts.Layout, p.Opts.Sets, class) {
+		if k.PerHost {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// planUnits returns one unit per host (or one shared unit for the
+// compute hosts), then one per console proxy host; a host that is both
+// gets both classes' kinds in its one unit.
 func (p *Plan) planUnits() ([]planUnit, error) {
+	out, err := p.computeUnits()
+	if err != nil {
+		return nil, err
+	}
+	proxyKinds := p.kindsFor(credential.Proxy)
+	for _, h := range p.Opts.ProxyHosts {
+		i := slices.IndexFunc(out, func(u planUnit) bool { return strings.EqualFold(u.host, h.Name) })
+		if i >= 0 {
+			out[i].kinds = append(out[i].kinds, proxyKinds...)
+			continue
+		}
+		out = append(out, planUnit{name: h.Name, host: h.Name, sans: h.SANs, units: []layout.Unit{p.tree.HostUnit(h.Name)}, kinds: proxyKinds})
+	}
+	return out, nil
+}
+
+// computeUnits returns one unit per compute host, or one shared unit.
+func (p *Plan) computeUnits() ([]planUnit, error) {
 	o := p.Opts
+	kinds := p.kindsFor(credential.Compute)
 	if !o.Shared {
 		var out []planUnit
 		for _, h := range o.Hosts {
-			out = append(out, planUnit{name: h.Name, host: h.Name, sans: h.SANs, units: []layout.Unit{p.tree.HostUnit(h.Name)}})
+			out = append(out, planUnit{name: h.Name, host: h.Name, sans: h.SANs, units: []layout.Unit{p.tree.HostUnit(h.Name)}, kinds: kinds})
 		}
 		return out, nil
 	}
@@ -276,7 +348,7 @@ func (p *Plan) planUnits() ([]planUnit, error) {
 		}
 		all.Add("*." + d)
 	}
-	u := planUnit{name: SharedPair, sans: all.SANs}
+	u := planUnit{name: SharedPair, sans: all.SANs, kinds: kinds}
 	if o.Layout.SharedDirAll {
 		u.units = []layout.Unit{p.tree.SharedDir()}
 	} else {
@@ -293,8 +365,10 @@ func (p *Plan) planLeaves() error {
 	if err != nil {
 		return err
 	}
+	p.units = units
+	p.noteConsoles()
 	for _, u := range units {
-		for _, k := range credential.Leaves(p.Opts.Layout) {
+		for _, k := range u.kinds {
 			l := Leaf{Host: u.name, Profile: k.Name, kind: k, sans: u.sans, SANs: u.sans.Strings(),
 				cn: k.CommonName(u.host), org: p.leafOrg(), algo: p.Opts.Algo}
 			for _, unit := range u.units {
@@ -498,10 +572,18 @@ func humanDuration(d time.Duration) string {
 func (p *Plan) planCAFiles() error {
 	o := p.Opts
 	var paths []string
-	for _, h := range o.Hosts {
-		if path := p.tree.Target(p.tree.WriteUnit(h.Name, o.Shared), layout.CACert); !slices.Contains(paths, path) {
-			paths = append(paths, path)
+	add := func(u layout.Unit, class credential.HostClass) {
+		for _, k := range credential.Selected(o.Layout, o.Sets, class) {
+			if path := p.tree.Target(u, k.Cert); k.IsCA() && !slices.Contains(paths, path) {
+				paths = append(paths, path)
+			}
 		}
+	}
+	for _, h := range o.Hosts {
+		add(p.tree.WriteUnit(h.Name, o.Shared), credential.Compute)
+	}
+	for _, h := range o.ProxyHosts {
+		add(p.tree.HostUnit(h.Name), credential.Proxy)
 	}
 	for _, path := range paths {
 		data, err := readIfExists(path, fsutil.LimitCert)
@@ -550,6 +632,35 @@ func (p *Plan) findShadows() {
 			p.Warnings = append(p.Warnings, fmt.Sprintf("%s holds %s, which Kolla deploys to host %s instead of the shared files: remove them to use the shared pair",
 				filepath.Join(o.Root, h.Name), strings.Join(stale, ", "), h.Name))
 		}
+	}
+}
+
+// noteConsoles says, for console servers, which hosts' certificates
+// cover only their inventory name: the console proxy connects to an
+// address (nova's server_proxyclient_address; Kolla's
+// api_interface_address) the inventory did not say. It also notes a
+// set the layout's consumer serves from another kind's files.
+func (p *Plan) noteConsoles() {
+	o := p.Opts
+	if credential.Reused(o.Layout, o.Sets) {
+		p.Notes = append(p.Notes, o.Layout.ReuseNote)
+	}
+	console := false
+	for _, k := range credential.Kinds {
+		console = console || (k.Console && slices.Contains(o.Sets, k.Set) && o.Layout.Holds(k.Cert))
+	}
+	if !console {
+		return
+	}
+	var only []string
+	for _, h := range o.Hosts {
+		if names := h.Names(); len(names) == 1 && strings.EqualFold(names[0], h.Name) {
+			only = append(only, h.Name)
+		}
+	}
+	if len(only) > 0 {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("console address unknown for %s: the console certificates cover only the inventory name; add the address nova-novncproxy connects to (nova's [vnc] server_proxyclient_address; in Kolla, api_interface_address) with --host NAME=ADDRESS",
+			strings.Join(only, ", ")))
 	}
 }
 

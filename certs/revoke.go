@@ -233,15 +233,14 @@ func crlPaths(o RevokeOptions) ([]string, error) {
 	if _, err := os.Stat(o.Root); isNotExist(err) {
 		return []string{filepath.Join(o.CADir, CRLFile)}, nil
 	}
-	cas, err := caFilesOf(tree)
-	if err != nil {
+	if _, err := caFilesOf(tree); err != nil {
 		return nil, err
 	}
-	out := []string{filepath.Join(o.CADir, CRLFile)}
-	for _, p := range cas {
-		out = append(out, layout.CRLBeside(p))
+	crls, err := tree.CRLFiles()
+	if err != nil {
+		return nil, treeErr(err)
 	}
-	return out, nil
+	return append([]string{filepath.Join(o.CADir, CRLFile)}, crls...), nil
 }
 
 // crlNumberRecord is crlnumber.json.

@@ -271,11 +271,11 @@ func (r *rotation) caFiles(data []byte) ([]FilePlan, error) {
 
 // stageCAFiles stages data for every cacert.pem of files to change.
 func (r *rotation) stageCAFiles(batch *stage, files []FilePlan, data []byte) error {
-	spec, _ := r.o.Layout.Spec(layout.CACert)
 	for _, f := range files {
 		if f.Action == Unchanged {
 			continue
 		}
+		spec, _ := r.o.Layout.SpecAt(f.Path)
 		if err := batch.WriteFile(f.Path, data, spec.Mode); err != nil {
 			return err
 		}

@@ -200,6 +200,8 @@ type stage struct {
 	roots   []string
 	batches []*fsutil.Batch
 
+	dirs sync.Map // directories mkdirsIn made or found, for this run
+
 	mu      sync.Mutex
 	targets [][]string // staged targets, per batch
 	written []string   // targets in place, in commit order

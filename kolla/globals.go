@@ -24,6 +24,7 @@ type Globals struct {
 	LibvirtEnableSASL          *bool // libvirt_enable_sasl
 	EnableNovaLibvirtContainer *bool // enable_nova_libvirt_container
 	LibvirtTLSManageCerts      *bool // libvirt_tls_manage_certs
+	NovaSpiceRequireSecure     *bool // nova_spice_require_secure
 
 	LibvirtSASLAuthname string   // libvirt_sasl_authname
 	LibvirtSASLMechList []string // libvirt_sasl_mech_list (a list, or a string of names separated by spaces or commas)
@@ -43,6 +44,7 @@ type Globals struct {
 var GlobalsKeys = []string{
 	"libvirt_tls", "libvirt_enable_sasl", "enable_nova_libvirt_container", "libvirt_tls_manage_certs",
 	"libvirt_sasl_authname", "libvirt_sasl_mech_list", "node_config", "node_custom_config",
+	"nova_spice_require_secure",
 }
 
 // pathKeys are the keys that decide where Kolla looks for files: a Jinja
@@ -148,6 +150,8 @@ func (g *Globals) set(key string, v any) error {
 		g.EnableNovaLibvirtContainer, err = ansibleBool(v)
 	case "libvirt_tls_manage_certs":
 		g.LibvirtTLSManageCerts, err = ansibleBool(v)
+	case "nova_spice_require_secure":
+		g.NovaSpiceRequireSecure, err = ansibleBool(v)
 	case "libvirt_sasl_authname":
 		g.LibvirtSASLAuthname, err = scalar(v, "a string")
 	case "node_custom_config":

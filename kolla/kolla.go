@@ -187,6 +187,19 @@ func (s Settings) ManageCerts() bool { return boolOr(s.Globals.LibvirtTLSManageC
 // ContainerLibvirt is enable_nova_libvirt_container (default true).
 func (s Settings) ContainerLibvirt() bool { return boolOr(s.Globals.EnableNovaLibvirtContainer, true) }
 
+// SpiceRequireSecure is nova_spice_require_secure (default false): Kolla
+// then serves SPICE over TLS with the libvirt server pair.
+func (s Settings) SpiceRequireSecure() bool { return boolOr(s.Globals.NovaSpiceRequireSecure, false) }
+
+// DefaultSets are the credential sets (package credential) the settings
+// call for beyond libvirt's: spice with nova_spice_require_secure.
+func (s Settings) DefaultSets() []string {
+	if s.SpiceRequireSecure() {
+		return []string{"spice"}
+	}
+	return nil
+}
+
 // Authname is libvirt_sasl_authname (default nova).
 func (s Settings) Authname() string {
 	if s.Globals.LibvirtSASLAuthname != "" {

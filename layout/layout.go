@@ -19,11 +19,45 @@ const (
 	ClientKey  Role = "clientkey"
 )
 
+// QEMU's TLS files (tls-creds-x509 dir=: ca-cert.pem, server-cert.pem,
+// server-key.pem, client-cert.pem, client-key.pem): migration and NBD
+// (/etc/pki/qemu), the VNC and SPICE servers, and the console proxy's
+// VeNCrypt client pair.
+const (
+	QemuCACert      Role = "qemu-ca-cert"
+	QemuServerCert  Role = "qemu-server-cert"
+	QemuServerKey   Role = "qemu-server-key"
+	QemuClientCert  Role = "qemu-client-cert"
+	QemuClientKey   Role = "qemu-client-key"
+	VNCCACert       Role = "vnc-ca-cert"
+	VNCServerCert   Role = "vnc-server-cert"
+	VNCServerKey    Role = "vnc-server-key"
+	SpiceCACert     Role = "spice-ca-cert"
+	SpiceServerCert Role = "spice-server-cert"
+	SpiceServerKey  Role = "spice-server-key"
+	ProxyCACert     Role = "novncproxy-ca-cert"
+	ProxyClientCert Role = "novncproxy-client-cert"
+	ProxyClientKey  Role = "novncproxy-client-key"
+)
+
+// roleInfo says what each role's file is: a private key, a CA bundle.
+var roleInfo = map[Role]struct{ key, ca bool }{
+	CACert: {ca: true}, QemuCACert: {ca: true}, VNCCACert: {ca: true}, SpiceCACert: {ca: true}, ProxyCACert: {ca: true},
+	ServerKey: {key: true}, ClientKey: {key: true}, QemuServerKey: {key: true}, QemuClientKey: {key: true},
+	VNCServerKey: {key: true}, SpiceServerKey: {key: true}, ProxyClientKey: {key: true},
+}
+
 // Roles lists every role in the order reports show them.
-var Roles = []Role{CACert, ServerCert, ServerKey, ClientCert, ClientKey}
+var Roles = []Role{CACert, ServerCert, ServerKey, ClientCert, ClientKey,
+	QemuCACert, QemuServerCert, QemuServerKey, QemuClientCert, QemuClientKey,
+	VNCCACert, VNCServerCert, VNCServerKey, SpiceCACert, SpiceServerCert, SpiceServerKey,
+	ProxyCACert, ProxyClientCert, ProxyClientKey}
 
 // IsKey reports whether the role is a private key.
-func (r Role) IsKey() bool { return r == ServerKey || r == ClientKey }
+func (r Role) IsKey() bool { return roleInfo[r].key }
+
+// IsCA reports whether the role is a copy of the CA bundle.
+func (r Role) IsCA() bool { return roleInfo[r].ca }
 
 // FileSpec places one role: its path relative to the host's (or the
 // shared) directory and its mode.
@@ -38,6 +72,27 @@ type FileSpec struct {
 	// never per host (Kolla's cacert.pem); a host directory may still
 	// hold its own, which the consumer's lookup prefers.
 	Shared bool
+	// Owner and Group own the file on the host ("" is root): a key QEMU
+	// reads as its own user is root:qemu 0640. They go into a bundle's
+	// manifest and tarball.
+	Owner, Group string
+	// CRL names the CRL its consumer reads beside a CA file ("" when it
+	// reads none): libvirt's cacrl.pem, QEMU's ca-crl.pem.
+	CRL string
+}
+
+// OwnerName and GroupName are the file's owner and group ("root" unless
+// the table says otherwise).
+func (f FileSpec) OwnerName() string { return orRoot(f.Owner) }
+
+// GroupName: see OwnerName.
+func (f FileSpec) GroupName() string { return orRoot(f.Group) }
+
+func orRoot(s string) string {
+	if s == "" {
+		return "root"
+	}
+	return s
 }
 
 // Layout is a named way of placing credential files on disk. Every fact
@@ -66,6 +121,20 @@ type Layout struct {
 	// exactly (libvirt's validator does) or only forbids exposed keys.
 	Perms      string
 	ExactModes bool
+	// Reuse maps a role the layout has no file for to the file its
+	// consumer reads instead (Kolla copies the libvirt server pair and
+	// cacert.pem to /etc/pki/libvirt-spice); ReuseNote says so in the
+	// output of a run that selects such a role.
+	Reuse     map[Role]Role
+	ReuseNote string
+	// BundleDir, when set, makes each host directory a complete host
+	// bundle: the configuration lines each consumer needs and a manifest
+	// of every file's mode, owner and group go there (relative to the
+	// host directory), and --bundle also writes <root>/<host>.tar.
+	BundleDir string
+	// CannotHold says, after "the LAYOUT layout cannot hold set X", what
+	// to do instead.
+	CannotHold string
 }
 
 // SharedUnit names a layout's shared directory in reports. Host names
@@ -74,7 +143,11 @@ const SharedUnit = "(shared)"
 
 // CRLFile is the CRL's name, beside each cacert.pem: libvirtd's default
 // crl_file is /etc/pki/CA/cacrl.pem and pkipath clients read cacrl.pem.
-const CRLFile = "cacrl.pem"
+// QEMU's tls-creds-x509 reads ca-crl.pem from its directory.
+const (
+	CRLFile     = "cacrl.pem"
+	QEMUCRLFile = "ca-crl.pem"
+)
 
 // libvirt reads at most CAFileMaxCerts certificates and CAFileMaxBytes
 // bytes from its CA file.
@@ -95,7 +168,7 @@ var (
 	Kolla = Layout{
 		Name: "kolla",
 		Files: []FileSpec{
-			{Role: CACert, Rel: "cacert.pem", Mode: 0o644, Shared: true},
+			{Role: CACert, Rel: "cacert.pem", Mode: 0o644, Shared: true, CRL: CRLFile},
 			{Role: ServerCert, Rel: "servercert.pem", Mode: 0o644},
 			{Role: ServerKey, Rel: "serverkey.pem", Mode: 0o600, Forbid: 0o007},
 			{Role: ClientCert, Rel: "clientcert.pem", Mode: 0o644},
@@ -106,19 +179,38 @@ var (
 		SharedDirAll: true,
 		ConfigRooted: true,
 		Perms:        "kolla",
+		Reuse:        map[Role]Role{SpiceCACert: CACert, SpiceServerCert: ServerCert, SpiceServerKey: ServerKey},
+		ReuseNote: "Kolla copies servercert.pem, serverkey.pem and cacert.pem to /etc/pki/libvirt-spice in nova_libvirt when nova_spice_require_secure is true: " +
+			"the libvirt server certificate is the SPICE server's, and its SANs cover the console addresses too",
+		CannotHold: "Kolla deploys no QEMU, VNC or console-proxy TLS files: make host bundles with --layout libvirt --bundle and mount their /etc/pki directories into the containers with nova_libvirt_extra_volumes (README: Secure live migration and consoles)",
 	}
 	Libvirt = Layout{
 		Name: "libvirt",
 		Files: []FileSpec{
-			{Role: CACert, Rel: "etc/pki/CA/cacert.pem", Mode: 0o644},
+			{Role: CACert, Rel: "etc/pki/CA/cacert.pem", Mode: 0o644, CRL: CRLFile},
 			{Role: ServerCert, Rel: "etc/pki/libvirt/servercert.pem", Mode: 0o644},
 			{Role: ServerKey, Rel: "etc/pki/libvirt/private/serverkey.pem", Mode: 0o600, Forbid: 0o077},
 			{Role: ClientCert, Rel: "etc/pki/libvirt/clientcert.pem", Mode: 0o644},
 			{Role: ClientKey, Rel: "etc/pki/libvirt/private/clientkey.pem", Mode: 0o644, Forbid: 0o022},
+			{Role: QemuCACert, Rel: "etc/pki/qemu/ca-cert.pem", Mode: 0o644, CRL: QEMUCRLFile},
+			{Role: QemuServerCert, Rel: "etc/pki/qemu/server-cert.pem", Mode: 0o644},
+			{Role: QemuServerKey, Rel: "etc/pki/qemu/server-key.pem", Mode: 0o640, Forbid: 0o027, Group: "qemu"},
+			{Role: QemuClientCert, Rel: "etc/pki/qemu/client-cert.pem", Mode: 0o644},
+			{Role: QemuClientKey, Rel: "etc/pki/qemu/client-key.pem", Mode: 0o640, Forbid: 0o027, Group: "qemu"},
+			{Role: VNCCACert, Rel: "etc/pki/libvirt-vnc/ca-cert.pem", Mode: 0o644, CRL: QEMUCRLFile},
+			{Role: VNCServerCert, Rel: "etc/pki/libvirt-vnc/server-cert.pem", Mode: 0o644},
+			{Role: VNCServerKey, Rel: "etc/pki/libvirt-vnc/server-key.pem", Mode: 0o640, Forbid: 0o027, Group: "qemu"},
+			{Role: SpiceCACert, Rel: "etc/pki/libvirt-spice/ca-cert.pem", Mode: 0o644, CRL: QEMUCRLFile},
+			{Role: SpiceServerCert, Rel: "etc/pki/libvirt-spice/server-cert.pem", Mode: 0o644},
+			{Role: SpiceServerKey, Rel: "etc/pki/libvirt-spice/server-key.pem", Mode: 0o640, Forbid: 0o027, Group: "qemu"},
+			{Role: ProxyCACert, Rel: "etc/pki/nova-novncproxy/ca-cert.pem", Mode: 0o644},
+			{Role: ProxyClientCert, Rel: "etc/pki/nova-novncproxy/client-cert.pem", Mode: 0o644},
+			{Role: ProxyClientKey, Rel: "etc/pki/nova-novncproxy/client-key.pem", Mode: 0o640, Forbid: 0o027, Group: "nova"},
 		},
 		DirMode:    0o755,
 		Perms:      "libvirt-system",
 		ExactModes: true,
+		BundleDir:  "etc/libvirt-pki",
 	}
 	PKIPath = Layout{
 		Name: "pkipath",
@@ -130,6 +222,7 @@ var (
 		DirMode:    0o700,
 		Perms:      "libvirt-user",
 		ExactModes: true,
+		CannotHold: "it holds only a libvirt client pair for virsh's ?pkipath=; use --layout libvirt for the other sets",
 	}
 	// Layouts lists every layout, default first.
 	Layouts = []Layout{Kolla, Libvirt, PKIPath}
@@ -172,6 +265,25 @@ func (l Layout) Has(role Role) bool {
 	return ok
 }
 
+// Holds reports whether the layout's consumer finds a file for role:
+// its own, or the one it reuses (Reuse).
+func (l Layout) Holds(role Role) bool {
+	_, reused := l.Reuse[role]
+	return l.Has(role) || reused
+}
+
+// SpecAt returns the FileSpec of the file at path, a file of a unit of
+// a tree of the layout.
+func (l Layout) SpecAt(path string) (FileSpec, bool) {
+	slash := filepath.ToSlash(path)
+	for _, f := range l.Files {
+		if slash == f.Rel || strings.HasSuffix(slash, "/"+f.Rel) {
+			return f, true
+		}
+	}
+	return FileSpec{}, false
+}
+
 // ModeRule returns the mode a file of role should have and the bits a key
 // must never have. A role the layout does not hold (a server key checked
 // against the client-only pkipath rules) follows the rule of the layout's
@@ -181,7 +293,7 @@ func (l Layout) ModeRule(role Role) (mode, forbid fs.FileMode) {
 		return spec.Mode, spec.Forbid
 	}
 	for _, f := range l.Files {
-		if f.Role.IsKey() == role.IsKey() && f.Role != CACert {
+		if f.Role.IsKey() == role.IsKey() && !f.Role.IsCA() {
 			return f.Mode, f.Forbid
 		}
 	}

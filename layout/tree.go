@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 )
 
@@ -147,9 +148,16 @@ type Resolved struct {
 // Resolve returns, for each role of the layout, the file the consumer
 // picks for host: the host's directory, then (with SharedLookup) the
 // shared one. host "" resolves in the shared directory alone.
-func (t Tree) Resolve(host string) []Resolved {
+func (t Tree) Resolve(host string) []Resolved { return t.ResolveRoles(host, nil) }
+
+// ResolveRoles is Resolve for the layout's files of roles (all when nil),
+// in the layout's order.
+func (t Tree) ResolveRoles(host string, roles []Role) []Resolved {
 	out := make([]Resolved, 0, len(t.Layout.Files))
 	for _, f := range t.Layout.Files {
+		if roles != nil && !slices.Contains(roles, f.Role) {
+			continue
+		}
 		r := Resolved{Role: f.Role}
 		for _, u := range t.lookup(host) {
 			if p := t.In(u, f.Role); isFile(p) {
@@ -197,7 +205,8 @@ func (t Tree) CRLFor(host, caPath string) string {
 	return CRLBeside(caPath)
 }
 
-// CAFiles lists every CA file the tree holds, shared directory first: a
+// CAFiles lists every CA file the tree holds (every copy of every CA
+// role: cacert.pem, QEMU's ca-cert.pem, ...), shared directory first: a
 // host directory's own copy counts, since its consumer deploys it.
 func (t Tree) CAFiles() ([]string, error) {
 	units, err := t.Units()
@@ -206,7 +215,11 @@ func (t Tree) CAFiles() ([]string, error) {
 	}
 	var out []string
 	for _, u := range units {
-		if p := t.In(u, CACert); p != "" {
+		for _, f := range t.Layout.Files {
+			if !f.Role.IsCA() {
+				continue
+			}
+			p := t.In(u, f.Role)
 			if _, err := os.Lstat(p); err == nil {
 				out = append(out, p)
 			} else if !errors.Is(err, fs.ErrNotExist) {
@@ -217,15 +230,18 @@ func (t Tree) CAFiles() ([]string, error) {
 	return out, nil
 }
 
-// CRLFiles lists where a CRL goes: beside each CA file of the tree.
+// CRLFiles lists where a CRL goes: beside each CA file of the tree whose
+// consumer reads one, under the name it reads.
 func (t Tree) CRLFiles() ([]string, error) {
 	cas, err := t.CAFiles()
 	if err != nil {
 		return nil, err
 	}
-	out := make([]string, len(cas))
-	for i, p := range cas {
-		out[i] = CRLBeside(p)
+	var out []string
+	for _, p := range cas {
+		if spec, ok := t.Layout.SpecAt(p); ok && spec.CRL != "" {
+			out = append(out, filepath.Join(filepath.Dir(p), spec.CRL))
+		}
 	}
 	return out, nil
 }

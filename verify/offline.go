@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,6 +36,13 @@ type Options struct {
 	Now   time.Time
 	// SASL, when set, checks the SASL files against the password.
 	SASL *SASLOptions
+	// Sets are the credential sets to check (credential.Sets); none
+	// means libvirt's and every other set with a file in the tree.
+	Sets []string
+	// ProxyHosts are console proxy hosts: their units are checked for
+	// the proxy kinds (credential.Proxy). Without hosts, a directory
+	// holding a proxy kind's certificate is a proxy host's.
+	ProxyHosts []layout.Host
 }
 
 // tree is the layout on disk the options name.
@@ -108,6 +117,14 @@ func Offline(o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c.sets, err = setsToCheck(o); err != nil {
+		return nil, err
+	}
+	for _, p := range o.ProxyHosts {
+		if !slices.ContainsFunc(hosts, func(h layout.Host) bool { return strings.EqualFold(h.Name, p.Name) }) {
+			hosts = append(hosts, p)
+		}
+	}
 	rep := &Report{}
 	if len(hosts) == 0 {
 		c.shared = append(c.shared, Finding{Warning, CodeNoHosts, SharedHost, "", "no host directories and no --host given: only the shared files were checked, and no names"})
@@ -155,6 +172,7 @@ func hostsToCheck(o Options, given []layout.Host) ([]layout.Host, error) {
 
 type checker struct {
 	o        Options
+	sets     []string // the sets checked
 	tree     layout.Tree
 	crls     map[string]*parsedCRL
 	perms    PermProfile
@@ -182,7 +200,12 @@ func (c *checker) checkHost(h layout.Host) HostReport {
 	add := func(sev Severity, code Code, file, format string, a ...any) {
 		hr.Findings = append(hr.Findings, Finding{sev, code, hr.Host, file, fmt.Sprintf(format, a...)})
 	}
-	resolved := c.tree.Resolve(h.Name)
+	kinds := c.kindsFor(h)
+	var roles []layout.Role
+	for _, k := range kinds {
+		roles = append(roles, k.Cert, k.Key)
+	}
+	resolved := c.tree.ResolveRoles(h.Name, roles)
 	byRole := map[layout.Role]*parsedFile{}
 	for _, r := range resolved {
 		fi := FileInfo{Role: r.Role, Path: r.Path, Source: "missing"}
@@ -215,25 +238,85 @@ func (c *checker) checkHost(h layout.Host) HostReport {
 				}
 			}
 		} else {
-			add(Error, CodeMissing, string(r.Role)+".pem", "%s.pem not found%s: run libvirt-pki certificates", r.Role, c.tree.WhereLooked(h.Name, r.Role))
+			spec, _ := c.o.Layout.Spec(r.Role)
+			base := path.Base(spec.Rel)
+			add(Error, CodeMissing, base, "%s not found%s: run libvirt-pki certificates", base, c.tree.WhereLooked(h.Name, r.Role))
 		}
 		hr.Files = append(hr.Files, fi)
 	}
 	c.checkShadows(resolved, add)
+	c.checkLeaves(h, kinds, byRole, add)
+	return hr
+}
 
-	ca := byRole[layout.CACert]
-	var anchors []*x509.Certificate
-	var crl *parsedCRL
-	if ca != nil {
-		anchors = ca.certs
-		crl = c.crlFor(h.Name, ca.path, anchors, add)
+// checkLeaves judges each leaf of kinds against the CA copy of its set
+// (and the CRL its consumer reads beside it).
+func (c *checker) checkLeaves(h layout.Host, kinds []credential.Kind, byRole map[layout.Role]*parsedFile, add func(Severity, Code, string, string, ...any)) {
+	for _, kind := range kinds {
+		cf := byRole[kind.Cert]
+		if !kind.PerHost || cf == nil || len(cf.certs) == 0 {
+			continue
+		}
+		var anchors []*x509.Certificate
+		var crl *parsedCRL
+		for _, ca := range kinds {
+			if pf := byRole[ca.Cert]; ca.IsCA() && ca.Set == kind.Set && pf != nil {
+				anchors = pf.certs
+				crl = c.crlFor(h.Name, ca.Cert, pf.path, anchors, add)
+			}
+		}
+		checkPair(h, kind, cf, byRole[kind.Key], anchors, crl, add)
 	}
-	for _, kind := range credential.Leaves(c.o.Layout) {
-		if cf := byRole[kind.Cert]; cf != nil && len(cf.certs) > 0 {
-			checkPair(h, kind, cf, byRole[kind.Key], anchors, crl, add)
+}
+
+// setsToCheck is Options.Sets, or libvirt's and every set with a
+// certificate in the tree.
+func setsToCheck(o Options) ([]string, error) {
+	if len(o.Sets) > 0 {
+		return o.Sets, nil
+	}
+	units, err := o.tree().Units()
+	if err != nil {
+		return nil, err
+	}
+	sets := []string{credential.DefaultSet}
+	for _, u := range units {
+		for _, k := range credential.Leaves(o.Layout) {
+			if _, err := os.Lstat(o.tree().In(u, k.Cert)); err == nil {
+				sets = append(sets, k.Set)
+			}
 		}
 	}
-	return hr
+	return credential.Ordered(sets), nil
+}
+
+// kindsFor lists the kinds checked for host h: those of the sets checked
+// for its classes. A host is a console proxy when named so, or (without
+// hosts named) when its directory holds a proxy kind's certificate; it
+// is a compute host when named so, or when its directory holds a compute
+// kind's certificate or no proxy certificate.
+func (c *checker) kindsFor(h layout.Host) []credential.Kind {
+	named := func(hs []layout.Host) bool {
+		return slices.ContainsFunc(hs, func(x layout.Host) bool { return strings.EqualFold(x.Name, h.Name) })
+	}
+	holds := func(class credential.HostClass) bool {
+		for _, k := range credential.Selected(c.o.Layout, c.sets, class) {
+			if _, err := os.Lstat(c.tree.In(c.tree.HostUnit(h.Name), k.Cert)); k.PerHost && h.Name != "" && err == nil {
+				return true
+			}
+		}
+		return false
+	}
+	proxy := named(c.o.ProxyHosts) || (len(c.o.Hosts) == 0 && holds(credential.Proxy))
+	compute := named(c.o.Hosts) || (len(c.o.Hosts) == 0 && (holds(credential.Compute) || !proxy))
+	var out []credential.Kind
+	if compute {
+		out = append(out, credential.Selected(c.o.Layout, c.sets, credential.Compute)...)
+	}
+	if proxy {
+		out = append(out, credential.Selected(c.o.Layout, c.sets, credential.Proxy)...)
+	}
+	return out
 }
 
 // checkPair judges a host's certificate of kind with its key, chain,
@@ -324,7 +407,7 @@ func (c *checker) parse(path string, role layout.Role) *parsedFile {
 		return pf
 	}
 	pf.certs = certs
-	if role == layout.CACert {
+	if role.IsCA() {
 		c.judgeCAFile(pf, add)
 		return pf
 	}
@@ -481,8 +564,15 @@ type parsedCRL struct {
 // (cacrl.pem, the name libvirt's defaults and pkipath use) and judges it:
 // it must be signed by a CA in cacert.pem and not past its next update,
 // after which libvirtd refuses every client.
-func (c *checker) crlFor(host, caPath string, anchors []*x509.Certificate, add func(Severity, Code, string, string, ...any)) *parsedCRL {
-	path := c.tree.CRLFor(host, caPath)
+func (c *checker) crlFor(host string, caRole layout.Role, caPath string, anchors []*x509.Certificate, add func(Severity, Code, string, string, ...any)) *parsedCRL {
+	spec, _ := c.o.Layout.Spec(caRole)
+	if spec.CRL == "" {
+		return nil
+	}
+	path := filepath.Join(filepath.Dir(caPath), spec.CRL)
+	if caRole == layout.CACert {
+		path = c.tree.CRLFor(host, caPath) // Kolla's host directory may hold its own
+	}
 	if pc, ok := c.crls[path]; ok {
 		return pc
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -20,6 +21,8 @@ type CertificatesOptions struct {
 	layoutFlags
 
 	Hosts          hostFlags
+	Sets           setsFlags
+	Bundle         bool
 	Mode           string
 	WildcardDomain string
 	Org            string
@@ -50,8 +53,17 @@ Files go where Kolla Ansible looks for them (--layout kolla, the default):
   <config-dir>/config/nova/nova-libvirt/<host>/{servercert,serverkey,clientcert,clientkey}.pem
   <config-dir>/config/nova/nova-libvirt/cacert.pem
 or, with --mode shared, all five files in nova-libvirt/ (one pair for every host).
---layout libvirt writes <out>/<host>/etc/pki/... for libvirtd running on the host;
+--layout libvirt writes a complete host bundle <out>/<host>/ as it lies under /:
+etc/pki/CA, etc/pki/libvirt, and for the sets chosen etc/pki/qemu, etc/pki/libvirt-vnc,
+etc/pki/libvirt-spice, etc/pki/nova-novncproxy (proxy hosts), with the configuration
+lines to add and a manifest of modes and owners in etc/libvirt-pki/; --bundle also
+writes <out>/<host>.tar for tar -xpf <host>.tar -C /.
 --layout pkipath writes <out>/<host>/ for virsh's ?pkipath=.
+
+--sets chooses what to make (default libvirt): libvirt (libvirtd's TLS), qemu (QEMU
+native TLS for migration and NBD), vnc and spice (the console servers), novncproxy
+(the console proxy's VeNCrypt client pair, for --proxy-host or the inventory's
+nova-novncproxy group).
 
 The CA is kept in <config-dir>/certificates/libvirt/ (kolla) or <out>/ca/ (others),
 where nothing Kolla distributes picks it up. Re-runs change only what must change:
@@ -73,6 +85,8 @@ Defaults: ECDSA P-256 keys, leaves valid 730 days, the CA 3650 days.`,
 	fl := cmd.Flags()
 	opts.layoutFlags.register(fl, withCADir|withExternalCA|withLock)
 	opts.Hosts.register(cmd)
+	opts.Sets.register(fl)
+	fl.BoolVar(&opts.Bundle, "bundle", false, "--layout libvirt: also write <out>/<host>.tar with modes and owners, for tar -xpf <host>.tar -C /")
 	fl.StringVar(&opts.Mode, "mode", "per-host", "per-host: a pair of certificates per host; shared: one pair for all hosts")
 	fl.StringVar(&opts.WildcardDomain, "wildcard-domain", "", "shared mode: add *.`DOMAIN` to the server certificate")
 	fl.StringVar(&opts.Org, "org", "", "organization (O) in every certificate's subject")
@@ -114,6 +128,9 @@ func runCertificates(opts *CertificatesOptions) error {
 	}
 	opts.Hosts.printWarnings(notes)
 	opts.kolla.report(notes, true, false)
+	for _, n := range plan.Notes {
+		fmt.Fprintln(notes, "note: "+n)
+	}
 	if !opts.DryRun {
 		var bar *progressBar
 		if opts.Output != "json" {
@@ -169,6 +186,13 @@ func (opts *CertificatesOptions) engineOptions() (certs.Options, error) {
 	if o.Root, o.CADir, opts.kolla, err = opts.roots(l); err != nil {
 		return o, err
 	}
+	if o.Sets, err = opts.Sets.sets(opts.kolla.DefaultSets()); err != nil {
+		return o, err
+	}
+	if o.ProxyHosts, err = opts.Sets.proxies(opts.Hosts.Selection, o.Sets); err != nil {
+		return o, err
+	}
+	o.Bundle = opts.Bundle
 	o.Top, err = opts.top(l)
 	return o, err
 }
@@ -193,7 +217,7 @@ func writeCertificatesText(w io.Writer, plan *certs.Plan, opts *CertificatesOpti
 	}
 	for _, f := range plan.CAFiles {
 		if f.Action != certs.Unchanged || opts.Verbose {
-			fmt.Fprintf(w, "cacert.pem %s: %s\n", verb[f.Action], f.Path)
+			fmt.Fprintf(w, "%s %s: %s\n", filepath.Base(f.Path), verb[f.Action], f.Path)
 		}
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -230,6 +254,7 @@ func writeCertificatesText(w io.Writer, plan *certs.Plan, opts *CertificatesOpti
 		}
 	}
 	fmt.Fprintf(w, "Certificates: %s; files in %s\n", strings.Join(counts, ", "), plan.Opts.Root)
+	writeBundleHint(w, plan, opts.DryRun)
 	if !opts.DryRun && plan.Opts.Layout.ConfigRooted {
 		if opts.kolla.tls() {
 			fmt.Fprintln(w, "Next: kolla-ansible reconfigure -t nova")
@@ -239,9 +264,25 @@ func writeCertificatesText(w io.Writer, plan *certs.Plan, opts *CertificatesOpti
 	}
 }
 
+// writeBundleHint says where a run's host bundles are and how to install
+// them.
+func writeBundleHint(w io.Writer, plan *certs.Plan, dryRun bool) {
+	o := plan.Opts
+	if o.Layout.BundleDir == "" || dryRun {
+		return
+	}
+	fmt.Fprintf(w, "Host bundles (sets %s): %s/<host>/ as it lies under /; the lines to add to each configuration file and MANIFEST.tsv are in <host>/%s/\n",
+		strings.Join(o.Sets, ","), o.Root, o.Layout.BundleDir)
+	if o.Bundle {
+		fmt.Fprintf(w, "Install on each host, as root: tar -xpf %s/<host>.tar -C /\n", o.Root)
+	}
+}
+
 type certificatesJSON struct {
 	DryRun       bool             `json:"dry_run"`
 	Layout       string           `json:"layout"`
+	Sets         []string         `json:"sets"`
+	Notes        []string         `json:"notes"`
 	Root         string           `json:"root"`
 	CA           caJSON           `json:"ca"`
 	CACertFiles  []certs.FilePlan `json:"cacert_files"`
@@ -272,12 +313,15 @@ type leafJSON struct {
 
 func writeCertificatesJSON(w io.Writer, plan *certs.Plan, dryRun bool) error {
 	doc := certificatesJSON{
-		DryRun: dryRun, Layout: plan.Opts.Layout.Name, Root: plan.Opts.Root,
+		DryRun: dryRun, Layout: plan.Opts.Layout.Name, Sets: plan.Opts.Sets, Notes: plan.Notes, Root: plan.Opts.Root,
 		CA:          caJSON{plan.CA.Source, plan.CA.CertPath, plan.CA.KeyPath, plan.CA.Subject, plan.CA.NotAfter},
 		CACertFiles: plan.CAFiles, Warnings: plan.Warnings, Summary: map[string]int{},
 	}
 	if doc.Warnings == nil {
 		doc.Warnings = []string{}
+	}
+	if doc.Notes == nil {
+		doc.Notes = []string{}
 	}
 	for a, n := range plan.Summary() {
 		doc.Summary[string(a)] = n
