@@ -1,15 +1,19 @@
 package verify
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/libvirt-pki/libvirt-pki/internal/untrusted"
 	"github.com/libvirt-pki/libvirt-pki/layout"
+	"github.com/libvirt-pki/libvirt-pki/pki"
 	"github.com/libvirt-pki/libvirt-pki/verify/live"
 )
 
@@ -19,22 +23,62 @@ type LiveOptions struct {
 	// host it names (its own directory, else the shared files).
 	Endpoints []string
 	// All adds every name and address of every host, at live.DefaultPort.
-	All         bool
-	Authname    string
-	Password    string // "" when none is known: a daemon requiring SASL then fails with sasl-no-password
-	Mech        string
-	URI         string
-	Timeout     time.Duration
-	Concurrency int
+	All bool
+	// VNCEndpoints are QEMU VNC servers, HOST[:PORT] (port 5900 by
+	// default), reached with VeNCrypt and the console proxy's client
+	// pair, VNCFiles.
+	VNCEndpoints []string
+	VNCFiles     VNCFiles
+	Authname     string
+	Password     string // "" when none is known: a daemon requiring SASL then fails with sasl-no-password
+	Mech         string
+	URI          string
+	Timeout      time.Duration
+	Concurrency  int
 }
 
+// VNCFiles are the PEM files of the VeNCrypt client (nova-novncproxy's
+// vencrypt_ca_certs, vencrypt_client_cert and vencrypt_client_key).
+type VNCFiles struct{ CACert, ClientCert, ClientKey string }
+
+// CodeLiveStale is the finding for a server presenting another
+// certificate than the one its host's files hold: they were renewed and
+// the daemon (or the guest's QEMU) still runs with the old one.
+const CodeLiveStale Code = "live-stale-certificate"
+
 // LiveCheck runs the live checks and adds their results, and a finding
-// for each failure, to rep. hosts are the hosts the offline check used.
+// for each failure and each stale server certificate, to rep. hosts are
+// the hosts the offline check used.
 func LiveCheck(ctx context.Context, o Options, lo LiveOptions, hosts []layout.Host, rep *Report) error {
 	hosts, err := hostsToCheck(o, hosts)
 	if err != nil {
 		return err
 	}
+	c := &checker{o: o, tree: o.tree()}
+	jobs, err := c.libvirtdJobs(lo, hosts)
+	if err != nil {
+		return err
+	}
+	vnc, err := vncJobs(lo, hosts)
+	if err != nil {
+		return err
+	}
+	rep.Live = live.CheckAll(ctx, append(jobs, vnc...), lo.Concurrency)
+	for _, r := range rep.Live {
+		if !r.OK {
+			f := Finding{Error, Code("live-" + string(r.Class)), r.Target.Host, r.Target.Addr, r.Err}
+			rep.Findings = append(rep.Findings, f)
+		}
+		if f, stale := c.staleFinding(r); stale {
+			rep.Findings = append(rep.Findings, f)
+		}
+	}
+	return nil
+}
+
+// libvirtdJobs are the libvirtd logins: the endpoints given, and with
+// lo.All every name of every host.
+func (c *checker) libvirtdJobs(lo LiveOptions, hosts []layout.Host) ([]live.Job, error) {
 	endpoints := append([]string(nil), lo.Endpoints...)
 	if lo.All {
 		for _, h := range hosts {
@@ -43,44 +87,75 @@ func LiveCheck(ctx context.Context, o Options, lo LiveOptions, hosts []layout.Ho
 			}
 		}
 	}
-	c := &checker{o: o, tree: o.tree()}
 	creds := map[string]live.Credentials{}
 	var jobs []live.Job
 	for _, ep := range endpoints {
-		name, port, err := net.SplitHostPort(ep)
+		name, port, err := splitEndpoint("--live", ep, live.DefaultPort)
 		if err != nil {
-			name, port = strings.Trim(ep, "[]"), live.DefaultPort
-		}
-		if layout.ValidateName(name) != nil {
-			return fmt.Errorf("--live %q: not a host name or address", ep)
+			return nil, err
 		}
 		host := ownerOf(name, hosts)
 		cr, ok := creds[host]
 		if !ok {
 			if cr, err = c.liveCredentials(host, name, lo); err != nil {
-				return err
+				return nil, err
 			}
 			creds[host] = cr
 		}
-		label := host
-		if label == "" {
-			label = SharedHost
-		}
 		jobs = append(jobs, live.Job{
-			Target:      live.Target{Host: label, Addr: net.JoinHostPort(name, port), ServerName: name},
+			Target:      live.Target{Host: hostLabel(host), Addr: net.JoinHostPort(name, port), ServerName: name},
 			Credentials: cr,
 			Options:     live.Options{Timeout: lo.Timeout, Mech: lo.Mech, URI: lo.URI},
 		})
 	}
-	rep.Live = live.CheckAll(ctx, jobs, lo.Concurrency)
-	for _, r := range rep.Live {
-		if r.OK {
-			continue
+	return jobs, nil
+}
+
+// vncJobs are the VeNCrypt sessions to the VNC endpoints, all with the
+// console proxy's credentials.
+func vncJobs(lo LiveOptions, hosts []layout.Host) ([]live.Job, error) {
+	var jobs []live.Job
+	for _, ep := range lo.VNCEndpoints {
+		name, port, err := splitEndpoint("--live-vnc", ep, live.DefaultVNCPort)
+		if err != nil {
+			return nil, err
 		}
-		f := Finding{Error, Code("live-" + string(r.Class)), r.Target.Host, r.Target.Addr, r.Err}
-		rep.Findings = append(rep.Findings, f)
+		jobs = append(jobs, live.Job{
+			Target:  live.Target{Host: hostLabel(ownerOf(name, hosts)), Addr: net.JoinHostPort(name, port), ServerName: name, Service: live.ServiceVNC},
+			Options: live.Options{Timeout: lo.Timeout},
+		})
 	}
-	return nil
+	if len(jobs) == 0 {
+		return nil, nil
+	}
+	cr, err := loadVNCCredentials(lo.VNCFiles)
+	for i := range jobs {
+		jobs[i].Credentials = cr
+	}
+	return jobs, err
+}
+
+// splitEndpoint parses HOST[:PORT] given to flag.
+func splitEndpoint(flag, ep, defaultPort string) (name, port string, err error) {
+	name, port, err = net.SplitHostPort(ep)
+	if err != nil {
+		name, port = strings.Trim(ep, "[]"), defaultPort
+	}
+	if layout.ValidateName(name) != nil {
+		return "", "", fmt.Errorf("%s %q: not a host name or address", flag, ep)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return "", "", fmt.Errorf("%s %q: not a port", flag, ep)
+	}
+	return name, port, nil
+}
+
+// hostLabel is how reports name the owner of an endpoint.
+func hostLabel(host string) string {
+	if host == "" {
+		return SharedHost
+	}
+	return host
 }
 
 // ownerOf finds the host an endpoint name belongs to ("" for none).
@@ -107,26 +182,86 @@ func (c *checker) liveCredentials(host, endpointName string, lo LiveOptions) (li
 	for _, r := range c.tree.Resolve(host) {
 		files[r.Role] = r.Path
 	}
-	var pem [3][]byte
-	for i, role := range []layout.Role{layout.CACert, layout.ClientCert, layout.ClientKey} {
+	for _, role := range []layout.Role{layout.CACert, layout.ClientCert, layout.ClientKey} {
 		if files[role] == "" {
 			if host == "" {
 				return live.Credentials{}, fmt.Errorf("live check of %s: it is not a name of any host, and %s has no shared %s.pem: give --host NAME=%s to use that host's credentials", endpointName, c.o.Root, role, endpointName)
 			}
 			return live.Credentials{}, fmt.Errorf("live check of %s: host %s has no %s.pem under %s", endpointName, host, role, c.o.Root)
 		}
+	}
+	cr, err := loadPair(files[layout.CACert], files[layout.ClientCert], files[layout.ClientKey])
+	cr.Authname, cr.Password = lo.Authname, lo.Password
+	return cr, err
+}
+
+// loadVNCCredentials reads the VeNCrypt client's files.
+func loadVNCCredentials(f VNCFiles) (live.Credentials, error) {
+	if f.CACert == "" || f.ClientCert == "" || f.ClientKey == "" {
+		return live.Credentials{}, fmt.Errorf("--live-vnc needs the console proxy's CA, client certificate and key: give --vnc-ca-cert, --vnc-client-cert and --vnc-client-key")
+	}
+	return loadPair(f.CACert, f.ClientCert, f.ClientKey)
+}
+
+// loadPair reads a CA file and a client certificate and key.
+func loadPair(caPath, certPath, keyPath string) (live.Credentials, error) {
+	var pem [3][]byte
+	for i, f := range []struct {
+		path string
+		role layout.Role
+	}{{caPath, layout.CACert}, {certPath, layout.ClientCert}, {keyPath, layout.ClientKey}} {
 		var err error
-		if pem[i], err = readTreeFile(files[role], role); err != nil {
+		if pem[i], err = readTreeFile(f.path, f.role); err != nil {
 			return live.Credentials{}, err
 		}
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(pem[0]) {
-		return live.Credentials{}, fmt.Errorf("%s: no certificate", files[layout.CACert])
+		return live.Credentials{}, fmt.Errorf("%s: no certificate", caPath)
 	}
 	pair, err := tls.X509KeyPair(pem[1], pem[2])
 	if err != nil {
-		return live.Credentials{}, fmt.Errorf("%s: %v", files[layout.ClientCert], err)
+		return live.Credentials{}, fmt.Errorf("%s: %v", certPath, err)
 	}
-	return live.Credentials{CA: pool, ClientCert: pair, Authname: lo.Authname, Password: lo.Password}, nil
+	return live.Credentials{CA: pool, ClientCert: pair}, nil
+}
+
+// servedRoles are, per service, the role of the certificate the server
+// presents, as its host's files hold it.
+var servedRoles = map[string]layout.Role{live.ServiceLibvirtd: layout.ServerCert}
+
+// staleFinding compares the certificate a server presented with the one
+// on disk for its host. They differ when the files were renewed (or the
+// CA rotated) and the server still runs with what it read at start.
+func (c *checker) staleFinding(r live.Result) (Finding, bool) {
+	role, ok := servedRoles[r.Target.Service]
+	if r.ServerCert == nil || !ok || !c.o.Layout.Has(role) {
+		return Finding{}, false
+	}
+	host := r.Target.Host
+	if host == SharedHost {
+		host = ""
+	}
+	var path string
+	for _, res := range c.tree.Resolve(host) {
+		if res.Role == role {
+			path = res.Path
+		}
+	}
+	if path == "" {
+		return Finding{}, false // missing-file says so
+	}
+	certs, err := pki.ReadCertsFile(path)
+	if err != nil || bytes.Equal(certs[0].Raw, r.ServerCert.Raw) {
+		return Finding{}, false
+	}
+	disk, served := certs[0], r.ServerCert
+	what, restart := "libvirtd", "restart libvirtd (Kolla: the nova_libvirt container) to load them"
+	if r.Target.Service == live.ServiceVNC {
+		what, restart = "QEMU's VNC server", "QEMU reads them when the guest starts: stop and start (or migrate) the guest to load them"
+	}
+	return Finding{Warning, CodeLiveStale, r.Target.Host, r.Target.Addr, fmt.Sprintf(
+		"%s at %s presents certificate serial %s (valid until %s), but %s holds serial %s (valid until %s): the files were renewed and the server still uses the old ones; %s",
+		what, r.Target.Addr, untrusted.Clean(pki.SerialHex(served), untrusted.MaxName), served.NotAfter.UTC().Format(time.RFC3339),
+		path, pki.SerialHex(disk), disk.NotAfter.UTC().Format(time.RFC3339), restart)}, true
 }

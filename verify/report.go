@@ -178,6 +178,7 @@ type liveJSON struct {
 	Host               string     `json:"host"`
 	Addr               string     `json:"addr"`
 	ServerName         string     `json:"server_name"`
+	Service            string     `json:"service"`
 	OK                 bool       `json:"ok"`
 	Class              string     `json:"class"`
 	Error              string     `json:"error,omitempty"`
@@ -199,7 +200,7 @@ type stepJSON struct {
 func (r *Report) liveJSON() []liveJSON {
 	out := []liveJSON{}
 	for _, l := range r.Live {
-		j := liveJSON{Host: l.Target.Host, Addr: l.Target.Addr, ServerName: l.Target.ServerName, OK: l.OK, Class: string(l.Class), Error: l.Err,
+		j := liveJSON{Host: l.Target.Host, Addr: l.Target.Addr, ServerName: l.Target.ServerName, Service: l.Target.Service, OK: l.OK, Class: string(l.Class), Error: l.Err,
 			Mechanism: l.Mechanism, Identity: l.Identity, Hostname: l.Hostname, LibVersion: l.LibVersion, TLSVersion: l.TLSVersion, Steps: []stepJSON{}}
 		if !l.ServerCertNotAfter.IsZero() {
 			na := l.ServerCertNotAfter

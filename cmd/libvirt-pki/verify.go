@@ -25,6 +25,8 @@ type VerifyOptions struct {
 
 	Live         []string
 	LiveAll      bool
+	LiveVNC      []string
+	VNCFiles     verify.VNCFiles
 	Concurrency  int
 	Timeout      time.Duration
 	Passwords    string
@@ -71,6 +73,10 @@ Exit status: 0 when nothing at or above --fail-on was found, 1 when something wa
 	fl.StringVarP(&opts.Output, "output", "o", "table", "output format: table, json or junit")
 	fl.StringArrayVar(&opts.Live, "live", nil, "also log in to libvirtd at `HOST[:PORT]` (port 16514 by default) with HOST's client credentials (repeatable)")
 	fl.BoolVar(&opts.LiveAll, "live-all", false, "log in to every host at each of its names, port 16514")
+	fl.StringArrayVar(&opts.LiveVNC, "live-vnc", nil, "also open a VeNCrypt session to QEMU's VNC server at `HOST[:PORT]` (port 5900 by default) with the console proxy's client pair (repeatable)")
+	fl.StringVar(&opts.VNCFiles.CACert, "vnc-ca-cert", "", "CA `FILE` the console proxy trusts (nova's [vnc] vencrypt_ca_certs), for --live-vnc")
+	fl.StringVar(&opts.VNCFiles.ClientCert, "vnc-client-cert", "", "the console proxy's client certificate `FILE` ([vnc] vencrypt_client_cert), for --live-vnc")
+	fl.StringVar(&opts.VNCFiles.ClientKey, "vnc-client-key", "", "the console proxy's client key `FILE` ([vnc] vencrypt_client_key), for --live-vnc")
 	fl.IntVar(&opts.Concurrency, "concurrency", 32, "live checks in flight at once")
 	durationVar(fl, &opts.Timeout, "timeout", 10*time.Second, "bound on each live check: connect, handshake and every read")
 	fl.StringVar(&opts.Passwords, "passwords", "", "passwords.yml `FILE` with libvirt_sasl_password (default <config-dir>/passwords.yml)")
@@ -123,11 +129,12 @@ func runVerify(opts *VerifyOptions) error {
 	if err != nil {
 		return usageError{err}
 	}
-	if len(opts.Live) > 0 || opts.LiveAll {
+	if len(opts.Live) > 0 || opts.LiveAll || len(opts.LiveVNC) > 0 {
 		if opts.Concurrency < 1 || opts.Timeout <= 0 {
 			return usageErrorf("--concurrency and --timeout must be positive")
 		}
-		lo := verify.LiveOptions{Endpoints: opts.Live, All: opts.LiveAll, Authname: opts.Authname, Mech: opts.Mech, URI: opts.URI, Timeout: opts.Timeout, Concurrency: opts.Concurrency}
+		lo := verify.LiveOptions{Endpoints: opts.Live, All: opts.LiveAll, VNCEndpoints: opts.LiveVNC, VNCFiles: opts.VNCFiles,
+			Authname: opts.Authname, Mech: opts.Mech, URI: opts.URI, Timeout: opts.Timeout, Concurrency: opts.Concurrency}
 		// A password is optional: a daemon without SASL needs none, and
 		// one that needs it reports sasl-no-password.
 		if opts.PasswordFile != "" || opts.Passwords != "" {

@@ -2,6 +2,9 @@
 // virsh) would: TCP connect, TLS with the client certificate, libvirt's
 // confirmation byte, AUTH_LIST, SASL (SCRAM-SHA-256 or DIGEST-MD5) when the
 // daemon requires it, then CONNECT_OPEN and two harmless read-only calls.
+// CheckVNC checks a QEMU VNC server the way nova-novncproxy reaches it:
+// RFB with VeNCrypt, TLS with the proxy's client certificate, then the
+// security result and the server's init message (see vnc.go).
 //
 // Every failure is reduced to a stable Class so that reports and scripts
 // can act on it, and every check is bounded by Options.Timeout however the
@@ -34,6 +37,7 @@ import (
 // Defaults for Target and Options.
 const (
 	DefaultPort        = "16514"
+	DefaultVNCPort     = "5900" // display :0
 	DefaultTimeout     = 10 * time.Second
 	DefaultURI         = "qemu:///system"
 	DefaultConcurrency = 32
@@ -62,14 +66,22 @@ const (
 	ClassOpenFailed         Class = "open-failed"          // CONNECT_OPEN refused
 	ClassProtocol           Class = "protocol-error"       // the peer broke libvirt's RPC or SASL protocol (bad packet, endless SASL)
 	ClassSASLLimits         Class = "sasl-limits"          // SASL parameters beyond the client's limits (SCRAM iterations, salt, nonce)
+	ClassNoVeNCrypt         Class = "no-vencrypt"          // VNC server offers no VeNCrypt X.509 subtype: the console is not TLS-protected with certificates
 	ClassError              Class = "error"                // anything else
+)
+
+// The services a Target can name.
+const (
+	ServiceLibvirtd = "libvirtd" // the default: libvirt's TLS port
+	ServiceVNC      = "vnc"      // QEMU's VNC server with VeNCrypt (CheckVNC)
 )
 
 // Target says where to connect.
 type Target struct {
 	Host       string // inventory name, used in reports only
-	Addr       string // host:port to dial; the port defaults to 16514, the host to Host
+	Addr       string // host:port to dial; the port defaults to 16514 (5900 for VNC), the host to Host
 	ServerName string // name the server certificate must carry; default: host part of Addr
+	Service    string // ServiceLibvirtd (the default) or ServiceVNC
 }
 
 // Credentials are what a libvirt client presents.
@@ -119,6 +131,10 @@ type Result struct {
 	LibVersion         string    // e.g. "9.0.0"
 	TLSVersion         string    // e.g. "TLS 1.3"; set once the server's certificate arrived
 	ServerCertNotAfter time.Time // server leaf expiry; set even when the certificate is rejected
+	// ServerCert is the leaf the server presented (nil when none
+	// arrived), kept even when rejected, to compare with the files. The
+	// peer chose every field of it: it is not for reports.
+	ServerCert *x509.Certificate `json:"-"`
 }
 
 // Job is one check for CheckAll.
@@ -141,9 +157,10 @@ func fail(c Class, format string, a ...any) error {
 	return &failure{class: c, err: fmt.Errorf(format, a...)}
 }
 
-// Check runs one live check. It never returns before recording a Class and
-// never runs longer than o.Timeout (plus scheduling noise), and it stops
-// early when ctx is done.
+// Check runs one live check: a libvirt login, or with t.Service
+// ServiceVNC a VeNCrypt session (see runVNC). It never returns before
+// recording a Class and never runs longer than o.Timeout (plus scheduling
+// noise), and it stops early when ctx is done.
 func Check(ctx context.Context, t Target, c Credentials, o Options) Result {
 	t = t.withDefaults()
 	if o.Timeout <= 0 {
@@ -157,7 +174,11 @@ func Check(ctx context.Context, t Target, c Credentials, o Options) Result {
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	ck := &checker{ctx: ctx, parent: parent, t: t, c: c, o: o, r: &r}
-	err := ck.run()
+	run := ck.run
+	if t.Service == ServiceVNC {
+		run = ck.runVNC
+	}
+	err := run()
 	ck.close()
 	if err == nil {
 		r.OK, r.Class = true, ClassOK
@@ -174,8 +195,15 @@ func (t Target) withDefaults() Target {
 	if t.Addr == "" {
 		t.Addr = t.Host
 	}
+	if t.Service == "" {
+		t.Service = ServiceLibvirtd
+	}
 	if _, _, err := net.SplitHostPort(t.Addr); err != nil {
-		t.Addr = net.JoinHostPort(strings.Trim(t.Addr, "[]"), DefaultPort)
+		port := DefaultPort
+		if t.Service == ServiceVNC {
+			port = DefaultVNCPort
+		}
+		t.Addr = net.JoinHostPort(strings.Trim(t.Addr, "[]"), port)
 	}
 	if t.ServerName == "" {
 		t.ServerName, _, _ = net.SplitHostPort(t.Addr)
@@ -224,18 +252,10 @@ func (ck *checker) step(name string, fn func() (string, error)) error {
 // run goes through the steps of a libvirt client's login, stopping at the
 // first that fails.
 func (ck *checker) run() error {
-	if ck.c.CA == nil {
-		return fail(ClassError, "no CA certificates given")
-	}
-	raw, err := ck.connect()
+	raw, stop, err := ck.dial()
 	if err != nil {
 		return err
 	}
-	// One deadline for every later read and write; cancelling ctx moves
-	// it to the past so pending I/O fails at once.
-	deadline, _ := ck.ctx.Deadline()
-	raw.SetDeadline(deadline)
-	stop := context.AfterFunc(ck.ctx, func() { raw.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
 	tc := tls.Client(raw, ck.tlsConfig())
@@ -251,6 +271,21 @@ func (ck *checker) run() error {
 		return err
 	}
 	return ck.openAndQuery(cl)
+}
+
+// dial checks the credentials and connects, with one deadline for every
+// later read and write: the check's. Cancelling ctx moves it to the past
+// so pending I/O fails at once; stop ends that watch.
+func (ck *checker) dial() (raw net.Conn, stop func() bool, err error) {
+	if ck.c.CA == nil {
+		return nil, nil, fail(ClassError, "no CA certificates given")
+	}
+	if raw, err = ck.connect(); err != nil {
+		return nil, nil, err
+	}
+	deadline, _ := ck.ctx.Deadline()
+	raw.SetDeadline(deadline)
+	return raw, context.AfterFunc(ck.ctx, func() { raw.SetDeadline(time.Unix(1, 0)) }), nil
 }
 
 // connect dials the target over TCP.
@@ -317,13 +352,7 @@ func (ck *checker) authenticate(cl *rpc.Client) error {
 	switch {
 	case slices.Contains(types, rpc.AuthNone) || len(types) == 0:
 		ck.r.Mechanism = "none"
-		if leafs := ck.c.ClientCert.Leaf; leafs != nil {
-			ck.r.Identity = leafs.Subject.String()
-		} else if len(ck.c.ClientCert.Certificate) > 0 {
-			if cert, err := x509.ParseCertificate(ck.c.ClientCert.Certificate[0]); err == nil {
-				ck.r.Identity = cert.Subject.String()
-			}
-		}
+		ck.r.Identity = clientSubject(ck.c.ClientCert)
 		return nil
 	case slices.Contains(types, rpc.AuthSASL):
 		if ck.c.Password == "" {
@@ -515,6 +544,7 @@ func (ck *checker) tlsConfig() *tls.Config {
 			ck.r.TLSVersion = tls.VersionName(cs.Version)
 			if len(cs.PeerCertificates) > 0 {
 				ck.r.ServerCertNotAfter = cs.PeerCertificates[0].NotAfter
+				ck.r.ServerCert = cs.PeerCertificates[0]
 			}
 			return verifyServer(cs.PeerCertificates, ck.c.CA, ck.t.ServerName, time.Now())
 		},
