@@ -39,7 +39,9 @@ type CA struct {
 	Key   *Key
 	// CertPEM is the issuing certificate followed by Chain, as read or made.
 	CertPEM []byte
-	signer  *local.Signer
+	// signer signs leaves: cfssl's local signer with Key, or a remote
+	// cfssl signer (RemoteCA), when Key is nil.
+	signer leafSigner
 }
 
 // CAOptions describes a new root CA.
@@ -85,22 +87,10 @@ func LoadCA(certPEM, keyPEM []byte) (*CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("CA certificate: %v", err)
 	}
+	if err := checkCAChain(certs); err != nil {
+		return nil, err
+	}
 	leaf := certs[0]
-	if !leaf.BasicConstraintsValid || !leaf.IsCA {
-		return nil, fmt.Errorf("CA certificate %q is not a CA (basicConstraints CA:TRUE missing)", leaf.Subject.CommonName)
-	}
-	if leaf.KeyUsage != 0 && leaf.KeyUsage&x509.KeyUsageCertSign == 0 {
-		return nil, fmt.Errorf("CA certificate %q lacks keyUsage keyCertSign", leaf.Subject.CommonName)
-	}
-	for i := 1; i < len(certs); i++ {
-		if err := certs[i-1].CheckSignatureFrom(certs[i]); err != nil {
-			return nil, fmt.Errorf("CA certificate chain: certificate %d (%q) is not signed by certificate %d (%q)", i, certs[i-1].Subject.CommonName, i+1, certs[i].Subject.CommonName)
-		}
-	}
-	root := certs[len(certs)-1]
-	if !bytes.Equal(root.RawIssuer, root.RawSubject) || root.CheckSignatureFrom(root) != nil {
-		return nil, fmt.Errorf("CA certificate chain ends at %q, which is not a self-signed root: append its issuers up to the root", root.Subject.CommonName)
-	}
 	key, err := ParseKey(keyPEM)
 	if err != nil {
 		return nil, fmt.Errorf("CA key: %v", err)
@@ -113,6 +103,28 @@ func LoadCA(certPEM, keyPEM []byte) (*CA, error) {
 		return nil, fmt.Errorf("CA signer: %w", err)
 	}
 	return &CA{Cert: leaf, Chain: certs[1:], Key: key, CertPEM: EncodeCertsPEM(certs...), signer: s}, nil
+}
+
+// checkCAChain refuses a first certificate that is not a CA and a chain
+// that is out of order or does not end at a self-signed root.
+func checkCAChain(certs []*x509.Certificate) error {
+	leaf := certs[0]
+	if !leaf.BasicConstraintsValid || !leaf.IsCA {
+		return fmt.Errorf("CA certificate %q is not a CA (basicConstraints CA:TRUE missing)", leaf.Subject.CommonName)
+	}
+	if leaf.KeyUsage != 0 && leaf.KeyUsage&x509.KeyUsageCertSign == 0 {
+		return fmt.Errorf("CA certificate %q lacks keyUsage keyCertSign", leaf.Subject.CommonName)
+	}
+	for i := 1; i < len(certs); i++ {
+		if err := certs[i-1].CheckSignatureFrom(certs[i]); err != nil {
+			return fmt.Errorf("CA certificate chain: certificate %d (%q) is not signed by certificate %d (%q)", i, certs[i-1].Subject.CommonName, i+1, certs[i].Subject.CommonName)
+		}
+	}
+	root := certs[len(certs)-1]
+	if !bytes.Equal(root.RawIssuer, root.RawSubject) || root.CheckSignatureFrom(root) != nil {
+		return fmt.Errorf("CA certificate chain ends at %q, which is not a self-signed root: append its issuers up to the root", root.Subject.CommonName)
+	}
+	return nil
 }
 
 // Bundle returns the issuing certificate and its chain: what cacert.pem holds.

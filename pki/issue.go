@@ -84,6 +84,9 @@ func (ca *CA) Issue(req LeafRequest) (*x509.Certificate, []byte, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := ca.checkIssued(req, nb, na, certs); err != nil {
+		return nil, nil, err
+	}
 	return certs[0], certPEM, nil
 }
 
