@@ -21,7 +21,7 @@ import (
 
 // signerConfig is the signer-side config docs/remote-signing.md shows,
 // handed to multirootca as it is.
-func signerConfig(t *testing.T) []byte {
+func signerConfig(t testing.TB) []byte {
 	t.Helper()
 	data, err := os.ReadFile("testdata/cfssl-signer.json")
 	if err != nil {
@@ -237,4 +237,44 @@ func TestRemoteUnreachable(t *testing.T) {
 	l.Close()
 	_, err = pki.RemoteCA(context.Background(), pki.RemoteOptions{URL: "https://" + addr, AuthKey: strings.Repeat("ab", 32)})
 	wantClass(t, err, pki.RemoteUnreachable, "check the URL and that the signer is running")
+}
+
+// TestRemoteCFSSLServe: `cfssl serve` with the same config is a signer
+// too (it has no labels), and refuses a wrong key the same way. Its
+// authsign drops the dates we ask for and uses its profile's expiry
+// (pki.SignerConfig's is DefaultLeafDays), so a leaf of another length
+// comes back with the wrong dates and is refused.
+func TestRemoteCFSSLServe(t *testing.T) {
+	// A CA that outlives the profile's expiry: cfssl serve does not cap a
+	// leaf at its CA's end, as LeafDates does.
+	signing, err := pki.NewCA(pki.CAOptions{CommonName: "cfssl serve CA", Algo: pki.ECDSAP256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := cfssltest.Start(t, cfssltest.Options{Config: signerConfig(t), Serve: true, CA: signing})
+	o := remoteOpts(s)
+	o.Label = ""
+	ca := remoteCA(t, o)
+	for _, algo := range []pki.KeyAlgo{pki.ECDSAP256, pki.RSA2048} {
+		for _, prof := range pki.Profiles {
+			req := hostLeaf(t, 7, prof, algo)
+			req.Days = 0
+			cert, _, err := ca.Issue(req)
+			if err == nil {
+				err = checkLeaf(ca, req, cert)
+			}
+			if err != nil {
+				t.Fatalf("%s %s: %v", algo, prof.Name, err)
+			}
+		}
+	}
+	_, _, err = ca.Issue(hostLeaf(t, 8, pki.ServerProfile, pki.ECDSAP256))
+	wantClass(t, err, pki.RemoteBadCertificate, "it runs")
+	o.AuthKey = strings.Repeat("00", 32)
+	_, err = pki.RemoteCA(context.Background(), o)
+	wantClass(t, err, pki.RemoteAuthRefused, "invalid token")
+	o = remoteOpts(s)
+	o.ProfilePrefix = "nosuch-"
+	_, err = pki.RemoteCA(context.Background(), o)
+	wantClass(t, err, pki.RemoteProfileRefused, "has usages")
 }

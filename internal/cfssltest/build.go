@@ -32,6 +32,7 @@ type Tools struct {
 	Version     string
 	Multirootca string // cmd/multirootca: the multi-root signing server
 	CFSSL       string // cmd/cfssl: the CLI (gencert -remote, for the benchmark)
+	CFSSLJSON   string // cmd/cfssljson: writes cfssl's JSON output as files
 }
 
 var (
@@ -68,7 +69,8 @@ func build() (Tools, error) {
 	}
 	parent := filepath.Join(cache, "libvirt-pki-cfssltest")
 	dir := filepath.Join(parent, version)
-	tools := Tools{Version: version, Multirootca: filepath.Join(dir, "multirootca"), CFSSL: filepath.Join(dir, "cfssl")}
+	tools := Tools{Version: version, Multirootca: filepath.Join(dir, "multirootca"),
+		CFSSL: filepath.Join(dir, "cfssl"), CFSSLJSON: filepath.Join(dir, "cfssljson")}
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return Tools{}, err
 	}
@@ -88,7 +90,7 @@ func build() (Tools, error) {
 }
 
 func built(t Tools) bool {
-	for _, p := range []string{t.Multirootca, t.CFSSL} {
+	for _, p := range []string{t.Multirootca, t.CFSSL, t.CFSSLJSON} {
 		if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
 			return false
 		}
@@ -96,7 +98,7 @@ func built(t Tools) bool {
 	return true
 }
 
-// install runs `go install pkg@version` for both programs into a new
+// install runs `go install pkg@version` for the programs into a new
 // directory and renames it into place. It is cfssl's own build (its
 // go.mod's dependencies), the one `go install` gives users, and leaves
 // our go.mod and go.sum alone; CGO_ENABLED=0 needs no C compiler.
@@ -106,8 +108,8 @@ func install(goBin, version, parent, dir string) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	cmd := exec.Command(goBin, "install",
-		cfsslModule+"/cmd/multirootca@"+version, cfsslModule+"/cmd/cfssl@"+version)
+	cmd := exec.Command(goBin, "install", cfsslModule+"/cmd/multirootca@"+version,
+		cfsslModule+"/cmd/cfssl@"+version, cfsslModule+"/cmd/cfssljson@"+version)
 	cmd.Dir = tmp
 	cmd.Env = append(os.Environ(), "GOBIN="+tmp, "GOFLAGS=", "GOWORK=off", "CGO_ENABLED=0")
 	var out bytes.Buffer

@@ -30,9 +30,11 @@ type Options struct {
 	Label   string
 	Config  []byte // cfssl signing config JSON
 	AuthKey string // hex HMAC key (default: 32 random bytes)
+	// Serve runs `cfssl serve` (one CA, no labels) instead of multirootca.
+	Serve bool
 }
 
-// Signer is a running multirootca.
+// Signer is a running multirootca (or cfssl serve).
 type Signer struct {
 	URL     string // https://127.0.0.1:PORT
 	Label   string
@@ -45,10 +47,11 @@ type Signer struct {
 	Dir       string // its working directory: roots.conf, keys, log
 	Tools     Tools
 
-	t    testing.TB
-	addr string
-	cmd  *exec.Cmd
-	done chan struct{}
+	t     testing.TB
+	serve bool
+	addr  string
+	cmd   *exec.Cmd
+	done  chan struct{}
 }
 
 // Start builds (or finds) multirootca, writes its files and starts it
@@ -57,7 +60,7 @@ type Signer struct {
 func Start(t testing.TB, o Options) *Signer {
 	t.Helper()
 	tools := Build(t)
-	s := &Signer{Label: o.Label, AuthKey: o.AuthKey, CA: o.CA, Dir: t.TempDir(), Tools: tools, t: t}
+	s := &Signer{Label: o.Label, AuthKey: o.AuthKey, CA: o.CA, Dir: t.TempDir(), Tools: tools, t: t, serve: o.Serve}
 	if err := s.setup(o.Config); err != nil {
 		t.Fatalf("cfssltest: %v", err)
 	}
@@ -71,8 +74,8 @@ func Start(t testing.TB, o Options) *Signer {
 	t.Cleanup(func() {
 		s.Stop()
 		if t.Failed() {
-			log, _ := os.ReadFile(filepath.Join(s.Dir, "multirootca.log"))
-			t.Logf("multirootca log (last lines): %s", lastLines(string(log), 15))
+			log, _ := os.ReadFile(filepath.Join(s.Dir, "signer.log"))
+			t.Logf("signer log (last lines): %s", lastLines(string(log), 15))
 		}
 	})
 	s.Restart()
@@ -156,24 +159,36 @@ func (s *Signer) Stop() {
 func (s *Signer) Restart() {
 	s.t.Helper()
 	s.Stop()
-	log, err := os.OpenFile(filepath.Join(s.Dir, "multirootca.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	log, err := os.OpenFile(filepath.Join(s.Dir, "signer.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	defer log.Close()
-	cmd := exec.Command(s.Tools.Multirootca, "-a", s.addr, "-roots", filepath.Join(s.Dir, "roots.conf"),
-		"-l", s.Label, "-tls-cert", filepath.Join(s.Dir, "tls.pem"), "-tls-key", filepath.Join(s.Dir, "tls-key.pem"))
+	cmd := s.command()
 	cmd.Dir = s.Dir // the config's "file:auth-key.hex" is relative to it
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("start multirootca: %v", err)
+		s.t.Fatalf("start the signer: %v", err)
 	}
 	s.cmd, s.done = cmd, make(chan struct{})
 	go func(done chan struct{}) { cmd.Wait(); close(done) }(s.done)
 	if err := s.waitReady(30 * time.Second); err != nil {
 		s.Stop()
-		s.t.Fatalf("multirootca: %v", err)
+		s.t.Fatalf("the signer (%s): %v", filepath.Base(s.command().Path), err)
 	}
+}
+
+// command is multirootca's (or cfssl serve's) command line.
+func (s *Signer) command() *exec.Cmd {
+	tlsFlags := []string{"-tls-cert", filepath.Join(s.Dir, "tls.pem"), "-tls-key", filepath.Join(s.Dir, "tls-key.pem")}
+	if s.serve {
+		host, port, _ := net.SplitHostPort(s.addr)
+		return exec.Command(s.Tools.CFSSL, append([]string{"serve", "-address", host, "-port", port,
+			"-ca", filepath.Join(s.Dir, "ca.pem"), "-ca-key", filepath.Join(s.Dir, "ca-key.pem"),
+			"-config", filepath.Join(s.Dir, "signer.json")}, tlsFlags...)...)
+	}
+	return exec.Command(s.Tools.Multirootca, append([]string{"-a", s.addr, "-l", s.Label,
+		"-roots", filepath.Join(s.Dir, "roots.conf")}, tlsFlags...)...)
 }
 
 // waitReady polls the info endpoint until the signer answers, it exits
@@ -195,7 +210,7 @@ func (s *Signer) waitReady(limit time.Duration) error {
 		}
 		select {
 		case <-s.done:
-			log, _ := os.ReadFile(filepath.Join(s.Dir, "multirootca.log"))
+			log, _ := os.ReadFile(filepath.Join(s.Dir, "signer.log"))
 			return fmt.Errorf("exited before answering: %s", lastLines(string(log), 5))
 		case <-ctx.Done():
 			return fmt.Errorf("no answer within %s: %v", limit, err)
