@@ -171,8 +171,14 @@ func (o Options) walk(add func(host, path, kind string, c *x509.Certificate), ro
 				add(u.Name, p, k, c)
 			}
 		}
-		if err := o.addCRL(u.Name, layout.CRLBeside(tree.In(u, layout.CACert)), rows); err != nil {
-			return err
+		for _, spec := range o.Layout.Files {
+			if spec.CRL == "" {
+				continue
+			}
+			crl := filepath.Join(filepath.Dir(tree.In(u, spec.Role)), spec.CRL)
+			if err := o.addCRL(u.Name, crl, rows); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -14,9 +14,9 @@ import (
 // WriteTable prints one row per certificate, soonest expiry first.
 func WriteTable(w io.Writer, rows []Row) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "HOST\tFILE\tSUBJECT\tSANS\tNOT AFTER\tLEFT\tISSUER\tSTATUS")
+	fmt.Fprintln(tw, "HOST\tFILE\tKIND\tSUBJECT\tSANS\tNOT AFTER\tLEFT\tISSUER\tSTATUS")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Host, r.File, dash(r.Subject), shorten(r.SANs),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Host, r.File, r.Kind, dash(r.Subject), shorten(r.SANs),
 			r.NotAfter.UTC().Format("2006-01-02 15:04"), Left(time.Duration(r.LeftSeconds)*time.Second), dash(r.Issuer), r.Status)
 	}
 	return tw.Flush()

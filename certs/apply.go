@@ -86,26 +86,38 @@ func fixMode(path string, mode fs.FileMode) error {
 	return nil
 }
 
-// mkdirsIn is mkdirsIn once per directory of the stage: a bundle puts
-// many files in each directory, and each check costs system calls.
+// mkdirsIn is mkdirsIn with each directory made or checked once per
+// stage: a bundle puts many files in each directory, and each check
+// costs system calls.
 func (s *stage) mkdirsIn(tree layout.Tree, path string) error {
 	dir := filepath.Dir(path)
 	if _, done := s.dirs.Load(dir); done {
 		return nil
 	}
-	if err := mkdirsIn(tree, path); err != nil {
-		return err
-	}
-	s.dirs.Store(dir, true)
-	return nil
+	return walkDirsIn(tree, path, func(d string, mode fs.FileMode) error {
+		if _, done := s.dirs.Load(d); done {
+			return nil
+		}
+		if err := fsutil.MkdirAll(d, mode); err != nil {
+			return err
+		}
+		s.dirs.Store(d, true)
+		return nil
+	})
 }
 
 // mkdirsIn creates the directory of path and any missing parents below the
 // tree's root with the layout's directory mode; the root's own parents
 // get 0755.
 func mkdirsIn(tree layout.Tree, path string) error {
+	return walkDirsIn(tree, path, fsutil.MkdirAll)
+}
+
+// walkDirsIn calls mkdir for the tree's root (mode 0755) and every
+// directory from there down to path's, with the layout's mode.
+func walkDirsIn(tree layout.Tree, path string, mkdir func(string, fs.FileMode) error) error {
 	root, dir := tree.Root, filepath.Dir(path)
-	if err := fsutil.MkdirAll(root, 0o755); err != nil {
+	if err := mkdir(root, 0o755); err != nil {
 		return err
 	}
 	rel, err := filepath.Rel(root, dir)
@@ -115,7 +127,7 @@ func mkdirsIn(tree layout.Tree, path string) error {
 	cur := root
 	for _, part := range strings.Split(filepath.ToSlash(rel), "/") {
 		cur = filepath.Join(cur, part)
-		if err := fsutil.MkdirAll(cur, tree.Layout.DirMode); err != nil {
+		if err := mkdir(cur, tree.Layout.DirMode); err != nil {
 			return err
 		}
 	}

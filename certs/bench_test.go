@@ -97,3 +97,39 @@ func BenchmarkCertificatesUnchanged(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkBundleSets measures what the sets cost: a first run of 1,000
+// hosts in the libvirt layout with --sets libvirt,qemu,vnc (five leaves,
+// three CA copies, three configuration files and a manifest per host)
+// against libvirt alone (two leaves, one CA copy, the same extras but
+// for qemu.conf), in one run, and reports the ratio; issue 13 wants it
+// at most 2.5.
+func BenchmarkBundleSets(b *testing.B) {
+	hosts := benchHosts(b, 1000)
+	base := b.TempDir()
+	var libvirtOnly, sets time.Duration
+	i := 0
+	for b.Loop() {
+		for _, run := range []struct {
+			sets []string
+			took *time.Duration
+		}{{[]string{"libvirt"}, &libvirtOnly}, {[]string{"libvirt", "qemu", "vnc"}, &sets}} {
+			b.StopTimer()
+			dir := filepath.Join(base, fmt.Sprint(i))
+			i++
+			o := Options{Layout: layout.Libvirt, Root: dir, CADir: layout.OutCADir(dir), Hosts: hosts, Algo: pki.ECDSAP256, Sets: run.sets}
+			b.StartTimer()
+			start := time.Now()
+			runCertificates(b, o)
+			*run.took += time.Since(start)
+			b.StopTimer()
+			if err := os.RemoveAll(dir); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+		}
+	}
+	b.ReportMetric(libvirtOnly.Seconds()/float64(i/2), "s/libvirt-run")
+	b.ReportMetric(sets.Seconds()/float64(i/2), "s/sets-run")
+	b.ReportMetric(float64(sets)/float64(libvirtOnly), "ratio")
+}

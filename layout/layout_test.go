@@ -127,3 +127,46 @@ func TestModeRuleFallsBackToTheSameSort(t *testing.T) {
 		t.Fatalf("libvirt client key: %o %o", mode, forbid)
 	}
 }
+
+// The libvirt layout's QEMU files are where QEMU and libvirt look for
+// them by default, with the dashes QEMU uses; QEMU reads its keys as the
+// qemu user, so they are root:qemu 0640.
+func TestLibvirtLayoutQEMUFiles(t *testing.T) {
+	for role, rel := range map[Role]string{
+		QemuCACert: "etc/pki/qemu/ca-cert.pem", QemuServerKey: "etc/pki/qemu/server-key.pem",
+		VNCServerCert: "etc/pki/libvirt-vnc/server-cert.pem", SpiceServerKey: "etc/pki/libvirt-spice/server-key.pem",
+	} {
+		spec, ok := Libvirt.Spec(role)
+		if !ok || spec.Rel != rel {
+			t.Errorf("%s: %+v", role, spec)
+		}
+		if role.IsKey() && (spec.Mode != 0o640 || spec.GroupName() != "qemu" || spec.OwnerName() != "root") {
+			t.Errorf("%s: mode %04o %s:%s", role, spec.Mode, spec.OwnerName(), spec.GroupName())
+		}
+	}
+	if spec, ok := Libvirt.SpecAt("/x/h/etc/pki/libvirt-vnc/ca-cert.pem"); !ok || spec.Role != VNCCACert || spec.CRL != QEMUCRLFile {
+		t.Errorf("SpecAt: %+v", spec)
+	}
+	if !Kolla.Holds(SpiceServerKey) || Kolla.Has(SpiceServerKey) || Kolla.Holds(QemuServerCert) {
+		t.Error("Kolla's SPICE reuse is wrong")
+	}
+}
+
+// CAFiles lists every CA copy and CRLFiles the CRL each consumer reads.
+func TestCAFilesEveryCopy(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"h1/etc/pki/CA/cacert.pem", "h1/etc/pki/qemu/ca-cert.pem", "h2/etc/pki/nova-novncproxy/ca-cert.pem"} {
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, f)), 0o755)
+		os.WriteFile(filepath.Join(dir, f), nil, 0o644)
+	}
+	tree := Tree{Layout: Libvirt, Root: dir}
+	cas, err := tree.CAFiles()
+	if err != nil || len(cas) != 3 {
+		t.Fatalf("CAFiles: %v %v", cas, err)
+	}
+	crls, err := tree.CRLFiles()
+	want := []string{filepath.Join(dir, "h1/etc/pki/CA/cacrl.pem"), filepath.Join(dir, "h1/etc/pki/qemu/ca-crl.pem")}
+	if err != nil || !slices.Equal(crls, want) {
+		t.Fatalf("CRLFiles: %v, want %v (%v)", crls, want, err)
+	}
+}

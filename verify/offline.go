@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -55,6 +54,8 @@ type FileInfo struct {
 	Source   string      `json:"source"` // "host", "shared" or "missing"
 	Subject  string      `json:"subject,omitempty"`
 	NotAfter *time.Time  `json:"not_after,omitempty"`
+	// name is the file's name in the layout, for the table.
+	name string
 }
 
 // HostReport is what was found for one host.
@@ -184,6 +185,7 @@ type checker struct {
 // parsedFile is one file read and judged on its own (without any host).
 type parsedFile struct {
 	path     string
+	name     string // as the layout names it (layout.FileSpec.Rel)
 	certs    []*x509.Certificate
 	key      *pki.Key
 	err      error
@@ -208,7 +210,8 @@ func (c *checker) checkHost(h layout.Host) HostReport {
 	resolved := c.tree.ResolveRoles(h.Name, roles)
 	byRole := map[layout.Role]*parsedFile{}
 	for _, r := range resolved {
-		fi := FileInfo{Role: r.Role, Path: r.Path, Source: "missing"}
+		spec, _ := c.o.Layout.Spec(r.Role)
+		fi := FileInfo{Role: r.Role, Path: r.Path, Source: "missing", name: spec.Rel}
 		if r.Path != "" {
 			fi.Source = "shared"
 			if r.FromHostDir {
@@ -238,9 +241,7 @@ func (c *checker) checkHost(h layout.Host) HostReport {
 				}
 			}
 		} else {
-			spec, _ := c.o.Layout.Spec(r.Role)
-			base := path.Base(spec.Rel)
-			add(Error, CodeMissing, base, "%s not found%s: run libvirt-pki certificates", base, c.tree.WhereLooked(h.Name, r.Role))
+			add(Error, CodeMissing, fi.name, "%s not found%s: run libvirt-pki certificates", fi.name, c.tree.WhereLooked(h.Name, r.Role))
 		}
 		hr.Files = append(hr.Files, fi)
 	}
@@ -323,9 +324,9 @@ func (c *checker) kindsFor(h layout.Host) []credential.Kind {
 // revocation and, for servers, the names clients use.
 func checkPair(h layout.Host, kind credential.Kind, cf, kf *parsedFile, anchors []*x509.Certificate, crl *parsedCRL, add func(Severity, Code, string, string, ...any)) {
 	cert := cf.certs[0]
-	file := filepath.Base(cf.path)
+	file := cf.name
 	if kf != nil && kf.key != nil && !pki.KeyMatches(kf.key.Signer, cert) {
-		add(Error, CodeKeyMismatch, file, "%s and %s are not a pair: re-issue with libvirt-pki certificates", file, filepath.Base(kf.path))
+		add(Error, CodeKeyMismatch, file, "%s and %s are not a pair: re-issue with libvirt-pki certificates", file, kf.name)
 	}
 	if len(anchors) > 0 {
 		if err := verifyChain(cert, cf.certs[1:], anchors); err != nil {
@@ -374,9 +375,9 @@ func (c *checker) parse(path string, role layout.Role) *parsedFile {
 	if pf, ok := c.files[path]; ok {
 		return pf
 	}
-	pf := &parsedFile{path: path}
+	pf := &parsedFile{path: path, name: c.fileName(path)}
 	c.files[path] = pf
-	base := filepath.Base(path)
+	base := pf.name
 	add := func(sev Severity, code Code, format string, a ...any) {
 		pf.findings = append(pf.findings, Finding{sev, code, "", base, fmt.Sprintf(format, a...)})
 	}
@@ -416,6 +417,15 @@ func (c *checker) parse(path string, role layout.Role) *parsedFile {
 	c.judgeDates(certs[0], base, add)
 	judgeCrypto(certs[0], false, add)
 	return pf
+}
+
+// fileName is how reports name the file at p: its path in a unit, as
+// the layout's table gives it ("servercert.pem", "etc/pki/qemu/ca-cert.pem").
+func (c *checker) fileName(p string) string {
+	if spec, ok := c.o.Layout.SpecAt(p); ok {
+		return spec.Rel
+	}
+	return filepath.Base(p)
 }
 
 // readTreeFile reads a credential file of the tree: a regular file, not

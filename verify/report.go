@@ -75,7 +75,7 @@ func (r *Report) WriteTable(w io.Writer, failOn Severity) error {
 			if subj == "" {
 				subj = "-"
 			}
-			fmt.Fprintf(tw, "%s\t%s.pem\t%s\t%s\t%s\n", h.Host, f.Role, f.Source, subj, na)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", h.Host, f.tableName(), f.Source, subj, na)
 		}
 	}
 	tw.Flush()
@@ -212,4 +212,13 @@ func (r *Report) liveJSON() []liveJSON {
 		out = append(out, j)
 	}
 	return out
+}
+
+// tableName is the file's name in the layout (its role's, for a report
+// read back from JSON).
+func (f FileInfo) tableName() string {
+	if f.name != "" {
+		return f.name
+	}
+	return string(f.Role) + ".pem"
 }

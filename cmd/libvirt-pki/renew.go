@@ -156,6 +156,10 @@ func writeDeployHint(w io.Writer, l layout.Layout, what string) {
 		fmt.Fprintf(w, "Next: deploy %s: kolla-ansible reconfigure -t nova\n", what)
 		return
 	}
+	if l.BundleDir != "" {
+		fmt.Fprintf(w, "Next: re-run certificates with the same flags and --bundle to refresh each <host>.tar, install it (tar -xpf <host>.tar -C /) and restart libvirtd; a running guest's VNC or SPICE server keeps the certificate it started with until the guest restarts.\n")
+		return
+	}
 	fmt.Fprintf(w, "Next: copy %s to each host and restart libvirtd (or reconnect the clients).\n", what)
 }
 

@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/libvirt-pki/libvirt-pki/credential"
 	"github.com/libvirt-pki/libvirt-pki/layout"
 	"github.com/libvirt-pki/libvirt-pki/sasl"
 	"github.com/libvirt-pki/libvirt-pki/verify"
@@ -18,6 +20,7 @@ type VerifyOptions struct {
 	layoutFlags
 
 	Hosts    hostFlags
+	Sets     setsFlags
 	WarnDays int
 	Perms    string
 	FailOn   string
@@ -67,6 +70,8 @@ Exit status: 0 when nothing at or above --fail-on was found, 1 when something wa
 	fl := cmd.Flags()
 	opts.layoutFlags.register(fl, 0)
 	opts.Hosts.register(cmd)
+	opts.Sets.register(fl)
+	fl.Lookup("sets").Usage = "credential `SETS` to check, a comma list of " + strings.Join(credential.SetNames(), ", ") + " (default: libvirt and every set the tree holds)"
 	fl.IntVar(&opts.WarnDays, "warn-days", 30, "warn about certificates expiring within this many `DAYS`")
 	fl.StringVar(&opts.Perms, "perms", "", "permission profile: kolla, libvirt-system or libvirt-user (default: the layout's)")
 	fl.StringVar(&opts.FailOn, "fail-on", "error", "exit 1 when a finding is at or above this severity: error or warning")
@@ -112,6 +117,10 @@ func runVerify(opts *VerifyOptions) error {
 	if err != nil {
 		return err
 	}
+	sets, proxies, err := opts.setsToCheck(l)
+	if err != nil {
+		return err
+	}
 	if l.ConfigRooted && !flagChanged(opts.changed, "authname") {
 		k, err := readKolla(opts.ConfigDir, opts.vault)
 		if err != nil {
@@ -123,7 +132,7 @@ func runVerify(opts *VerifyOptions) error {
 	if passwords == "" {
 		passwords = filepath.Join(opts.ConfigDir, "passwords.yml")
 	}
-	vo := verify.Options{Layout: l, Root: root, Hosts: hosts, WarnDays: opts.WarnDays, Perms: opts.Perms,
+	vo := verify.Options{Layout: l, Root: root, Hosts: hosts, WarnDays: opts.WarnDays, Perms: opts.Perms, Sets: sets, ProxyHosts: proxies,
 		SASL: &verify.SASLOptions{PasswordsFile: passwords, Authname: opts.Authname}}
 	rep, err := verify.Offline(vo)
 	if err != nil {
@@ -148,6 +157,13 @@ func runVerify(opts *VerifyOptions) error {
 			return usageError{err}
 		}
 	}
+	return writeVerifyReport(opts, rep, failOn)
+}
+
+// writeVerifyReport writes the report in the format asked for; exit
+// status 1 when it failed at failOn.
+func writeVerifyReport(opts *VerifyOptions, rep *verify.Report, failOn verify.Severity) error {
+	var err error
 	switch opts.Output {
 	case "json":
 		err = rep.WriteJSON(opts.IO.Out, failOn)
@@ -163,6 +179,24 @@ func runVerify(opts *VerifyOptions) error {
 		return exitError{exitFailure}
 	}
 	return nil
+}
+
+// setsToCheck returns the sets asked for (nil: what the tree holds) and
+// the console proxy hosts named.
+func (opts *VerifyOptions) setsToCheck(l layout.Layout) ([]string, []layout.Host, error) {
+	sets, err := opts.Sets.checked()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := credential.CheckLayout(l, sets); err != nil {
+		return nil, nil, usageError{err}
+	}
+	forProxies := sets
+	if sets == nil && len(opts.Sets.ProxyHosts) > 0 {
+		forProxies = credential.SetNames() // what the tree holds: --proxy-host says a proxy is there
+	}
+	proxies, err := opts.Sets.proxies(opts.Hosts.Selection, forProxies)
+	return sets, proxies, err
 }
 
 // maxWarnDays bounds --warn-days: a hundred years is beyond any
