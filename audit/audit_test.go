@@ -75,7 +75,7 @@ func TestCollectStatusesAndOrder(t *testing.T) {
 	}
 	var table bytes.Buffer
 	WriteTable(&table, rows)
-	if !regexp.MustCompile(`(?m)^h1 +servercert.pem +h1 +h1 .* -2d +libvirt-pki CA +expired$`).MatchString(table.String()) {
+	if !regexp.MustCompile(`(?m)^h1 +servercert.pem +server +h1 +h1 .* -2d +libvirt-pki CA +expired$`).MatchString(table.String()) {
 		t.Fatalf("table:\n%s", table.String())
 	}
 }
