@@ -39,6 +39,7 @@ type LiveOptions struct {
 
 // VNCFiles are the PEM files of the VeNCrypt client (nova-novncproxy's
 // vencrypt_ca_certs, vencrypt_client_cert and vencrypt_client_key).
+// None given: the console proxy host's files in the tree.
 type VNCFiles struct{ CACert, ClientCert, ClientKey string }
 
 // CodeLiveStale is the finding for a server presenting another
@@ -59,7 +60,7 @@ func LiveCheck(ctx context.Context, o Options, lo LiveOptions, hosts []layout.Ho
 	if err != nil {
 		return err
 	}
-	vnc, err := vncJobs(lo, hosts)
+	vnc, err := c.vncJobs(lo, hosts)
 	if err != nil {
 		return err
 	}
@@ -113,7 +114,7 @@ func (c *checker) libvirtdJobs(lo LiveOptions, hosts []layout.Host) ([]live.Job,
 
 // vncJobs are the VeNCrypt sessions to the VNC endpoints, all with the
 // console proxy's credentials.
-func vncJobs(lo LiveOptions, hosts []layout.Host) ([]live.Job, error) {
+func (c *checker) vncJobs(lo LiveOptions, hosts []layout.Host) ([]live.Job, error) {
 	var jobs []live.Job
 	for _, ep := range lo.VNCEndpoints {
 		name, port, err := splitEndpoint("--live-vnc", ep, live.DefaultVNCPort)
@@ -128,7 +129,14 @@ func vncJobs(lo LiveOptions, hosts []layout.Host) ([]live.Job, error) {
 	if len(jobs) == 0 {
 		return nil, nil
 	}
-	cr, err := loadVNCCredentials(lo.VNCFiles)
+	files := lo.VNCFiles
+	if files == (VNCFiles{}) {
+		var err error
+		if files, err = c.proxyFiles(); err != nil {
+			return nil, err
+		}
+	}
+	cr, err := loadVNCCredentials(files)
 	for i := range jobs {
 		jobs[i].Credentials = cr
 	}
@@ -198,9 +206,39 @@ func (c *checker) liveCredentials(host, endpointName string, lo LiveOptions) (li
 // loadVNCCredentials reads the VeNCrypt client's files.
 func loadVNCCredentials(f VNCFiles) (live.Credentials, error) {
 	if f.CACert == "" || f.ClientCert == "" || f.ClientKey == "" {
-		return live.Credentials{}, fmt.Errorf("--live-vnc needs the console proxy's CA, client certificate and key: give --vnc-ca-cert, --vnc-client-cert and --vnc-client-key")
+		return live.Credentials{}, fmt.Errorf("--live-vnc needs the console proxy's CA, client certificate and key: give all of --vnc-ca-cert, --vnc-client-cert and --vnc-client-key")
 	}
 	return loadPair(f.CACert, f.ClientCert, f.ClientKey)
+}
+
+// proxyFiles finds the console proxy's VeNCrypt files in the tree: those
+// of the first --proxy-host, else of the first host directory holding a
+// novncproxy client certificate.
+func (c *checker) proxyFiles() (VNCFiles, error) {
+	if !c.o.Layout.Has(layout.ProxyClientCert) {
+		return VNCFiles{}, fmt.Errorf("--live-vnc: the %s layout holds no console proxy files: give --vnc-ca-cert, --vnc-client-cert and --vnc-client-key", c.o.Layout.Name)
+	}
+	var candidates []string
+	for _, h := range c.o.ProxyHosts {
+		candidates = append(candidates, h.Name)
+	}
+	if len(candidates) == 0 {
+		dirs, err := c.tree.HostDirs()
+		if err != nil {
+			return VNCFiles{}, err
+		}
+		candidates = dirs
+	}
+	for _, host := range candidates {
+		files := map[layout.Role]string{}
+		for _, r := range c.tree.ResolveRoles(host, []layout.Role{layout.ProxyCACert, layout.ProxyClientCert, layout.ProxyClientKey}) {
+			files[r.Role] = r.Path
+		}
+		if files[layout.ProxyClientCert] != "" {
+			return VNCFiles{files[layout.ProxyCACert], files[layout.ProxyClientCert], files[layout.ProxyClientKey]}, nil
+		}
+	}
+	return VNCFiles{}, fmt.Errorf("--live-vnc: no console proxy's client certificate under %s: issue the novncproxy set (--sets ...,novncproxy --proxy-host NAME), or give --vnc-ca-cert, --vnc-client-cert and --vnc-client-key", c.o.Root)
 }
 
 // loadPair reads a CA file and a client certificate and key.
@@ -228,7 +266,7 @@ func loadPair(caPath, certPath, keyPath string) (live.Credentials, error) {
 
 // servedRoles are, per service, the role of the certificate the server
 // presents, as its host's files hold it.
-var servedRoles = map[string]layout.Role{live.ServiceLibvirtd: layout.ServerCert}
+var servedRoles = map[string]layout.Role{live.ServiceLibvirtd: layout.ServerCert, live.ServiceVNC: layout.VNCServerCert}
 
 // staleFinding compares the certificate a server presented with the one
 // on disk for its host. They differ when the files were renewed (or the

@@ -70,7 +70,7 @@ func TestLiveCodesAreDocumented(t *testing.T) {
 }
 
 // TestLiveVNCBadInput: VNC endpoints are parsed like libvirtd's, and the
-// proxy's files are required.
+// proxy's files are required (Kolla's layout holds none).
 func TestLiveVNCBadInput(t *testing.T) {
 	for _, c := range []struct {
 		lo   LiveOptions
@@ -80,7 +80,8 @@ func TestLiveVNCBadInput(t *testing.T) {
 		{LiveOptions{VNCEndpoints: []string{"*:5901"}, VNCFiles: VNCFiles{"a", "b", "c"}}, `--live-vnc "*:5901": not a host name`},
 		{LiveOptions{Endpoints: []string{"h1:http"}}, `--live "h1:http": not a port`},
 	} {
-		_, err := vncJobs(c.lo, nil)
+		o := Options{Layout: layout.Kolla, Root: t.TempDir()}
+		_, err := (&checker{o: o, tree: o.tree()}).vncJobs(c.lo, nil)
 		if len(c.lo.Endpoints) > 0 {
 			_, _, err = splitEndpoint("--live", c.lo.Endpoints[0], live.DefaultPort)
 		}

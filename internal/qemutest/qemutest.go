@@ -4,7 +4,9 @@
 // client-key.pem): a qemu-nbd TLS server with qemu-img as its client (the
 // NBD leg of a live migration with native TLS), and qemu-system-x86_64
 // with no machine serving VNC over VeNCrypt (a guest console as
-// nova-novncproxy reaches it). TCG only: nothing here needs KVM.
+// nova-novncproxy reaches it), and SPICE over TLS with spice-gtk's
+// client library as its client (StartSPICE, SPICEConnect). TCG only:
+// nothing here needs KVM.
 //
 // Every process binds 127.0.0.1, runs with a clean environment, and is
 // stopped by its process group when the test ends.
@@ -86,7 +88,7 @@ func StartVNC(t testing.TB, dir string) *Process {
 
 // tlsCreds is a tls-creds-x509 object; verify-peer only matters to servers.
 func tlsCreds(id, endpoint, dir string) string {
-	if strings.Contains(dir, ",") {
+	if !safeOption(dir) {
 		panic("qemutest: a comma in " + dir + " would split QEMU's option string")
 	}
 	s := "tls-creds-x509,id=" + id + ",endpoint=" + endpoint + ",dir=" + dir
@@ -95,6 +97,9 @@ func tlsCreds(id, endpoint, dir string) string {
 	}
 	return s
 }
+
+// safeOption reports whether s can be a value in a QEMU option string.
+func safeOption(s string) bool { return !strings.Contains(s, ",") }
 
 // start launches the command made for a free port and waits until it
 // listens; it retries with another port when the one it picked was taken

@@ -1,7 +1,6 @@
 package qemutest
 
 import (
-	"net"
 	"strings"
 	"testing"
 
@@ -83,26 +82,5 @@ func TestNBDHarness(t *testing.T) {
 	}
 	if refusal := srv.Output()[before:]; !strings.Contains(refusal, "Verify failed") {
 		t.Fatalf("qemu-nbd did not refuse the other CA's client:\n%s\nqemu-img: %s", refusal, out)
-	}
-}
-
-// TestVNCHarness checks StartVNC serves RFB with VeNCrypt (security
-// type 19) on its port; verify/live's tests complete the session.
-func TestVNCHarness(t *testing.T) {
-	ca := newCA(t, "Harness CA")
-	vnc := StartVNC(t, qemuDir(t, ca, "node", "localhost"))
-	c, err := net.Dial("tcp", vnc.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	buf := make([]byte, 12)
-	if _, err := c.Read(buf); err != nil || string(buf) != "RFB 003.008\n" {
-		t.Fatalf("greeting %q, %v", buf, err)
-	}
-	c.Write([]byte("RFB 003.008\n"))
-	types := make([]byte, 2)
-	if n, err := c.Read(types); err != nil || n != 2 || types[0] != 1 || types[1] != 19 {
-		t.Fatalf("security types %v (n=%d), %v: want [1 19] (one type, VeNCrypt)\n%s", types, n, err, vnc.Output())
 	}
 }
