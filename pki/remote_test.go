@@ -3,9 +3,12 @@ package pki_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"fmt"
+	"math/big"
 	"net"
 	"os"
 	"slices"
@@ -277,4 +280,51 @@ func TestRemoteCFSSLServe(t *testing.T) {
 	o.ProfilePrefix = "nosuch-"
 	_, err = pki.RemoteCA(context.Background(), o)
 	wantClass(t, err, pki.RemoteProfileRefused, "has usages")
+}
+
+// TestRemoteIntermediate: a signer whose CA is an intermediate. Its info
+// endpoint gives only the intermediate, so RemoteCA wants the issuers up
+// to the root (RemoteOptions.Issuers) and refuses to guess.
+func TestRemoteIntermediate(t *testing.T) {
+	root, err := pki.NewCA(pki.CAOptions{CommonName: "Site-Root", Algo: pki.ECDSAP256, Days: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	interKey, err := pki.GenerateKey(pki.ECDSAP256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "Libvirt-Intermediate"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(20 * 24 * time.Hour),
+		BasicConstraintsValid: true, IsCA: true, MaxPathLenZero: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	}, root.Cert, interKey.Signer.Public(), root.Key.Signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inter, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signing, err := pki.LoadCA(pki.EncodeCertsPEM(inter, root.Cert), interKey.PEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := cfssltest.Start(t, cfssltest.Options{Config: signerConfig(t), CA: signing})
+	o := remoteOpts(s)
+	_, err = pki.RemoteCA(context.Background(), o)
+	wantClass(t, err, pki.RemoteBadCertificate, `"Libvirt-Intermediate", which is not a self-signed root`)
+	o.Issuers = []*x509.Certificate{root.Cert}
+	ca := remoteCA(t, o)
+	if !bytes.Equal(ca.CertPEM, pki.EncodeCertsPEM(inter, root.Cert)) || !ca.Root().Equal(root.Cert) {
+		t.Fatal("the remote CA's chain is not the intermediate and the root")
+	}
+	req := hostLeaf(t, 1, pki.ServerProfile, pki.ECDSAP256)
+	cert, _, err := ca.Issue(req)
+	if err == nil {
+		err = checkLeaf(ca, req, cert)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 }

@@ -36,7 +36,7 @@ var remoteHints = map[RemoteClass]string{
 	RemoteTLS:            "trust the CA that issued the signer's TLS certificate (and use its name in the URL)",
 	RemoteAuthRefused:    "the auth key file must hold the hex key of the signer's auth_keys entry",
 	RemoteProfileRefused: "give the signer the label and the profiles of docs/remote-signing.md (pki.SignerConfig)",
-	RemoteBadCertificate: "it was refused, not used: check the signer's profiles against docs/remote-signing.md",
+	RemoteBadCertificate: "it was refused, not used: check the signer's CA and profiles against docs/remote-signing.md",
 	RemoteProtocol:       "the URL must be a cfssl signer (multirootca, or cfssl serve with an auth key)",
 }
 
