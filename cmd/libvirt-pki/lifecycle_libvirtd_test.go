@@ -135,7 +135,7 @@ func TestExpiryLiveReadsServedCertificate(t *testing.T) {
 	d.NoCertificateWarnings(t) // libvirtd checked its own certificate at start
 	ep := "localhost:" + strconv.Itoa(d.Port)
 	out := runExit(t, exitFailure, "expiry", "--config-dir", kolla, "--live", ep)
-	if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(ep) + ` +\(served\) +compute01 +compute01,localhost .* 9d +libvirt-pki CA +expiring$`).MatchString(out) {
+	if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(ep) + ` +\(served\) +live +compute01 +compute01,localhost .* 9d +libvirt-pki CA +expiring$`).MatchString(out) {
 		t.Fatalf("expiry --live did not report the served certificate:\n%s", out)
 	}
 	runExit(t, exitUsage, "expiry", "--config-dir", kolla, "--live", "localhost:1", "--timeout", "2s")
