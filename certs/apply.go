@@ -36,19 +36,8 @@ func (p *Plan) apply(progress func(done, total int)) (err error) {
 	o := p.Opts
 	batch := newStage(o.Top, o.Root, o.CADir)
 	defer func() { err = batch.finish(err) }()
-	if p.CA.created {
-		if err := fsutil.MkdirAll(o.CADir, 0o700); err != nil {
-			return err
-		}
-		// The key first: a CA certificate without its key would make the
-		// next run refuse to continue.
-		if err := batch.WriteFile(p.CA.KeyPath, p.CA.ca.Key.PEM, 0o600); err != nil {
-			return err
-		}
-		if err := batch.WriteFile(p.CA.CertPath, p.CA.ca.CertPEM, 0o644); err != nil {
-			return err
-		}
-		p.CA.created = false
+	if err := p.stageCA(batch); err != nil {
+		return err
 	}
 	bundle := pki.EncodeCertsPEM(p.CA.ca.Bundle()...)
 	for _, f := range p.CAFiles {
@@ -68,6 +57,34 @@ func (p *Plan) apply(progress func(done, total int)) (err error) {
 	}
 	is := &issuer{ca: p.CA.ca, tree: p.tree, batch: batch, days: o.Days}
 	return is.issueAll(p.Leaves, o.Workers, progress)
+}
+
+// stageCA stages a new CA, key first (a CA certificate without its key
+// would make the next run refuse to continue), and the CA key of a tree
+// whose keys are to be vaulted when it is still clear.
+func (p *Plan) stageCA(batch *stage) error {
+	keys := p.Opts.Keys
+	encryptKey := p.CA.Source == "existing" && keys.Encrypt && !p.CA.ca.Key.Vaulted
+	if !p.CA.created && !encryptKey {
+		return nil
+	}
+	if err := fsutil.MkdirAll(p.Opts.CADir, 0o700); err != nil {
+		return err
+	}
+	keyFile, err := keys.file(p.CA.ca.Key)
+	if err != nil {
+		return err
+	}
+	if err := batch.WriteFile(p.CA.KeyPath, keyFile, 0o600); err != nil {
+		return err
+	}
+	if p.CA.created {
+		if err := batch.WriteFile(p.CA.CertPath, p.CA.ca.CertPEM, 0o644); err != nil {
+			return err
+		}
+		p.CA.created = false
+	}
+	return nil
 }
 
 // stageIfChanged keeps a file that already holds data byte for byte (a

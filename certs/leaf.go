@@ -79,15 +79,16 @@ type observed struct {
 	keyError error
 }
 
-// observe reads the pair at t. Only a path that is not a regular file is
-// an error: missing or unparsable files are facts for the policy.
-func observe(u layout.Unit, k credential.Kind, t target) (observed, error) {
+// observe reads the pair at t, the key through keys. Only a path that is
+// not a regular file, and a vaulted key keys cannot open, are errors:
+// missing or unparsable files are facts for the policy.
+func observe(u layout.Unit, k credential.Kind, t target, keys Keys) (observed, error) {
 	o := observed{unit: u, kind: k, t: t}
 	var err error
 	if o.certPEM, err = readIfExists(t.cert, fsutil.LimitCert); err != nil {
 		return o, err
 	}
-	if o.keyPEM, err = readIfExists(t.key, fsutil.LimitKey); err != nil {
+	if o.keyPEM, err = readIfExists(t.key, keyLimit); err != nil {
 		return o, err
 	}
 	if o.certPEM != nil {
@@ -97,7 +98,9 @@ func observe(u layout.Unit, k credential.Kind, t target) (observed, error) {
 		}
 	}
 	if o.keyPEM != nil {
-		o.key, o.keyError = pki.ParseKey(o.keyPEM)
+		if o.key, o.keyError = keys.parse(t.key, o.keyPEM); errs.IsInput(o.keyError) {
+			return o, o.keyError
+		}
 	}
 	return o, nil
 }
@@ -105,7 +108,7 @@ func observe(u layout.Unit, k credential.Kind, t target) (observed, error) {
 // scanLeaves reads every leaf certificate the tree holds, unit by unit
 // (the shared directory first) and kind by kind; units without a given
 // kind's certificate are left out.
-func scanLeaves(tree layout.Tree) ([]observed, error) {
+func scanLeaves(tree layout.Tree, keys Keys) ([]observed, error) {
 	units, err := treeUnits(tree)
 	if err != nil {
 		return nil, err
@@ -113,7 +116,7 @@ func scanLeaves(tree layout.Tree) ([]observed, error) {
 	var out []observed
 	for _, u := range units {
 		for _, k := range credential.Leaves(tree.Layout) {
-			ob, err := observe(u, k, target{tree.In(u, k.Cert), tree.In(u, k.Key)})
+			ob, err := observe(u, k, target{tree.In(u, k.Cert), tree.In(u, k.Key)}, keys)
 			if err != nil {
 				return nil, err
 			}
@@ -182,37 +185,46 @@ type issuer struct {
 	ca        *pki.CA
 	tree      layout.Tree
 	batch     *stage
+	keys      Keys // how keys are written
 	days      int
 	notBefore time.Time // zero: Issue's default
 }
 
 // issue signs l (with its old key or a new one) and stages its files at
-// every target. Update leaves are copied, not re-signed.
+// every target. Update leaves are copied, not re-signed. The key file is
+// encoded once (is.keys), so every copy holds the same bytes.
 func (is *issuer) issue(l *Leaf) error {
-	certPEM, keyPEM, err := is.sign(l)
+	certPEM, key, err := is.sign(l)
+	if err != nil {
+		return err
+	}
+	keyFile, err := is.keys.file(key)
 	if err != nil {
 		return err
 	}
 	for i, t := range l.targets {
-		if (i > 0 || l.Action == Update) && sameFile(t.cert, certPEM) && sameFile(t.key, keyPEM) {
+		if (i > 0 || l.Action == Update) && sameFile(t.cert, certPEM) && is.keys.holds(t.key, key) {
 			continue
 		}
-		if err := is.stagePair(t, certPEM, keyPEM, l.kind); err != nil {
+		if err := is.stagePair(t, certPEM, keyFile, key, l.kind); err != nil {
 			return fmt.Errorf("%s %s: %w", l.Host, l.Profile, err)
 		}
 	}
 	return nil
 }
 
-func (is *issuer) sign(l *Leaf) (certPEM, keyPEM []byte, err error) {
+func (is *issuer) sign(l *Leaf) (certPEM []byte, key *pki.Key, err error) {
 	if l.Action == Update {
-		if certPEM, err = readIfExists(l.targets[0].cert, fsutil.LimitCert); err != nil {
+		ob, err := observe(layout.Unit{}, l.kind, l.targets[0], is.keys)
+		if err != nil {
 			return nil, nil, err
 		}
-		keyPEM, err = readIfExists(l.targets[0].key, fsutil.LimitKey)
-		return certPEM, keyPEM, err
+		if ob.key == nil {
+			return nil, nil, inputErr("%s: %v", l.targets[0].key, ob.keyError)
+		}
+		return ob.certPEM, ob.key, nil
 	}
-	key := l.oldKey
+	key = l.oldKey
 	if l.NewKey || key == nil {
 		if key, err = pki.GenerateKey(l.algo); err != nil {
 			return nil, nil, err
@@ -233,21 +245,28 @@ func (is *issuer) sign(l *Leaf) (certPEM, keyPEM []byte, err error) {
 	}
 	na := cert.NotAfter
 	l.NewNotAfter = &na
-	return certPEM, key.PEM, nil
+	return certPEM, key, nil
 }
 
-// stagePair stages the key before the certificate, each with the mode its
-// layout gives it; a file that already holds the bytes only gets its mode.
-func (is *issuer) stagePair(t target, certPEM, keyPEM []byte, k credential.Kind) error {
+// stagePair stages the key file before the certificate, each with the
+// mode its layout gives it; a file that already holds its contents (the
+// key: key, as is.keys writes it) only gets its mode.
+func (is *issuer) stagePair(t target, certPEM, keyFile []byte, key *pki.Key, k credential.Kind) error {
 	certSpec, _ := is.tree.Layout.Spec(k.Cert)
 	keySpec, _ := is.tree.Layout.Spec(k.Key)
 	for _, f := range []struct {
 		path string
 		data []byte
 		spec layout.FileSpec
-	}{{t.key, keyPEM, keySpec}, {t.cert, certPEM, certSpec}} {
+	}{{t.key, keyFile, keySpec}, {t.cert, certPEM, certSpec}} {
 		if err := is.batch.mkdirsIn(is.tree, f.path); err != nil {
 			return err
+		}
+		if f.path == t.key && is.keys.holds(t.key, key) {
+			if err := fixMode(t.key, f.spec.Mode); err != nil {
+				return err
+			}
+			continue
 		}
 		if err := stageIfChanged(is.batch, f.path, f.data, f.spec.Mode); err != nil {
 			return err

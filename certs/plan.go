@@ -63,6 +63,10 @@ type Options struct {
 	Force          bool // re-issue every leaf (never the CA)
 	Workers        int  // parallel key generation; default all cores
 	Now            time.Time
+
+	// Keys reads the tree's keys and says how to write them
+	// (--encrypt-keys); the tree's own choice is kept (Keys.ForTree).
+	Keys Keys
 }
 
 // Action says what a run does to a certificate or file.
@@ -161,6 +165,14 @@ func MakePlan(o Options) (*Plan, error) {
 	if err := p.CA.checkDates(o.Now); err != nil {
 		return nil, err
 	}
+	keys, err := o.Keys.ForTree(p.tree, p.CA.KeyPath)
+	if err != nil {
+		return nil, err
+	}
+	p.Opts.Keys = keys
+	if p.CA.Source == "existing" && keys.Encrypt && !p.CA.ca.Key.Vaulted {
+		p.Notes = append(p.Notes, p.CA.KeyPath+": the CA key is written ansible-vault encrypted, as the tree's other keys")
+	}
 	revoked, err := LoadRevocations(o.CADir)
 	if err != nil {
 		return nil, err
@@ -201,7 +213,7 @@ func (p *Plan) planCA() error {
 		return inputErr("--ca-cert and --ca-key go together")
 	}
 	if o.CACertFile != "" {
-		ca, err := loadCAFiles(o.CACertFile, o.CAKeyFile, true)
+		ca, err := o.Keys.loadCAFiles(o.CACertFile, o.CAKeyFile, true)
 		if err != nil {
 			return err
 		}
@@ -213,7 +225,7 @@ func (p *Plan) planCA() error {
 		_, keyErr := os.Lstat(keyPath)
 		switch {
 		case certErr == nil && keyErr == nil:
-			ca, err := loadCAFiles(certPath, keyPath, false)
+			ca, err := o.Keys.loadCAFiles(certPath, keyPath, false)
 			if err != nil {
 				return err
 			}
@@ -396,7 +408,8 @@ func (p *Plan) planLeaves() error {
 
 // decide compares the existing pair at targets[0] with what is wanted.
 func (p *Plan) decide(l *Leaf) error {
-	ob, err := observe(layout.Unit{}, l.kind, l.targets[0])
+	keys := p.Opts.Keys
+	ob, err := observe(layout.Unit{}, l.kind, l.targets[0], keys)
 	if err != nil {
 		return err
 	}
@@ -415,9 +428,13 @@ func (p *Plan) decide(l *Leaf) error {
 	if l.Action == Reissue && len(l.Reasons) == 0 {
 		l.Action = Unchanged
 		l.NewKey = false
+		if keys.Encrypt && !ob.key.Vaulted {
+			l.Action, l.Reasons = Update, []string{"key to be ansible-vault encrypted"}
+			return nil
+		}
 		// Copies of a shared pair that drifted are rewritten by Apply.
 		for _, c := range l.targets[1:] {
-			if !sameFile(c.cert, ob.certPEM) || !sameFile(c.key, ob.keyPEM) {
+			if !sameFile(c.cert, ob.certPEM) || !keys.holds(c.key, ob.key) {
 				l.Action = Update
 				l.Reasons = []string{"copy out of date at " + filepath.Dir(c.cert)}
 				break

@@ -12,6 +12,7 @@ import (
 
 	"github.com/libvirt-pki/libvirt-pki/errs"
 	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
+	"github.com/libvirt-pki/libvirt-pki/internal/vault"
 	"github.com/libvirt-pki/libvirt-pki/pki"
 )
 
@@ -61,11 +62,13 @@ func sameFile(path string, want []byte) bool {
 	return err == nil && bytes.Equal(b, want)
 }
 
-// loadCAFiles loads a CA from its certificate and key files. named says the
-// user gave the paths (--ca-cert, --ca-key): symlinks are then followed.
-// Each error names the file that is wrong: the key file for a key that is
-// missing, encrypted, unreadable or not the certificate's.
-func loadCAFiles(certPath, keyPath string, named bool) (*pki.CA, error) {
+// loadCAFiles loads a CA from its certificate and key files, the key
+// through keys (clear, or an ansible-vault file). named says the user
+// gave the paths (--ca-cert, --ca-key): symlinks are then followed. Each
+// error names the file that is wrong: the key file for a key that is
+// missing, encrypted without a way to open it, unreadable or not the
+// certificate's.
+func (keys Keys) loadCAFiles(certPath, keyPath string, named bool) (*pki.CA, error) {
 	read := fsutil.ReadFile
 	if named {
 		read = fsutil.ReadFileFollow
@@ -74,7 +77,7 @@ func loadCAFiles(certPath, keyPath string, named bool) (*pki.CA, error) {
 	if err != nil {
 		return nil, readErr(err)
 	}
-	keyPEM, err := read(keyPath, fsutil.LimitKey)
+	keyData, err := read(keyPath, keyLimit)
 	if err != nil {
 		return nil, readErr(err)
 	}
@@ -82,15 +85,19 @@ func loadCAFiles(certPath, keyPath string, named bool) (*pki.CA, error) {
 	if err != nil {
 		return nil, inputErr("%s: CA certificate: %v", certPath, err)
 	}
-	if encryptedKey(keyPEM) {
-		return nil, inputErr("%s: the key is encrypted; libvirt-pki needs it unencrypted", keyPath)
+	if encryptedKey(keyData) {
+		return nil, inputErr("%s: the key is encrypted; libvirt-pki needs it unencrypted or ansible-vault encrypted", keyPath)
 	}
-	key, err := pki.ParseKey(keyPEM)
+	key, err := keys.parse(keyPath, keyData)
 	if err != nil {
-		return nil, inputErr("%s: CA key: %v", keyPath, err)
+		if errs.IsInput(err) || vault.IsEncrypted(keyData) {
+			return nil, errs.WrapInput(err)
+		}
+		return nil, inputErr("%s: CA key: %v", keyPath, errors.Unwrap(err))
 	}
-	ca, err := pki.LoadCA(certPEM, keyPEM)
+	ca, err := pki.LoadCA(certPEM, key.PEM)
 	if err == nil {
+		ca.Key = key
 		return ca, nil
 	}
 	if chain[0].IsCA && !pki.KeyMatches(key.Signer, chain[0]) {

@@ -35,6 +35,9 @@ type RenewOptions struct {
 	Workers     int
 	Now         time.Time
 	DryRun      bool
+	// Keys reads the tree's keys; renewed keys are written as the tree
+	// keeps them (Keys.ForTree).
+	Keys Keys
 
 	// allReason is the reason reported with All ("all" unless set).
 	allReason string
@@ -67,8 +70,12 @@ type RenewResult struct {
 // RotateKeys, its key. It signs with the current CA (CADir or an external
 // one) and never writes the CA or any cacert.pem.
 func Renew(o RenewOptions) (*RenewResult, error) {
-	p := &Plan{Opts: Options{Layout: o.Layout, Root: o.Root, CADir: o.CADir, CACertFile: o.CACertFile, CAKeyFile: o.CAKeyFile}}
+	p := &Plan{Opts: Options{Layout: o.Layout, Root: o.Root, CADir: o.CADir, CACertFile: o.CACertFile, CAKeyFile: o.CAKeyFile, Keys: o.Keys}}
 	if err := p.planCA(); err != nil {
+		return nil, err
+	}
+	var err error
+	if o.Keys, err = o.Keys.ForTree(layout.Tree{Layout: o.Layout, Root: o.Root}, p.CA.KeyPath); err != nil {
 		return nil, err
 	}
 	if p.CA.created {
@@ -116,7 +123,7 @@ func planRenew(o RenewOptions, ca *pki.CA) (*RenewResult, error) {
 		return nil, err
 	}
 	tree := layout.Tree{Layout: o.Layout, Root: o.Root, CADir: o.CADir}
-	found, err := scanLeaves(tree)
+	found, err := scanLeaves(tree, o.Keys)
 	if err != nil {
 		return nil, err
 	}
@@ -260,7 +267,7 @@ func (r *RenewResult) apply() (err error) {
 
 // stage issues every leaf marked for renewal into batch.
 func (r *RenewResult) stage(batch *stage) error {
-	is := &issuer{ca: r.ca, tree: r.tree, batch: batch, days: r.opts.Days, notBefore: r.opts.Now.Add(-5 * time.Minute)}
+	is := &issuer{ca: r.ca, tree: r.tree, batch: batch, keys: r.opts.Keys, days: r.opts.Days, notBefore: r.opts.Now.Add(-5 * time.Minute)}
 	return is.issueAll(r.Leaves, r.opts.Workers, nil)
 }
 

@@ -47,7 +47,7 @@ func makeLayout(t *testing.T, l layout.Layout, dir string, shared bool, hosts ..
 
 func loadTestCA(t *testing.T, caDir string) *pki.CA {
 	t.Helper()
-	ca, err := loadCAFiles(filepath.Join(caDir, "cacert.pem"), filepath.Join(caDir, "cakey.pem"), false)
+	ca, err := Keys{}.loadCAFiles(filepath.Join(caDir, "cacert.pem"), filepath.Join(caDir, "cakey.pem"), false)
 	if err != nil {
 		t.Fatal(err)
 	}

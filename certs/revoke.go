@@ -66,6 +66,7 @@ type RevokeOptions struct {
 	CRLDays               int
 	Now                   time.Time
 	DryRun                bool
+	Keys                  Keys // reads the CA key (clear or vaulted)
 }
 
 // RevokeResult says what was revoked and where the CRL went.
@@ -89,7 +90,7 @@ func Revoke(o RevokeOptions) (*RevokeResult, error) {
 	if o.CRLDays <= 0 {
 		return nil, inputErr("--crl-days must be positive")
 	}
-	p := &Plan{Opts: Options{Layout: o.Layout, Root: o.Root, CADir: o.CADir, CACertFile: o.CACertFile, CAKeyFile: o.CAKeyFile}}
+	p := &Plan{Opts: Options{Layout: o.Layout, Root: o.Root, CADir: o.CADir, CACertFile: o.CACertFile, CAKeyFile: o.CAKeyFile, Keys: o.Keys}}
 	if err := p.planCA(); err != nil {
 		return nil, err
 	}

@@ -76,6 +76,9 @@ type RotateOptions struct {
 	Days   int         // reissue: the leaves' validity
 	Now    time.Time
 	DryRun bool
+	// Keys reads the CA and leaf keys; the CA keys and re-issued leaf
+	// keys are written as the tree keeps them (Keys.ForTree).
+	Keys Keys
 }
 
 // RotationCA describes one CA taking part in a rotation.
@@ -180,7 +183,7 @@ func loadRotation(o RotateOptions) (*rotation, error) {
 		return nil, err
 	}
 	load := func(dir string) (*pki.CA, error) {
-		return loadCAFiles(filepath.Join(dir, caCertName), filepath.Join(dir, caKeyName), false)
+		return o.Keys.loadCAFiles(filepath.Join(dir, caCertName), filepath.Join(dir, caKeyName), false)
 	}
 	if r.state != StateReissuing {
 		if _, err := os.Lstat(filepath.Join(o.CADir, caCertName)); errors.Is(err, fs.ErrNotExist) {
@@ -206,12 +209,13 @@ func loadRotation(o RotateOptions) (*rotation, error) {
 			}
 			return filepath.Join(o.CADir, name)
 		}
-		r.next, err = loadCAFiles(pick(caCertName), pick(caKeyName), false)
+		r.next, err = o.Keys.loadCAFiles(pick(caCertName), pick(caKeyName), false)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return r, nil
+	r.o.Keys, err = o.Keys.ForTree(o.tree(), filepath.Join(o.CADir, caKeyName))
+	return r, err
 }
 
 func exists(path string) bool { _, err := os.Lstat(path); return err == nil }
@@ -351,7 +355,7 @@ func RotateStart(o RotateOptions) (*RotateResult, error) {
 		batch := o.newStage()
 		defer func() { err = batch.finish(err) }()
 		if fresh {
-			if err := stageCADir(batch, filepath.Join(o.CADir, nextDir), r.next, nil); err != nil {
+			if err := stageCADir(batch, filepath.Join(o.CADir, nextDir), r.next, r.o.Keys, nil); err != nil {
 				return err
 			}
 		}
@@ -393,11 +397,15 @@ func nextCACommonName(org string, now time.Time, cur *pki.CA) string {
 // stageCADir stages ca (and extra files, name to content, 0600) into dir,
 // created 0700 if missing. The directory counts as holding a CA only once
 // the batch commits its cacert.pem (RotationState).
-func stageCADir(batch *stage, dir string, ca *pki.CA, extra map[string][]byte) error {
+func stageCADir(batch *stage, dir string, ca *pki.CA, keys Keys, extra map[string][]byte) error {
 	if err := fsutil.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	if err := batch.WriteFile(filepath.Join(dir, caKeyName), ca.Key.PEM, 0o600); err != nil {
+	keyFile, err := keys.file(ca.Key)
+	if err != nil {
+		return err
+	}
+	if err := batch.WriteFile(filepath.Join(dir, caKeyName), keyFile, 0o600); err != nil {
 		return err
 	}
 	if err := batch.WriteFile(filepath.Join(dir, caCertName), ca.CertPEM, 0o644); err != nil {
@@ -445,7 +453,7 @@ func RotateReissue(o RotateOptions) (*RotateResult, error) {
 	if len(lacking) > 0 {
 		return nil, inputErr("%s do not hold the next CA (written after rotate-ca start?): run rotate-ca start again to restore the bundle, deploy it, then reissue", strings.Join(lacking, ", "))
 	}
-	ro := RenewOptions{Layout: o.Layout, Root: o.Root, CADir: o.CADir, Top: o.Top, Days: o.Days, Now: o.Now, DryRun: o.DryRun}
+	ro := RenewOptions{Layout: o.Layout, Root: o.Root, CADir: o.CADir, Top: o.Top, Days: o.Days, Now: o.Now, DryRun: o.DryRun, Keys: r.o.Keys}
 	if r.state == StateStarted {
 		ro.All, ro.allReason = true, "new CA"
 	} else {
@@ -523,11 +531,15 @@ func (r *rotation) stageSwap(batch *stage) error {
 				extra[f.name] = data
 			}
 		}
-		if err := stageCADir(batch, filepath.Join(dir, previousDir), r.cur, extra); err != nil {
+		if err := stageCADir(batch, filepath.Join(dir, previousDir), r.cur, r.o.Keys, extra); err != nil {
 			return err
 		}
 	}
-	if err := batch.WriteFile(filepath.Join(dir, caKeyName), r.next.Key.PEM, 0o600); err != nil {
+	keyFile, err := r.o.Keys.file(r.next.Key)
+	if err != nil {
+		return err
+	}
+	if err := batch.WriteFile(filepath.Join(dir, caKeyName), keyFile, 0o600); err != nil {
 		return err
 	}
 	return batch.WriteFile(filepath.Join(dir, caCertName), r.next.CertPEM, 0o644)
@@ -565,7 +577,7 @@ func RotateFinish(o RotateOptions) (*RotateResult, error) {
 	if r.state != StateReissued {
 		return nil, wrongStep("finish", r.state)
 	}
-	leaves, err := scanLeaves(o.tree())
+	leaves, err := scanLeaves(o.tree(), r.o.Keys)
 	if err != nil {
 		return nil, err
 	}
@@ -708,7 +720,7 @@ func Status(o RotateOptions) (*RotationStatus, error) {
 		st.CACertFiles = append(st.CACertFiles, CAFileStatus{Path: p, Holds: holds})
 		st.CACertCounts[strings.Join(holds, "+")]++
 	}
-	leaves, err := scanLeaves(o.tree())
+	leaves, err := scanLeaves(o.tree(), r.o.Keys)
 	if err != nil {
 		return nil, err
 	}

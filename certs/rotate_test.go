@@ -201,7 +201,7 @@ func TestRotateInterruptedReissue(t *testing.T) {
 	next := loadTestCA(t, filepath.Join(o.CADir, "next"))
 	// What the CA directory's batch does, up to the crash.
 	batch := newStage("", o.CADir, "")
-	if err := stageCADir(batch, filepath.Join(o.CADir, "previous"), old, nil); err != nil {
+	if err := stageCADir(batch, filepath.Join(o.CADir, "previous"), old, Keys{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	for name, data := range map[string][]byte{"cakey.pem": next.Key.PEM, "cacert.pem": next.CertPEM} {

@@ -14,6 +14,8 @@ import (
 
 	"github.com/cloudflare/cfssl/csr"
 	"github.com/cloudflare/cfssl/helpers"
+
+	"github.com/libvirt-pki/libvirt-pki/internal/vault"
 )
 
 // KeyAlgo names a private key type and size.
@@ -88,7 +90,12 @@ func AlgoOf(pub crypto.PublicKey) KeyAlgo {
 // Key is a private key with its PEM encoding.
 type Key struct {
 	Signer crypto.Signer
-	PEM    []byte
+	PEM    []byte // the clear PEM, also for a key read from a vault file
+	// Vaulted says the key was read from an ansible-vault file
+	// (ParseKeyFile), as --encrypt-keys writes them.
+	Vaulted bool
+	// VaultID is that file's vault id ("" for a 1.1 header or a clear key).
+	VaultID string
 }
 
 // GenerateKey makes a new private key with cfssl and encodes it as PEM
@@ -129,6 +136,38 @@ func ParseKey(data []byte) (*Key, error) {
 		return nil, errors.New("Ed25519 keys are not supported by libvirt's GnuTLS setup")
 	}
 	return &Key{Signer: signer, PEM: data}, nil
+}
+
+// ParseKeyFile reads a private key file as every command reads one: a
+// PEM key (ParseKey), or a PEM key kept as an ansible-vault file
+// (--encrypt-keys), opened with ring (nil holds no password). Errors are
+// one line naming the file: a vaulted key without its password matches
+// vault.ErrNoPassword, a wrong password vault.ErrWrongPassword.
+func ParseKeyFile(name string, data []byte, ring *vault.Keyring) (*Key, error) {
+	if !vault.IsEncrypted(data) {
+		k, err := ParseKey(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		return k, nil
+	}
+	opened, err := ring.Open(name, data)
+	if err != nil {
+		return nil, err
+	}
+	k, err := ParseKey(opened.Plaintext)
+	if err != nil {
+		return nil, fmt.Errorf("%s: ansible-vault file: %w", name, err)
+	}
+	k.Vaulted, k.VaultID = true, opened.VaultID
+	return k, nil
+}
+
+// VaultFile returns the key as an ansible-vault file for ring's password
+// of vault id id ("" is the only password ring holds), as Ansible's copy
+// module decrypts on deploy.
+func (k *Key) VaultFile(ring *vault.Keyring, id string) ([]byte, error) {
+	return ring.Encrypt(k.PEM, id)
 }
 
 // KeyMatches reports whether key is the private half of cert.

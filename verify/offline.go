@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/libvirt-pki/libvirt-pki/credential"
+	"github.com/libvirt-pki/libvirt-pki/errs"
 	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
+	"github.com/libvirt-pki/libvirt-pki/internal/vault"
 	"github.com/libvirt-pki/libvirt-pki/layout"
 	"github.com/libvirt-pki/libvirt-pki/pki"
 	"github.com/libvirt-pki/libvirt-pki/verify/live"
@@ -42,6 +44,10 @@ type Options struct {
 	// the proxy kinds (credential.Proxy). Without hosts, a directory
 	// holding a proxy kind's certificate is a proxy host's.
 	ProxyHosts []layout.Host
+	// Vault opens private keys kept as ansible-vault files
+	// (--encrypt-keys); nil holds no password, and a vaulted key is then
+	// bad input.
+	Vault *vault.Keyring
 }
 
 // tree is the layout on disk the options name.
@@ -133,6 +139,9 @@ func Offline(o Options) (*Report, error) {
 	}
 	for _, h := range hosts {
 		rep.Hosts = append(rep.Hosts, c.checkHost(h))
+		if c.fatal != nil {
+			return nil, c.fatal
+		}
 	}
 	if o.SASL != nil {
 		c.checkSASL(rep, hosts)
@@ -180,6 +189,7 @@ type checker struct {
 	files    map[string]*parsedFile // by path: each file is read once
 	reported map[string]bool        // shared files whose own findings are out
 	shared   []Finding
+	fatal    error // a vaulted key without its password: no report
 }
 
 // parsedFile is one file read and judged on its own (without any host).
@@ -392,10 +402,13 @@ func (c *checker) parse(path string, role layout.Role) *parsedFile {
 	}
 	c.perms.check(path, role, pf.mode, func(sev Severity, code Code, msg string) { add(sev, code, "%s", msg) })
 	if role.IsKey() {
-		key, err := pki.ParseKey(data)
+		key, err := pki.ParseKeyFile(path, data, c.o.Vault)
+		if errors.Is(err, vault.ErrNoPassword) || errors.Is(err, vault.ErrWrongPassword) {
+			c.fatal = errs.WrapInput(err)
+		}
 		if err != nil {
 			pf.err = err
-			add(Error, CodeUnreadable, "%s: %v", path, err)
+			add(Error, CodeUnreadable, "%v", err)
 			return pf
 		}
 		pf.key = key
@@ -434,7 +447,7 @@ func (c *checker) fileName(p string) string {
 func readTreeFile(path string, role layout.Role) ([]byte, error) {
 	limit := int64(fsutil.LimitCert)
 	if role.IsKey() {
-		limit = fsutil.LimitKey
+		limit = vault.EncryptedSize(fsutil.LimitKey)
 	}
 	data, err := fsutil.ReadFile(path, limit)
 	var bad *fsutil.BadFileError
