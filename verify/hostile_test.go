@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
+	"github.com/libvirt-pki/libvirt-pki/internal/vault"
 	"github.com/libvirt-pki/libvirt-pki/layout"
 )
 
@@ -79,7 +81,8 @@ func TestOfflineSpecialFiles(t *testing.T) {
 	replace(t, crl, "fifo", 0)
 	replace(t, auth, "fifo", 0)
 	replace(t, f.path("h1/servercert.pem"), "zero-link", 0)
-	replace(t, f.path("h1/serverkey.pem"), "sparse", fsutil.LimitKey+1)
+	keyLimit := vault.EncryptedSize(fsutil.LimitKey) // a key may be vaulted
+	replace(t, f.path("h1/serverkey.pem"), "sparse", keyLimit+1)
 	replace(t, f.path("h1/passwd.db"), "zero-link", 0)
 	pwFile := filepath.Join(f.dir, "passwords.yml")
 	if err := os.WriteFile(pwFile, []byte("libvirt_sasl_password: secret\n"), 0o600); err != nil {
@@ -97,7 +100,7 @@ func TestOfflineSpecialFiles(t *testing.T) {
 	for _, want := range []string{
 		ca + ": not a regular file (a FIFO)",
 		f.path("h1/servercert.pem") + ": is a symlink",
-		f.path("h1/serverkey.pem") + ": larger than 65536 bytes",
+		f.path("h1/serverkey.pem") + fmt.Sprintf(": larger than %d bytes", keyLimit),
 		auth + ": not a regular file (a FIFO)",
 		f.path("h1/passwd.db") + ": is a symlink",
 	} {
