@@ -55,7 +55,7 @@ func (p *Plan) apply(progress func(done, total int)) (err error) {
 	if err := p.stageBundles(batch); err != nil {
 		return err
 	}
-	is := &issuer{ca: p.CA.ca, tree: p.tree, batch: batch, days: o.Days}
+	is := &issuer{ca: p.CA.ca, tree: p.tree, batch: batch, keys: o.Keys, days: o.Days}
 	return is.issueAll(p.Leaves, o.Workers, progress)
 }
 
