@@ -97,10 +97,7 @@ func (k Keys) ForTree(tree layout.Tree, caKey string) (Keys, error) {
 		}
 	}
 	if found == "" && !k.Encrypt {
-		var err error
-		if found, id, err = firstVaultedLeafKey(tree); err != nil {
-			return k, err
-		}
+		found, id = firstVaultedLeafKey(tree)
 	}
 	if found == "" {
 		return k, k.Check()
@@ -117,13 +114,10 @@ func (k Keys) ForTree(tree layout.Tree, caKey string) (Keys, error) {
 
 // firstVaultedLeafKey looks at the first leaf key of tree: its path and
 // vault id when it is vaulted, "" when it is clear or there is none.
-func firstVaultedLeafKey(tree layout.Tree) (path, id string, err error) {
+func firstVaultedLeafKey(tree layout.Tree) (path, id string) {
 	units, err := tree.Units()
 	if err != nil {
-		if isNotExist(err) {
-			return "", "", nil
-		}
-		return "", "", treeErr(err)
+		return "", "" // the command's own walk says what is wrong
 	}
 	for _, u := range units {
 		for _, kind := range credential.Leaves(tree.Layout) {
@@ -132,12 +126,12 @@ func firstVaultedLeafKey(tree layout.Tree) (path, id string, err error) {
 				continue
 			}
 			if v, vid := vaultedFile(p); v {
-				return p, vid, nil
+				return p, vid
 			}
-			return "", "", nil
+			return "", ""
 		}
 	}
-	return "", "", nil
+	return "", ""
 }
 
 // vaultedFile says whether the key file at path is a vault file, and its

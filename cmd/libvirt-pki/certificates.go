@@ -35,6 +35,7 @@ type CertificatesOptions struct {
 	Output         string
 	Verbose        bool
 	PrintDNList    bool
+	EncryptKeys    bool
 
 	kolla kollaSettings // globals.yml, for the kolla layout
 }
@@ -99,6 +100,7 @@ Defaults: ECDSA P-256 keys, leaves valid 730 days, the CA 3650 days.`,
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the plan and write nothing")
 	fl.StringVarP(&opts.Output, "output", "o", "text", "output format: text or json")
 	fl.BoolVarP(&opts.Verbose, "verbose", "v", false, "list unchanged certificates too")
+	fl.BoolVar(&opts.EncryptKeys, "encrypt-keys", false, "write private keys (and the CA key) as ansible-vault files with the --vault-password-file/--vault-id password; Kolla's copy tasks decrypt them on deploy. A vaulted tree stays vaulted")
 	fl.BoolVar(&opts.PrintDNList, "print-dn-list", false, "after the run, print only libvirtd.conf's tls_allowed_dn_list for the issued client certificates")
 	return cmd
 }
@@ -121,6 +123,10 @@ func runCertificates(opts *CertificatesOptions) error {
 	plan, err := certs.MakePlan(o)
 	if err != nil {
 		return err
+	}
+	if plan.Opts.Bundle && plan.Opts.Keys.Encrypt {
+		// tar unpacks a vault file as it is: libvirtd could not read it.
+		return usageErrorf("--bundle: the keys are ansible-vault encrypted, and tar -xpf would put them on the host encrypted; deploy the host directory with Ansible's copy module (it decrypts them), or make the tree without --encrypt-keys")
 	}
 	notes := opts.IO.Out
 	if opts.Output == "json" || opts.PrintDNList {
@@ -193,6 +199,9 @@ func (opts *CertificatesOptions) engineOptions() (certs.Options, error) {
 		return o, err
 	}
 	o.Bundle = opts.Bundle
+	if o.Keys, err = keysOf(opts.vault, opts.EncryptKeys); err != nil {
+		return o, err
+	}
 	o.Top, err = opts.top(l)
 	return o, err
 }

@@ -84,6 +84,9 @@ func runRenew(opts *RenewOptions) error {
 		Layout: l, CACertFile: opts.CACert, CAKeyFile: opts.CAKey, RenewBefore: opts.RenewBefore,
 		All: opts.All, RotateKeys: opts.RotateKeys, Days: opts.Days, DryRun: opts.DryRun,
 	}
+	if o.Keys, err = keysOf(opts.vault, false); err != nil {
+		return err
+	}
 	var unlock func()
 	if o.Root, o.CADir, o.Top, unlock, err = opts.tree(opts.IO, l, !opts.DryRun); err != nil {
 		return err

@@ -68,6 +68,9 @@ func runRevoke(opts *RevokeOptions) error {
 		}
 	}
 	o := certs.RevokeOptions{Layout: l, Hosts: opts.Hosts, Serials: opts.Serials, CRLDays: opts.CRLDays, DryRun: opts.DryRun, CACertFile: opts.CACert, CAKeyFile: opts.CAKey}
+	if o.Keys, err = keysOf(opts.vault, false); err != nil {
+		return err
+	}
 	var unlock func()
 	if o.Root, o.CADir, o.Top, unlock, err = opts.tree(opts.IO, l, !opts.DryRun); err != nil {
 		return err

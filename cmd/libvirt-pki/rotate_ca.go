@@ -81,6 +81,7 @@ working during a rotation (it signs with whichever CA is current).`,
 			RunE: func(c *cobra.Command, _ []string) error {
 				opts.Step = step
 				opts.flags = c.Flags()
+				opts.vault = vaultFlagsOf(c.Flags()) // each step has its own flags
 				if runF != nil {
 					return runF(opts)
 				}
@@ -132,6 +133,9 @@ func runRotateCA(opts *RotateCAOptions) error {
 	}
 	if opts.Step == "start" && opts.CADays <= 0 || opts.Step == "reissue" && opts.Days <= 0 {
 		return usageErrorf("--days and --ca-days must be positive")
+	}
+	if o.Keys, err = keysOf(opts.vault, false); err != nil {
+		return err
 	}
 	var unlock func()
 	if o.Root, o.CADir, o.Top, unlock, err = opts.tree(opts.IO, l, opts.Step != "status" && !opts.DryRun); err != nil {

@@ -134,6 +134,9 @@ func runVerify(opts *VerifyOptions) error {
 	}
 	vo := verify.Options{Layout: l, Root: root, Hosts: hosts, WarnDays: opts.WarnDays, Perms: opts.Perms, Sets: sets, ProxyHosts: proxies,
 		SASL: &verify.SASLOptions{PasswordsFile: passwords, Authname: opts.Authname}}
+	if vo.Vault, err = opts.vault.keyring(); err != nil {
+		return err
+	}
 	rep, err := verify.Offline(vo)
 	if err != nil {
 		return usageError{err}
