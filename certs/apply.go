@@ -39,6 +39,9 @@ func (p *Plan) apply(progress func(done, total int)) (err error) {
 	if err := p.stageCA(batch); err != nil {
 		return err
 	}
+	if err := p.CA.stageRecord(batch, o.CADir); err != nil {
+		return err
+	}
 	bundle := pki.EncodeCertsPEM(p.CA.ca.Bundle()...)
 	for _, f := range p.CAFiles {
 		if f.Action == Unchanged {

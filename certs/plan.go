@@ -42,6 +42,14 @@ type Options struct {
 	// CACertFile and CAKeyFile name an existing CA (or intermediate) to
 	// sign with instead of CADir.
 	CACertFile, CAKeyFile string
+	// Remote signs through a cfssl signer that keeps the CA key (CA
+	// source "remote", remote.go).
+	Remote *Remote
+	// CSROnly writes keys, CSRs and a manifest for an external CA
+	// (csr.go); ImportDir installs what it signed (import.go). Both take
+	// that CA's certificate alone as CACertFile.
+	CSROnly   bool
+	ImportDir string
 
 	Hosts []layout.Host
 	// ProxyHosts are the console proxy hosts (nova-novncproxy): they get
@@ -82,7 +90,7 @@ const (
 
 // CAPlan says where the CA comes from.
 type CAPlan struct {
-	Source   string // "new", "existing" (CADir) or "external" (--ca-cert)
+	Source   string // "new", "existing" (CADir), "external" (--ca-cert) or "remote" (--remote-signer)
 	CertPath string
 	KeyPath  string // "" for an external CA's key we never copy
 	Subject  string
@@ -208,6 +216,9 @@ func checkOutputDir(dir string) error {
 }
 
 func (p *Plan) planCA() error {
+	if offHost, err := p.planOffHostCA(); offHost || err != nil {
+		return err
+	}
 	o := p.Opts
 	if (o.CACertFile == "") != (o.CAKeyFile == "") {
 		return inputErr("--ca-cert and --ca-key go together")
@@ -230,12 +241,10 @@ func (p *Plan) planCA() error {
 				return err
 			}
 			p.CA = CAPlan{Source: "existing", CertPath: certPath, KeyPath: keyPath, ca: ca}
-		case certErr == nil || keyErr == nil:
-			missing := keyPath
-			if keyErr == nil {
-				missing = certPath
-			}
-			return inputErr("%s is missing but its partner exists in %s: restore it, or move the directory away to start a new CA", missing, o.CADir)
+		case certErr == nil:
+			return inputErr("%s is missing but %s exists: a remote signer's CA (give --remote-signer, docs/remote-signing.md), or a lost key: restore it, or move the directory away to start a new CA", keyPath, certPath)
+		case keyErr == nil:
+			return inputErr("%s is missing but its partner exists in %s: restore it, or move the directory away to start a new CA", certPath, o.CADir)
 		default:
 			if err := checkOutputDir(o.CADir); err != nil {
 				return err

@@ -27,6 +27,8 @@ type RenewOptions struct {
 	Top    string // as Options.Top
 	// CACertFile and CAKeyFile name an external CA, as in Options.
 	CACertFile, CAKeyFile string
+	// Remote signs through a cfssl signer, as in Options.
+	Remote *Remote
 
 	RenewBefore time.Duration // renew leaves expiring within this
 	All         bool          // renew every leaf, whatever its dates
@@ -70,7 +72,7 @@ type RenewResult struct {
 // RotateKeys, its key. It signs with the current CA (CADir or an external
 // one) and never writes the CA or any cacert.pem.
 func Renew(o RenewOptions) (*RenewResult, error) {
-	p := &Plan{Opts: Options{Layout: o.Layout, Root: o.Root, CADir: o.CADir, CACertFile: o.CACertFile, CAKeyFile: o.CAKeyFile, Keys: o.Keys}}
+	p := &Plan{Opts: Options{Layout: o.Layout, Root: o.Root, CADir: o.CADir, CACertFile: o.CACertFile, CAKeyFile: o.CAKeyFile, Remote: o.Remote, Keys: o.Keys}}
 	if err := p.planCA(); err != nil {
 		return nil, err
 	}
@@ -81,6 +83,7 @@ func Renew(o RenewOptions) (*RenewResult, error) {
 	if p.CA.created {
 		return nil, inputErr("no CA in %s: run certificates first", o.CADir)
 	}
+	o.Workers = o.Remote.workers(o.Workers)
 	if o.Now.IsZero() {
 		o.Now = time.Now()
 	}

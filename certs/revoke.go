@@ -67,6 +67,8 @@ type RevokeOptions struct {
 	Now                   time.Time
 	DryRun                bool
 	Keys                  Keys // reads the CA key (clear or vaulted)
+	// Remote is set when the CA key is on a remote signer: refused.
+	Remote *Remote
 }
 
 // RevokeResult says what was revoked and where the CRL went.
@@ -89,6 +91,9 @@ func Revoke(o RevokeOptions) (*RevokeResult, error) {
 	}
 	if o.CRLDays <= 0 {
 		return nil, inputErr("--crl-days must be positive")
+	}
+	if err := refuseRemoteRevoke(o); err != nil {
+		return nil, err
 	}
 	p := &Plan{Opts: Options{Layout: o.Layout, Root: o.Root, CADir: o.CADir, CACertFile: o.CACertFile, CAKeyFile: o.CAKeyFile, Keys: o.Keys}}
 	if err := p.planCA(); err != nil {

@@ -69,6 +69,9 @@ type RotateOptions struct {
 	Top    string // as Options.Top
 	// CACertFile is set when the user named an external CA: refused.
 	CACertFile string
+	// Remote is the signer of a remote next CA (start) or new CA
+	// (reissue); see remote.go.
+	Remote *Remote
 
 	Algo   pki.KeyAlgo // start: the next CA's key ("" = the current CA's)
 	Org    string      // start: the next CA's O ("" = the current CA's)
@@ -182,9 +185,7 @@ func loadRotation(o RotateOptions) (*rotation, error) {
 	if r.state, err = RotationState(o.CADir); err != nil {
 		return nil, err
 	}
-	load := func(dir string) (*pki.CA, error) {
-		return o.Keys.loadCAFiles(filepath.Join(dir, caCertName), filepath.Join(dir, caKeyName), false)
-	}
+	load := o.Keys.loadCADirCA // a remote CA is its cacert.pem alone
 	if r.state != StateReissuing {
 		if _, err := os.Lstat(filepath.Join(o.CADir, caCertName)); errors.Is(err, fs.ErrNotExist) {
 			return nil, inputErr("no CA in %s: rotate-ca rotates the CA that certificates made there (run certificates first, or give --ca-dir)", o.CADir)
@@ -202,14 +203,7 @@ func loadRotation(o RotateOptions) (*rotation, error) {
 		if r.prev, err = load(filepath.Join(o.CADir, previousDir)); err != nil {
 			return nil, err
 		}
-		// Each of the pair is in next/ until reissue moved it.
-		pick := func(name string) string {
-			if p := filepath.Join(o.CADir, nextDir, name); exists(p) {
-				return p
-			}
-			return filepath.Join(o.CADir, name)
-		}
-		r.next, err = o.Keys.loadCAFiles(pick(caCertName), pick(caKeyName), false)
+		r.next, err = o.Keys.loadResumingNext(o.CADir)
 	}
 	if err != nil {
 		return nil, err
@@ -229,7 +223,7 @@ func (r *rotation) cas() []RotationCA {
 		}
 		out = append(out, RotationCA{
 			Role: role, Subject: ca.Cert.Subject.String(), Serial: pki.SerialHex(ca.Cert),
-			KeyAlgo: string(pki.AlgoOf(ca.Key.Signer.Public())), NotAfter: ca.Cert.NotAfter, Dir: dir, ca: ca,
+			KeyAlgo: string(pki.AlgoOf(ca.Cert.PublicKey)), NotAfter: ca.Cert.NotAfter, Dir: dir, ca: ca,
 		})
 	}
 	add("current", r.o.CADir, r.cur)
@@ -316,10 +310,14 @@ func RotateStart(o RotateOptions) (*RotateResult, error) {
 		return nil, wrongStep("start", r.state)
 	}
 	fresh := r.state == StateNone
-	if fresh {
+	if o.Remote != nil {
+		if r.next, err = r.nextFromSigner(); err != nil {
+			return nil, err
+		}
+	} else if fresh {
 		algo := o.Algo
 		if algo == "" {
-			if algo = pki.AlgoOf(r.cur.Key.Signer.Public()); algo == "" {
+			if algo = pki.AlgoOf(r.cur.Cert.PublicKey); algo == "" {
 				algo = pki.ECDSAP256
 			}
 		}
@@ -401,12 +399,14 @@ func stageCADir(batch *stage, dir string, ca *pki.CA, keys Keys, extra map[strin
 	if err := fsutil.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	keyFile, err := keys.file(ca.Key)
-	if err != nil {
-		return err
-	}
-	if err := batch.WriteFile(filepath.Join(dir, caKeyName), keyFile, 0o600); err != nil {
-		return err
+	if ca.Key != nil { // a remote CA keeps its key on the signer
+		keyFile, err := keys.file(ca.Key)
+		if err != nil {
+			return err
+		}
+		if err := batch.WriteFile(filepath.Join(dir, caKeyName), keyFile, 0o600); err != nil {
+			return err
+		}
 	}
 	if err := batch.WriteFile(filepath.Join(dir, caCertName), ca.CertPEM, 0o644); err != nil {
 		return err
@@ -439,6 +439,10 @@ func RotateReissue(o RotateOptions) (*RotateResult, error) {
 	default:
 		return nil, wrongStep("reissue", r.state)
 	}
+	signer, err := o.signingCA(newCA)
+	if err != nil {
+		return nil, err
+	}
 	// Leaves from the new CA are only safe where the peers trust it.
 	paths, err := caFilesOf(o.tree())
 	if err != nil {
@@ -453,7 +457,7 @@ func RotateReissue(o RotateOptions) (*RotateResult, error) {
 	if len(lacking) > 0 {
 		return nil, inputErr("%s do not hold the next CA (written after rotate-ca start?): run rotate-ca start again to restore the bundle, deploy it, then reissue", strings.Join(lacking, ", "))
 	}
-	ro := RenewOptions{Layout: o.Layout, Root: o.Root, CADir: o.CADir, Top: o.Top, Days: o.Days, Now: o.Now, DryRun: o.DryRun, Keys: r.o.Keys}
+	ro := RenewOptions{Layout: o.Layout, Root: o.Root, CADir: o.CADir, Top: o.Top, Days: o.Days, Now: o.Now, DryRun: o.DryRun, Keys: r.o.Keys, Workers: o.Remote.workers(0)}
 	if r.state == StateStarted {
 		ro.All, ro.allReason = true, "new CA"
 	} else {
@@ -464,7 +468,7 @@ func RotateReissue(o RotateOptions) (*RotateResult, error) {
 			return ""
 		}
 	}
-	leaves, err := planRenew(ro, newCA)
+	leaves, err := planRenew(ro, signer)
 	if err != nil {
 		return nil, err
 	}
@@ -488,7 +492,13 @@ func RotateReissue(o RotateOptions) (*RotateResult, error) {
 		r.cur, r.next, r.state = newCA, nil, StateReissued
 	}
 	res.CAs = r.cas()
-	if err := r.removeNext(); err != nil {
+	if newCA.Key == nil { // previous/ holds the previous CA's key, if any
+		err = dropLocalKey(o.CADir)
+	}
+	if err == nil {
+		err = r.removeNext()
+	}
+	if err != nil {
 		return nil, errs.AfterWrites(fmt.Errorf("%w (the new CA is in place: run rotate-ca reissue again to finish)", err), written)
 	}
 	return res, nil
@@ -535,12 +545,14 @@ func (r *rotation) stageSwap(batch *stage) error {
 			return err
 		}
 	}
-	keyFile, err := r.o.Keys.file(r.next.Key)
-	if err != nil {
-		return err
-	}
-	if err := batch.WriteFile(filepath.Join(dir, caKeyName), keyFile, 0o600); err != nil {
-		return err
+	if r.next.Key != nil { // a remote CA's key stays on the signer (dropLocalKey)
+		keyFile, err := r.o.Keys.file(r.next.Key)
+		if err != nil {
+			return err
+		}
+		if err := batch.WriteFile(filepath.Join(dir, caKeyName), keyFile, 0o600); err != nil {
+			return err
+		}
 	}
 	return batch.WriteFile(filepath.Join(dir, caCertName), r.next.CertPEM, 0o644)
 }

@@ -35,6 +35,8 @@ type CertificatesOptions struct {
 	Output         string
 	Verbose        bool
 	PrintDNList    bool
+	remote         remoteFlags
+	external       externalCAFlags
 	EncryptKeys    bool
 
 	kolla kollaSettings // globals.yml, for the kolla layout
@@ -71,6 +73,11 @@ where nothing Kolla distributes picks it up. Re-runs change only what must chang
 new hosts, changed names, certificates from another CA, or ones expiring within
 --renew-before. Without hosts, it makes an all-in-one set for this machine.
 
+A CA whose key is elsewhere: --remote-signer URL signs through a cfssl signer
+(multirootca, cfssl serve); for a CA without an API, --ca-cert CA.pem --csr-only writes
+keys, CSRs and csr-manifest.json, and --import DIR installs what it signed, each
+certificate checked first (docs/remote-signing.md).
+
 Defaults: ECDSA P-256 keys, leaves valid 730 days, the CA 3650 days.`,
 		Example: `  libvirt-pki certificates --config-dir /etc/kolla --hosts compute01,compute02 --domain example.org
   libvirt-pki certificates --host compute01=10.0.0.11,compute01.mgmt --dry-run
@@ -101,6 +108,8 @@ Defaults: ECDSA P-256 keys, leaves valid 730 days, the CA 3650 days.`,
 	fl.StringVarP(&opts.Output, "output", "o", "text", "output format: text or json")
 	fl.BoolVarP(&opts.Verbose, "verbose", "v", false, "list unchanged certificates too")
 	fl.BoolVar(&opts.EncryptKeys, "encrypt-keys", false, "write private keys (and the CA key) as ansible-vault files with the --vault-password-file/--vault-id password; Kolla's copy tasks decrypt them on deploy. A vaulted tree stays vaulted")
+	opts.remote.register(fl)
+	opts.external.register(fl)
 	fl.BoolVar(&opts.PrintDNList, "print-dn-list", false, "after the run, print only libvirtd.conf's tls_allowed_dn_list for the issued client certificates")
 	return cmd
 }
@@ -136,6 +145,9 @@ func runCertificates(opts *CertificatesOptions) error {
 	opts.kolla.report(notes, true, false)
 	for _, n := range plan.Notes {
 		fmt.Fprintln(notes, "note: "+n)
+	}
+	if opts.external.CSROnly && !opts.DryRun {
+		return writeCSRs(opts, plan)
 	}
 	if !opts.DryRun {
 		var bar *progressBar
@@ -199,6 +211,13 @@ func (opts *CertificatesOptions) engineOptions() (certs.Options, error) {
 		return o, err
 	}
 	o.Bundle = opts.Bundle
+	if o.Remote, err = opts.remote.remote(); err != nil {
+		return o, err
+	}
+	o.CSROnly, o.ImportDir = opts.external.CSROnly, opts.external.ImportDir
+	if o.CSROnly && (opts.Bundle || opts.PrintDNList) {
+		return o, usageErrorf("--csr-only writes keys and CSRs only: --bundle and --print-dn-list come with --import")
+	}
 	if o.Keys, err = keysOf(opts.vault, opts.EncryptKeys); err != nil {
 		return o, err
 	}
@@ -218,6 +237,8 @@ func writeCertificatesText(w io.Writer, plan *certs.Plan, opts *CertificatesOpti
 		fmt.Fprintf(w, "CA: %s %q, valid until %s\n", verb[certs.Create], ca.Subject, ca.NotAfter.Format("2006-01-02"))
 	case "existing":
 		fmt.Fprintf(w, "CA: using %q, valid until %s\n", ca.Subject, ca.NotAfter.Format("2006-01-02"))
+	case "remote":
+		fmt.Fprintf(w, "CA: signing through %s (%q), valid until %s; its certificate in %s\n", opts.remote.URL, ca.Subject, ca.NotAfter.Format("2006-01-02"), ca.CertPath)
 	default:
 		fmt.Fprintf(w, "CA: signing with %s (%q), valid until %s\n", ca.CertPath, ca.Subject, ca.NotAfter.Format("2006-01-02"))
 	}
@@ -358,4 +379,17 @@ func writeDNList(w io.Writer, plan *certs.Plan) error {
 	}
 	_, err = fmt.Fprintf(w, "tls_allowed_dn_list = [\"%s\"]\n", strings.Join(dns, `", "`))
 	return err
+}
+
+// writeCSRs runs --csr-only's writes and reports them.
+func writeCSRs(opts *CertificatesOptions, plan *certs.Plan) error {
+	res, err := plan.WriteCSRs()
+	if err != nil {
+		return err
+	}
+	if opts.Output == "json" {
+		return writeJSONTo(opts.IO.Out, res)
+	}
+	writeCSRText(opts.IO.Out, res)
+	return nil
 }

@@ -27,6 +27,7 @@ type RenewOptions struct {
 	DryRun      bool
 	Output      string
 	Verbose     bool
+	remote      remoteFlags
 }
 
 // NewCmdRenew parses flags and hands them to runF (runRenew by default).
@@ -63,6 +64,7 @@ A second run with the same flags changes nothing.`,
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "say what would be renewed and write nothing")
 	fl.StringVarP(&opts.Output, "output", "o", "text", "output format: text or json")
 	fl.BoolVarP(&opts.Verbose, "verbose", "v", false, "list certificates that are kept too")
+	opts.remote.register(fl)
 	return cmd
 }
 
@@ -85,6 +87,9 @@ func runRenew(opts *RenewOptions) error {
 		All: opts.All, RotateKeys: opts.RotateKeys, Days: opts.Days, DryRun: opts.DryRun,
 	}
 	if o.Keys, err = keysOf(opts.vault, false); err != nil {
+		return err
+	}
+	if o.Remote, err = opts.remote.remote(); err != nil {
 		return err
 	}
 	var unlock func()

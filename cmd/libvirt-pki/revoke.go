@@ -18,6 +18,7 @@ type RevokeOptions struct {
 	CRLDays        int
 	DryRun         bool
 	Output         string
+	remoteURL      string
 }
 
 // NewCmdRevoke parses flags and hands them to runF (runRevoke by default).
@@ -51,6 +52,7 @@ The next certificates run re-issues a revoked host that is still listed.`,
 	fl.IntVar(&opts.CRLDays, "crl-days", 90, "the CRL's validity (next update), in days")
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "say what would be revoked and write nothing")
 	fl.StringVarP(&opts.Output, "output", "o", "text", "output format: text or json")
+	fl.StringVar(&opts.remoteURL, "remote-signer", "", "not supported: a cfssl signer signs no CRLs (revoke at the signer's CA)")
 	return cmd
 }
 
@@ -70,6 +72,9 @@ func runRevoke(opts *RevokeOptions) error {
 	o := certs.RevokeOptions{Layout: l, Hosts: opts.Hosts, Serials: opts.Serials, CRLDays: opts.CRLDays, DryRun: opts.DryRun, CACertFile: opts.CACert, CAKeyFile: opts.CAKey}
 	if o.Keys, err = keysOf(opts.vault, false); err != nil {
 		return err
+	}
+	if opts.remoteURL != "" {
+		o.Remote = &certs.Remote{}
 	}
 	var unlock func()
 	if o.Root, o.CADir, o.Top, unlock, err = opts.tree(opts.IO, l, !opts.DryRun); err != nil {

@@ -25,6 +25,7 @@ type RotateCAOptions struct {
 	CADays, Days int
 	DryRun       bool
 	Output       string
+	remote       remoteFlags
 }
 
 // rotateSteps are the subcommands, in the order they are run.
@@ -109,6 +110,9 @@ working during a rotation (it signs with whichever CA is current).`,
 		case "reissue":
 			fl.IntVar(&opts.Days, "days", pki.DefaultLeafDays, "validity of the re-issued certificates, in days")
 		}
+		if step == "start" || step == "reissue" {
+			opts.remote.register(fl) // the next CA is a signer's (docs/remote-signing.md)
+		}
 		cmd.AddCommand(sub)
 	}
 	return cmd
@@ -136,6 +140,12 @@ func runRotateCA(opts *RotateCAOptions) error {
 	}
 	if o.Keys, err = keysOf(opts.vault, false); err != nil {
 		return err
+	}
+	if o.Remote, err = opts.remote.remote(); err != nil {
+		return err
+	}
+	if o.Remote != nil && opts.Step == "start" && (opts.KeyAlgo != "" || opts.Org != "" || opts.flags.Changed("ca-days")) {
+		return usageErrorf("rotate-ca start --remote-signer: the signer's CA is the next CA; --key-algo, --org and --ca-days are for a CA libvirt-pki makes")
 	}
 	var unlock func()
 	if o.Root, o.CADir, o.Top, unlock, err = opts.tree(opts.IO, l, opts.Step != "status" && !opts.DryRun); err != nil {
