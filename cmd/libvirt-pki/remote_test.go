@@ -266,3 +266,41 @@ func TestRemoteRotation(t *testing.T) {
 		t.Error("after the rotations, cacert.pem is not B's CA alone")
 	}
 }
+
+// TestRemoteEverySet issues every set's leaves (a console proxy host
+// too) through the signer: each leaf is the signer's, each CA copy is
+// the signer's CA certificate.
+func TestRemoteEverySet(t *testing.T) {
+	s := cfssltest.Start(t, cfssltest.Options{})
+	out := filepath.Join(t.TempDir(), "pki")
+	mustCLI(t, append([]string{"certificates", "--layout", "libvirt", "--out", out, "--hosts", "c1,c2", "--proxy-host", "proxy1",
+		"--sets", "libvirt,qemu,vnc,spice,novncproxy"}, signerFlags(t, s, s.URL)...)...)
+	leaves, copies := 0, 0
+	err := filepath.WalkDir(out, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".pem") {
+			return err
+		}
+		data, _ := os.ReadFile(p)
+		certs, err := pki.ParseCertsPEM(data)
+		if err != nil {
+			return nil // a key
+		}
+		switch {
+		case certs[0].IsCA && !bytes.Equal(data, pki.EncodeCertsPEM(s.CA.Cert)):
+			t.Errorf("%s is not the signer's CA certificate", p)
+		case certs[0].IsCA:
+			copies++
+		case s.CA.Signed(certs[0]) != nil:
+			t.Errorf("%s is not signed by the signer", p)
+		default:
+			leaves++
+		}
+		return nil
+	})
+	// 2 x (libvirt and qemu server and client, vnc and spice server) and
+	// the proxy's client; 2 x 4 CA copies, the proxy's and the CA
+	// directory's record.
+	if err != nil || leaves != 13 || copies != 10 {
+		t.Errorf("%v: %d leaves, %d CA copies", err, leaves, copies)
+	}
+}
