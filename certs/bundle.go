@@ -9,7 +9,9 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/libvirt-pki/libvirt-pki/credential"
 	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
@@ -47,10 +49,11 @@ func unitClasses(kinds []credential.Kind) []credential.HostClass {
 	return out
 }
 
-// bundleContents returns the files of a host bundle whose hosts are of
-// classes, and the extra files (configuration lines, manifest) to write
-// with their contents.
-func bundleContents(l layout.Layout, sets []string, classes []credential.HostClass) (files []bundleFile, extra map[string][]byte) {
+// bundleContents returns the files of the host bundle at dir whose hosts
+// are of classes (with the SASL files `libvirt-pki sasl` put there), and
+// the extra files (configuration lines, manifest) to write with their
+// contents.
+func bundleContents(l layout.Layout, dir string, sets []string, classes []credential.HostClass) (files []bundleFile, extra map[string][]byte) {
 	extra = map[string][]byte{}
 	for _, class := range classes {
 		for _, k := range credential.Selected(l, sets, class) {
@@ -70,15 +73,33 @@ func bundleContents(l layout.Layout, sets []string, classes []credential.HostCla
 		extra[rel] = configText(l, sets, file, lines)
 		files = append(files, bundleFile{rel, 0o644, "root", "root"})
 	}
+	files = append(files, saslFilesIn(l, dir)...)
 	manifest := path.Join(l.BundleDir, ManifestFile)
 	files = append(files, bundleFile{manifest, 0o644, "root", "root"})
+	extra[manifest] = manifestText(files)
+	return files, extra
+}
+
+// saslFilesIn lists the SASL files of the layout (layout.Layout.SASL)
+// that the host bundle at dir holds.
+func saslFilesIn(l layout.Layout, dir string) []bundleFile {
+	var out []bundleFile
+	for _, spec := range l.SASL {
+		if fi, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(spec.Rel))); err == nil && fi.Mode().IsRegular() {
+			out = append(out, bundleFile{spec.Rel, spec.Mode, spec.OwnerName(), spec.GroupName()})
+		}
+	}
+	return out
+}
+
+// manifestText is MANIFEST.tsv for files.
+func manifestText(files []bundleFile) []byte {
 	var b strings.Builder
 	b.WriteString("# path\tmode\towner\tgroup (libvirt-pki host bundle; tar -xpf HOST.tar -C / sets them)\n")
 	for _, f := range files {
 		fmt.Fprintf(&b, "/%s\t%04o\t%s\t%s\n", f.rel, f.mode, f.owner, f.group)
 	}
-	extra[manifest] = []byte(b.String())
-	return files, extra
+	return []byte(b.String())
 }
 
 // configFiles lists the configuration files lines touch, in order.
@@ -117,8 +138,8 @@ func (p *Plan) stageBundles(batch *stage) error {
 		return nil
 	}
 	for _, u := range p.units {
-		_, extra := bundleContents(p.Opts.Layout, p.Opts.Sets, unitClasses(u.kinds))
 		for _, dir := range u.units {
+			_, extra := bundleContents(p.Opts.Layout, dir.Dir, p.Opts.Sets, unitClasses(u.kinds))
 			for _, rel := range slices.Sorted(maps.Keys(extra)) {
 				target := filepath.Join(dir.Dir, filepath.FromSlash(rel))
 				if err := batch.mkdirsIn(p.tree, target); err != nil {
@@ -141,9 +162,9 @@ func (p *Plan) writeTarballs() (err error) {
 	batch := newStage(o.Top, o.Root, o.CADir)
 	defer func() { err = batch.finish(err) }()
 	for _, u := range p.units {
-		files, _ := bundleContents(o.Layout, o.Sets, unitClasses(u.kinds))
 		for _, dir := range u.units {
-			data, err := tarball(dir.Dir, files)
+			files, _ := bundleContents(o.Layout, dir.Dir, o.Sets, unitClasses(u.kinds))
+			data, err := tarball(dir.Dir, files, nil)
 			if err != nil {
 				return err
 			}
@@ -156,23 +177,20 @@ func (p *Plan) writeTarballs() (err error) {
 	return nil
 }
 
-// tarball is a tar of files read below dir, each with its bundle mode,
-// owner and group by name (numeric ids 0) and its modification time.
-func tarball(dir string, files []bundleFile) ([]byte, error) {
+// tarball is a tar of files read below dir (or, for a path in staged,
+// the contents staged for it), each with its bundle mode, owner and group
+// by name (numeric ids 0) and its modification time.
+func tarball(dir string, files []bundleFile, staged map[string][]byte) ([]byte, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	for _, f := range files {
 		full := filepath.Join(dir, filepath.FromSlash(f.rel))
-		data, err := fsutil.ReadFile(full, fsutil.LimitConfig)
+		data, mtime, err := bundleFileData(full, staged)
 		if err != nil {
-			return nil, readErr(err)
-		}
-		fi, err := os.Lstat(full)
-		if err != nil {
-			return nil, readErr(err)
+			return nil, err
 		}
 		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: f.rel, Mode: int64(f.mode), Size: int64(len(data)),
-			Uname: f.owner, Gname: f.group, ModTime: fi.ModTime().Truncate(1e9), Format: tar.FormatUSTAR}
+			Uname: f.owner, Gname: f.group, ModTime: mtime.Truncate(1e9), Format: tar.FormatUSTAR}
 		if err := tw.WriteHeader(hdr); err != nil {
 			return nil, err
 		}
@@ -184,4 +202,100 @@ func tarball(dir string, files []bundleFile) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// UpdateBundleSASL brings the host bundles of hosts under root (a tree
+// of layout l, locked by the caller) up to date with the SASL files
+// `libvirt-pki sasl` wrote there: each MANIFEST.tsv keeps its other rows
+// and lists the SASL files with their modes and owners, and <host>.tar,
+// when it exists or tarball is set, is made again from the manifest. It
+// returns the files written, all committed as one journalled unit.
+func UpdateBundleSASL(l layout.Layout, root string, hosts []string, tarball bool) (written []string, err error) {
+	if l.BundleDir == "" {
+		return nil, nil
+	}
+	batch := newStage(root, root, "")
+	defer func() {
+		if err = batch.finish(err); err == nil {
+			written = batch.Written()
+		}
+	}()
+	for _, h := range hosts {
+		dir := filepath.Join(root, h)
+		manifest := filepath.Join(dir, filepath.FromSlash(path.Join(l.BundleDir, ManifestFile)))
+		files, err := manifestRows(manifest, l)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, saslFilesIn(l, dir)...)
+		files = append(files, bundleFile{path.Join(l.BundleDir, ManifestFile), 0o644, "root", "root"})
+		if err := fsutil.MkdirAll(filepath.Dir(manifest), 0o755); err != nil {
+			return nil, err
+		}
+		text := manifestText(files)
+		if err := stageIfChanged(batch, manifest, text, 0o644); err != nil {
+			return nil, err
+		}
+		if !tarball && !exists(dir+".tar") {
+			continue
+		}
+		if err := stageTarball(batch, dir, files, manifest, text); err != nil {
+			return nil, err
+		}
+	}
+	return nil, nil
+}
+
+// stageTarball stages <dir>.tar of files, with the manifest's new text
+// (staged, not yet on disk).
+func stageTarball(batch *stage, dir string, files []bundleFile, manifest string, text []byte) error {
+	data, err := tarball(dir, files, map[string][]byte{manifest: text})
+	if err != nil {
+		return err
+	}
+	return stageIfChanged(batch, dir+".tar", data, 0o600)
+}
+
+// manifestRows reads a bundle's MANIFEST.tsv, without its SASL files'
+// rows and its own: those are listed again from the disk.
+func manifestRows(manifest string, l layout.Layout) ([]bundleFile, error) {
+	data, err := readIfExists(manifest, fsutil.LimitConfig)
+	if err != nil {
+		return nil, err
+	}
+	var out []bundleFile
+	for i, line := range strings.Split(string(data), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Split(line, "\t")
+		mode, perr := strconv.ParseUint(f[min(1, len(f)-1)], 8, 32)
+		if len(f) != 4 || !strings.HasPrefix(f[0], "/") || perr != nil {
+			return nil, inputErr("%s:%d: not a manifest row (path, mode, owner, group)", manifest, i+1)
+		}
+		rel := strings.TrimPrefix(f[0], "/")
+		if _, sasl := l.SASLSpecAt(rel); sasl || path.Base(rel) == ManifestFile {
+			continue
+		}
+		out = append(out, bundleFile{rel, os.FileMode(mode), f[2], f[3]})
+	}
+	return out, nil
+}
+
+// bundleFileData is the contents and modification time of the bundle file
+// at full: the file's, or the contents staged for it when they differ
+// (with the time now).
+func bundleFileData(full string, staged map[string][]byte) ([]byte, time.Time, error) {
+	data, err := fsutil.ReadFile(full, fsutil.LimitConfig)
+	if want, ok := staged[full]; ok && (err != nil || !bytes.Equal(data, want)) {
+		return want, time.Now(), nil
+	}
+	if err != nil {
+		return nil, time.Time{}, readErr(err)
+	}
+	fi, err := os.Lstat(full)
+	if err != nil {
+		return nil, time.Time{}, readErr(err)
+	}
+	return data, fi.ModTime(), nil
 }

@@ -40,6 +40,17 @@ const (
 	ProxyClientKey  Role = "novncproxy-client-key"
 )
 
+// The files of libvirt's SASL login on a host whose libvirtd is not
+// Kolla's container (Kolla templates its own there): the sasldb, Cyrus's
+// configuration for libvirt, and the client credentials of root (virsh)
+// and of nova-compute.
+const (
+	SASLDB       Role = "sasldb"
+	SASLConf     Role = "sasl-conf"
+	AuthConfRoot Role = "auth-conf-root"
+	AuthConfNova Role = "auth-conf-nova"
+)
+
 // roleInfo says what each role's file is: a private key, a CA bundle.
 var roleInfo = map[Role]struct{ key, ca bool }{
 	CACert: {ca: true}, QemuCACert: {ca: true}, VNCCACert: {ca: true}, SpiceCACert: {ca: true}, ProxyCACert: {ca: true},
@@ -135,6 +146,31 @@ type Layout struct {
 	// CannotHold says, after "the LAYOUT layout cannot hold set X", what
 	// to do instead.
 	CannotHold string
+	// SASL places the SASL files (SASLDB, SASLConf, AuthConfRoot,
+	// AuthConfNova) in a host directory, for libvirtd on the host; a
+	// layout without them holds none (Kolla's container makes its own).
+	SASL []FileSpec
+}
+
+// SASLSpecAt returns the FileSpec of the SASL file at rel, a path in a
+// host directory.
+func (l Layout) SASLSpecAt(rel string) (FileSpec, bool) {
+	for _, f := range l.SASL {
+		if filepath.ToSlash(rel) == f.Rel {
+			return f, true
+		}
+	}
+	return FileSpec{}, false
+}
+
+// SASLSpec returns the layout's FileSpec for a SASL role, if it has one.
+func (l Layout) SASLSpec(role Role) (FileSpec, bool) {
+	for _, f := range l.SASL {
+		if f.Role == role {
+			return f, true
+		}
+	}
+	return FileSpec{}, false
 }
 
 // SharedUnit names a layout's shared directory in reports. Host names
@@ -211,6 +247,14 @@ var (
 		Perms:      "libvirt-system",
 		ExactModes: true,
 		BundleDir:  "etc/libvirt-pki",
+		// Where libvirtd, Cyrus and libvirt's clients look on a Debian
+		// host; the sasldb and auth.conf files hold the password.
+		SASL: []FileSpec{
+			{Role: SASLDB, Rel: "etc/libvirt/passwd.db", Mode: 0o600},
+			{Role: SASLConf, Rel: "etc/sasl2/libvirt.conf", Mode: 0o644},
+			{Role: AuthConfRoot, Rel: "root/.config/libvirt/auth.conf", Mode: 0o600},
+			{Role: AuthConfNova, Rel: "var/lib/nova/.config/libvirt/auth.conf", Mode: 0o600, Owner: "nova", Group: "nova"},
+		},
 	}
 	PKIPath = Layout{
 		Name: "pkipath",

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/libvirt-pki/libvirt-pki/errs"
@@ -15,7 +16,10 @@ import (
 
 // Options says which SASL files to write for a set of hosts.
 type Options struct {
-	// Root holds one directory per host (Kolla's nova-libvirt directory).
+	// Layout places the files in a host's directory (Layout.SASL): the
+	// libvirt layout's host bundle, for libvirtd on the host.
+	Layout layout.Layout
+	// Root holds one directory per host (the --out of the libvirt layout).
 	Root string
 	// TreeRoot is the top of the tree the run writes into (Kolla's config
 	// directory), which the caller has locked: Apply journals its one unit
@@ -23,10 +27,14 @@ type Options struct {
 	// Root must be TreeRoot or below it; "" means Root.
 	TreeRoot string
 	Hosts    []string
-	// Realm is every host's realm; "" gives each host its own name,
-	// lowercased, which is the realm libvirtd computes for itself when its
-	// host name is the inventory name.
-	Realm      string
+	// Realm is every host's one realm; "" gives each host the realms of
+	// Realms, or else its own name, lowercased.
+	Realm string
+	// Realms lists, by host, every realm libvirtd there may compute for
+	// itself (its host name or its canonical FQDN, lowercased: the
+	// inventory name, migration_hostname, the FQDN); the user is written
+	// in each (Cyrus ignores records of other realms).
+	Realms     map[string][]string
 	Authname   string
 	Password   string
 	Mechs      []string // any case (ParseMech)
@@ -47,9 +55,9 @@ type Plan struct {
 
 // HostPlan is what happens to one host's files.
 type HostPlan struct {
-	Host  string       `json:"host"`
-	Realm string       `json:"realm"`
-	Files []FileResult `json:"files"`
+	Host   string       `json:"host"`
+	Realms []string     `json:"realms"`
+	Files  []FileResult `json:"files"`
 }
 
 // NewPlan checks o and decides every host's files, reading what is there
@@ -64,20 +72,20 @@ func NewPlan(o Options) (*Plan, error) {
 	if err := CheckPassword(o.Password, "the password given"); err != nil {
 		return nil, err
 	}
+	if len(o.Layout.SASL) == 0 {
+		return nil, errs.Inputf("the %s layout holds no SASL files (Kolla's nova_libvirt container makes its own): use --layout libvirt for libvirtd on the hosts", cmp.Or(o.Layout.Name, "empty"))
+	}
 	p := &Plan{Authname: o.Authname, Mechs: mechs, Format: format, treeRoot: cmp.Or(o.TreeRoot, o.Root)}
 	for _, h := range o.Hosts {
 		if err := layout.ValidateName(h); err != nil {
 			return nil, errs.Inputf("host %q: %v", h, err)
 		}
-		realm := o.Realm
-		if realm == "" {
-			realm = strings.ToLower(h)
-		}
-		if err := CheckRealm(realm); err != nil {
-			return nil, fmt.Errorf("host %s: %w", h, err)
+		realms, err := o.realmsOf(h)
+		if err != nil {
+			return nil, err
 		}
 		ho := hostOptions{
-			Dir: filepath.Join(o.Root, h), Realm: realm, Authname: o.Authname, Password: o.Password,
+			Dir: filepath.Join(o.Root, h), Files: o.Layout.SASL, Realms: realms, Authname: o.Authname, Password: o.Password,
 			Mechs: p.Mechs, Format: p.Format, Iterations: o.Iterations,
 		}
 		if err := ho.checkTree(p.treeRoot); err != nil {
@@ -87,10 +95,33 @@ func NewPlan(o Options) (*Plan, error) {
 		if err != nil {
 			return nil, err
 		}
-		p.Hosts = append(p.Hosts, HostPlan{Host: h, Realm: realm, Files: files.results()})
+		p.Hosts = append(p.Hosts, HostPlan{Host: h, Realms: realms, Files: files.results()})
 		p.files = append(p.files, files)
 	}
 	return p, nil
+}
+
+// realmsOf is host h's realms: Realm as given, or else h and Realms[h],
+// lowercased; each checked.
+func (o Options) realmsOf(h string) ([]string, error) {
+	if o.Realm != "" {
+		if err := CheckRealm(o.Realm); err != nil {
+			return nil, fmt.Errorf("host %s: %w", h, err)
+		}
+		return []string{o.Realm}, nil
+	}
+	var out []string
+	for _, r := range append([]string{h}, o.Realms[h]...) {
+		r = strings.ToLower(r)
+		if slices.Contains(out, r) {
+			continue
+		}
+		if err := CheckRealm(r); err != nil {
+			return nil, fmt.Errorf("host %s: %w", h, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 // Check reports bad settings (authname, iterations, mechanisms, format)
@@ -155,11 +186,11 @@ func (p *Plan) Apply() (written []string, err error) {
 		if len(files) == 0 {
 			continue
 		}
-		if err := fsutil.MkdirAll(h.dir, 0o755); err != nil {
-			b.Abort()
-			return nil, err
-		}
 		for _, f := range files {
+			if err := fsutil.MkdirAll(filepath.Dir(f.res.Path), 0o755); err != nil {
+				b.Abort()
+				return nil, err
+			}
 			if err := b.WriteFile(f.res.Path, f.data, f.mode); err != nil {
 				b.Abort()
 				return nil, err

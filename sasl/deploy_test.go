@@ -9,10 +9,11 @@ import (
 	"testing"
 
 	"github.com/libvirt-pki/libvirt-pki/errs"
+	"github.com/libvirt-pki/libvirt-pki/layout"
 )
 
 func deployOptions(root string, hosts ...string) Options {
-	return Options{Root: root, Hosts: hosts, Authname: "nova", Password: "secret", Mechs: []string{"digest-md5"},
+	return Options{Layout: layout.Libvirt, Root: root, Hosts: hosts, Authname: "nova", Password: "secret", Mechs: []string{"digest-md5"},
 		Format: "bdb", Iterations: MinSCRAMIterations}
 }
 
@@ -48,14 +49,14 @@ func TestPlanDryRunThenApply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Changed() != 6 || p.Hosts[0].Realm != "h1" || p.Format != FormatBDB || p.Mechs[0] != MechDigestMD5 {
+	if p.Changed() != 8 || p.Hosts[0].Realms[0] != "h1" || p.Format != FormatBDB || p.Mechs[0] != MechDigestMD5 {
 		t.Errorf("plan: %+v", p)
 	}
 	if _, err := os.Stat(filepath.Join(root, "H1")); !errors.Is(err, os.ErrNotExist) {
 		t.Error("planning wrote")
 	}
 	written, err := p.Apply()
-	if err != nil || len(written) != 6 {
+	if err != nil || len(written) != 8 {
 		t.Fatalf("Apply: %q %v", written, err)
 	}
 	if p, err = NewPlan(deployOptions(root, "H1", "h2")); err != nil || p.Changed() != 0 {
@@ -85,7 +86,7 @@ func longDir(t *testing.T, n int) string {
 // failure that no check before the first write can foresee.
 var (
 	longHost     = strings.Repeat("a", 63) + "." + strings.Repeat("b", 63) + "." + strings.Repeat("c", 63)
-	longHostRoot = 4090 - len("/passwd.db") - len("/") - len(longHost)
+	longHostRoot = 4090 - len("/var/lib/nova/.config/libvirt/auth.conf") - len("/") - len(longHost)
 )
 
 // A failure while staging (before the first rename) writes nothing: the
@@ -105,7 +106,7 @@ func TestApplyStagingFailureWritesNothing(t *testing.T) {
 	if !errors.Is(err, syscall.ENAMETOOLONG) {
 		t.Errorf("failed for another reason than the long name: %v", err)
 	}
-	for _, f := range []string{DBFile, SASLConfFile, AuthConfFile} {
+	for _, f := range []string{tDB, tConf, tAuth} {
 		if _, err := os.Lstat(filepath.Join(root, "h1", f)); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("h1/%s: %v, want it not written", f, err)
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/libvirt-pki/libvirt-pki/errs"
 	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
+	"github.com/libvirt-pki/libvirt-pki/layout"
 )
 
 // The files written per host, and their modes: passwd.db holds the
@@ -28,8 +29,11 @@ const (
 
 // hostOptions says what SASL files to write for one host.
 type hostOptions struct {
-	Dir        string // the host's directory (created if missing)
-	Realm      string // must equal libvirtd's own host name, lowercased
+	Dir   string // the host's directory (created if missing)
+	Files []layout.FileSpec
+	// Realms are every realm libvirtd on the host may compute (its host
+	// name, lowercased, or the canonical FQDN): the user is in each.
+	Realms     []string
 	Authname   string
 	Password   string
 	Mechs      []string // canonical names (ParseMech); a SCRAM secret is written when SCRAM-SHA-256 is one
@@ -68,17 +72,29 @@ func planHost(o hostOptions) (hostFiles, error) {
 	if len(o.Mechs) == 0 {
 		return hostFiles{}, errs.Inputf("no SASL mechanism")
 	}
-	db, dbRes, err := planDB(filepath.Join(o.Dir, DBFile), o)
-	if err != nil {
-		return hostFiles{}, err
+	h := hostFiles{dir: o.Dir}
+	dbPath := KollaSASLDBPath
+	for _, spec := range o.Files {
+		if spec.Role == layout.SASLDB {
+			dbPath = "/" + spec.Rel
+		}
 	}
-	h := hostFiles{dir: o.Dir, files: []plannedFile{
-		{res: dbRes, data: db, mode: 0o600},
-		{res: FileResult{Path: filepath.Join(o.Dir, SASLConfFile)}, data: SASLConf(o.Mechs, KollaSASLDBPath), mode: 0o644},
-		{res: FileResult{Path: filepath.Join(o.Dir, AuthConfFile)}, data: AuthConf(o.Authname, o.Password), mode: 0o600},
-	}}
-	for i := 1; i < len(h.files); i++ {
-		f := &h.files[i]
+	for _, spec := range o.Files {
+		f := plannedFile{res: FileResult{Path: filepath.Join(o.Dir, filepath.FromSlash(spec.Rel))}, mode: spec.Mode}
+		switch spec.Role {
+		case layout.SASLDB:
+			db, dbRes, err := planDB(f.res.Path, o)
+			if err != nil {
+				return hostFiles{}, err
+			}
+			f.data, f.res = db, dbRes
+			h.files = append(h.files, f)
+			continue
+		case layout.SASLConf:
+			f.data = SASLConf(o.Mechs, dbPath)
+		default: // the auth.conf files
+			f.data = AuthConf(o.Authname, o.Password)
+		}
 		old, err := fsutil.ReadFileIfExists(f.res.Path, fsutil.LimitConfig)
 		switch {
 		case err != nil:
@@ -90,6 +106,7 @@ func planHost(o hostOptions) (hostFiles, error) {
 		default:
 			f.res.Action, f.res.Reason = "update", "contents differ"
 		}
+		h.files = append(h.files, f)
 	}
 	for i := range h.files {
 		f := &h.files[i]
@@ -109,11 +126,11 @@ func planHost(o hostOptions) (hostFiles, error) {
 // before the first write keeps "nothing written" true. NewPlan calls it
 // before planHost reads anything.
 func (o hostOptions) checkTree(treeRoot string) error {
-	if err := checkWritable(o.Dir); err != nil {
+	if err := checkWritable(o.Dir, o.Files); err != nil {
 		return err
 	}
-	for _, name := range []string{DBFile, SASLConfFile, AuthConfFile} {
-		if err := fsutil.CheckNoSymlinks(treeRoot, filepath.Join(o.Dir, name)); err != nil {
+	for _, spec := range o.Files {
+		if err := fsutil.CheckNoSymlinks(treeRoot, filepath.Join(o.Dir, filepath.FromSlash(spec.Rel))); err != nil {
 			return errs.WrapInput(err)
 		}
 	}
@@ -123,7 +140,7 @@ func (o hostOptions) checkTree(treeRoot string) error {
 // checkWritable refuses, before anything is written, what the writes
 // would refuse: a host directory that is a symlink or no directory, and a
 // file in it that is a symlink or not a regular file.
-func checkWritable(dir string) error {
+func checkWritable(dir string, files []layout.FileSpec) error {
 	fi, err := os.Lstat(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -135,8 +152,8 @@ func checkWritable(dir string) error {
 	case !fi.IsDir():
 		return errs.Inputf("%s: exists and is not a directory", dir)
 	}
-	for _, name := range []string{DBFile, SASLConfFile, AuthConfFile} {
-		p := filepath.Join(dir, name)
+	for _, spec := range files {
+		p := filepath.Join(dir, filepath.FromSlash(spec.Rel))
 		fi, err := os.Lstat(p)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
@@ -192,19 +209,19 @@ func planDB(path string, o hostOptions) ([]byte, FileResult, error) {
 		}
 		// This tool owns the authname: its entries in other realms are
 		// leftovers of an earlier realm and go. Other users stay.
-		var mine []Record
+		mine := map[string][]Record{}
 		stale := map[string]bool{}
 		for _, r := range records {
 			switch {
 			case r.AuthID != o.Authname:
 				others = append(others, r)
-			case r.Realm == o.Realm:
-				mine = append(mine, r)
+			case slices.Contains(o.Realms, r.Realm):
+				mine[r.Realm] = append(mine[r.Realm], r)
 			default:
 				stale[r.AuthID+"@"+r.Realm] = true
 			}
 		}
-		reason, err := userDiffers(mine, o)
+		reason, err := realmsDiffer(mine, o)
 		if len(stale) > 0 {
 			removing := "removing " + strings.Join(slices.Sorted(maps.Keys(stale)), ", ")
 			reason = strings.TrimPrefix(reason+"; "+removing, "; ")
@@ -225,16 +242,31 @@ func planDB(path string, o hostOptions) ([]byte, FileResult, error) {
 			return nil, res, err
 		}
 	}
-	db, err := EncodeDB(o.Format, append(others, UserRecords(o.Authname, o.Realm, o.Password, secret)...))
+	recs := others
+	for _, realm := range o.Realms {
+		recs = append(recs, UserRecords(o.Authname, realm, o.Password, secret)...)
+	}
+	db, err := EncodeDB(o.Format, recs)
 	if err != nil {
 		return nil, res, fmt.Errorf("%s: %v", path, err)
 	}
 	return db, res, nil
 }
 
-// userDiffers says why the user's existing records are not what o wants,
-// or "" when they are.
-func userDiffers(mine []Record, o hostOptions) (string, error) {
+// realmsDiffer says why the user's existing records, by realm, are not
+// what o wants, or "" when they are.
+func realmsDiffer(mine map[string][]Record, o hostOptions) (string, error) {
+	for _, realm := range o.Realms {
+		if reason, err := userDiffers(mine[realm], realm, o); reason != "" || err != nil {
+			return reason, err
+		}
+	}
+	return "", nil
+}
+
+// userDiffers says why the user's existing records in realm are not what
+// o wants, or "" when they are.
+func userDiffers(mine []Record, realm string, o hostOptions) (string, error) {
 	var userPW, authPW []byte
 	for _, r := range mine {
 		switch r.Property {
@@ -248,7 +280,7 @@ func userDiffers(mine []Record, o hostOptions) (string, error) {
 	}
 	switch {
 	case userPW == nil:
-		return "user " + o.Authname + "@" + o.Realm + " missing", nil
+		return "user " + o.Authname + "@" + realm + " missing", nil
 	case string(userPW) != o.Password:
 		return "password changed", nil
 	case o.wantSCRAM() && authPW == nil:

@@ -30,7 +30,7 @@ func assertNoLeftovers(t *testing.T, root string) {
 // against its SCRAM secret if there is one) and returns that password.
 func hostPassword(t *testing.T, dir, realm string) string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dir, AuthConfFile))
+	data, err := os.ReadFile(filepath.Join(dir, tAuth))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func hostPassword(t *testing.T, dir, realm string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, records, err := ReadDB(filepath.Join(dir, DBFile))
+	_, records, err := ReadDB(filepath.Join(dir, tDB))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func rotateOptions(root, pw string) Options {
 // Killed at every commit point, a rotation leaves every host all old or
 // all new once Recover has run, and all hosts the same.
 func TestApplyIsOneUnit(t *testing.T) {
-	const files = 6 // passwd.db and auth.conf of three hosts; sasl.conf stays
+	const files = 9 // passwd.db and the two auth.conf of three hosts; libvirt.conf stays
 	for stop := 0; stop <= files+1; stop++ {
 		root := t.TempDir()
 		first, err := NewPlan(rotateOptions(root, "old-password"))
@@ -145,7 +145,7 @@ func TestApplyPartialAfterRename(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	blocker := filepath.Join(root, "h1", SASLConfFile)
+	blocker := filepath.Join(root, "h1", tConf)
 	restore := fsutil.SetFaultHook(func(i int, _ string) {
 		if i == 0 {
 			os.Mkdir(blocker, 0o755) // the next rename meets a directory
@@ -154,7 +154,7 @@ func TestApplyPartialAfterRename(t *testing.T) {
 	written, err := p.Apply()
 	restore()
 	var partial *errs.Partial
-	want := filepath.Join(root, "h1", DBFile)
+	want := filepath.Join(root, "h1", tDB)
 	if !errors.As(err, &partial) || len(written) != 1 || written[0] != want || !strings.Contains(err.Error(), want) {
 		t.Fatalf("Apply: %q, %v; want a Partial naming %s", written, err, want)
 	}
@@ -178,7 +178,7 @@ func TestApplyPartialAfterRename(t *testing.T) {
 // A symlink anywhere from the tree root to a written file is bad input,
 // found before anything is written, and the link's target is untouched.
 func TestNewPlanRefusesSymlinks(t *testing.T) {
-	for _, link := range []string{"nova-libvirt", "nova-libvirt/h1", "nova-libvirt/h1/" + DBFile, "nova-libvirt/h1/" + AuthConfFile} {
+	for _, link := range []string{"nova-libvirt", "nova-libvirt/h1", "nova-libvirt/h1/" + tDB, "nova-libvirt/h1/" + tAuth} {
 		tree, outside := t.TempDir(), t.TempDir()
 		if err := os.MkdirAll(filepath.Join(tree, "nova-libvirt/h1"), 0o755); err != nil {
 			t.Fatal(err)
@@ -191,6 +191,9 @@ func TestNewPlanRefusesSymlinks(t *testing.T) {
 			}
 		}
 		os.RemoveAll(filepath.Join(tree, link))
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(tree, link)), 0o755); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.Symlink(target, filepath.Join(tree, link)); err != nil {
 			t.Fatal(err)
 		}
@@ -284,10 +287,10 @@ func TestReadsAreBounded(t *testing.T) {
 		t.Errorf("LoadPassword(huge): %v", err)
 	}
 	root := t.TempDir()
-	if err := os.Mkdir(filepath.Join(root, "h1"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(root, "h1", filepath.Dir(tDB)), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	sparseFile(t, filepath.Join(root, "h1", DBFile), fsutil.LimitSASLDB+1)
+	sparseFile(t, filepath.Join(root, "h1", tDB), fsutil.LimitSASLDB+1)
 	if _, err := NewPlan(deployOptions(root, "h1")); !errs.IsInput(err) || !strings.Contains(err.Error(), "larger than") {
 		t.Errorf("NewPlan with a huge passwd.db: %v", err)
 	}

@@ -5,15 +5,19 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/libvirt-pki/libvirt-pki/certs"
 	"github.com/libvirt-pki/libvirt-pki/errs"
 	"github.com/libvirt-pki/libvirt-pki/kolla"
+	"github.com/libvirt-pki/libvirt-pki/layout"
 	"github.com/libvirt-pki/libvirt-pki/sasl"
 )
 
@@ -120,6 +124,9 @@ type SASLOptions struct {
 	Passwords    string
 	PasswordFile string
 	Hosts        hostFlags
+	LayoutName   string
+	Out          string
+	Bundle       bool
 	Authname     string
 	Realm        string
 	Mech         string
@@ -137,29 +144,39 @@ func NewCmdSASL(ios *IOStreams, runF func(*SASLOptions) error) *cobra.Command {
 	opts := &SASLOptions{IO: ios}
 	cmd := &cobra.Command{
 		Use:   "sasl",
-		Short: "Write each host's sasldb (passwd.db), sasl.conf and client auth.conf",
-		Long: `For every host, write into <config-dir>/config/nova/nova-libvirt/<host>/:
-  passwd.db  a Cyrus sasldb holding --authname in the host's realm, with userPassword
-             (both mechanisms use it) and, for SCRAM-SHA-256, an authPassword secret;
-             Berkeley DB (Debian, Ubuntu) or GDBM (RHEL, Rocky, Fedora), written natively
-  sasl.conf  /etc/sasl2/libvirt.conf: mech_list and sasldb_path /etc/libvirt/passwd.db
-  auth.conf  libvirt's client credentials file for nova-compute (0600)
+		Short: "Make SASL logins work: Kolla's password, or the host bundle's sasldb, libvirt.conf and auth.conf",
+		Long: `In Kolla's container mode (the default), Kolla templates /etc/sasl2/libvirt.conf
+and the auth.conf files itself and creates the SASL user inside nova_libvirt with
+saslpasswd2 from libvirt_sasl_password: sasl writes no files there. It makes sure
+libvirt_sasl_password is set in passwords.yml, checks the mechanism list against
+libvirt_tls (Kolla: SCRAM-SHA-256 with TLS, DIGEST-MD5 without) and says what
+Kolla will do.
+
+For libvirtd on the hosts (enable_nova_libvirt_container: false, or plain libvirt
+hosts), --layout libvirt --out DIR writes into each host bundle <out>/<host>/, as
+the files lie under /:
+  etc/libvirt/passwd.db   a Cyrus sasldb holding --authname in every realm the host
+                          may compute (its inventory name, --host names such as
+                          migration_hostname, the FQDN from --domain or the fact
+                          cache); Berkeley DB (Debian, Ubuntu) or GDBM (RHEL, Rocky)
+  etc/sasl2/libvirt.conf  mech_list and sasldb_path
+  root/.config/libvirt/auth.conf, var/lib/nova/.config/libvirt/auth.conf
+                          the client credentials of root (virsh) and nova-compute
+with their modes and owners in etc/libvirt-pki/MANIFEST.tsv and, with --bundle (or
+when <host>.tar exists), in <out>/<host>.tar.
 
 The password comes from libvirt_sasl_password in passwords.yml (run
 "libvirt-pki passwords" first) or --password-file; never from the command line.
 A vaulted passwords.yml, globals.yml or inventory file is opened with
 --vault-password-file or --vault-id.
 
-The realm must equal the realm libvirtd computes for itself: its own host name,
-lowercased (the canonical FQDN when the short name resolves to one; "virsh
-hostname" on the host shows it). A different realm in passwd.db makes every
-login fail. By default each host's realm is its name, lowercased.
+libvirtd's realm is its own host name, lowercased, or its canonical FQDN when
+/etc/hosts lists that first ("virsh hostname" shows it); a sasldb without the
+user in that realm makes every login fail, so the user is written in each.
 
-All hosts' files are written as one unit under a lock on the config directory:
-a run killed at any moment leaves every host's files all old or all new once
-the next run has started (it completes the interrupted write first), and never
-a passwd.db and an auth.conf that disagree. Another run of libvirt-pki on the
-same directory is waited for, or with --no-wait refused.`,
+A host bundle's files are written as one unit under a lock on --out: a run
+killed at any moment leaves every host's files all old or all new once the next
+run has started, and never a passwd.db and an auth.conf that disagree.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.changed = cmd.Flags().Changed
@@ -174,8 +191,11 @@ same directory is waited for, or with --no-wait refused.`,
 	fl.StringVar(&opts.Passwords, "passwords", "", "passwords.yml `FILE` (default <config-dir>/passwords.yml)")
 	fl.StringVar(&opts.PasswordFile, "password-file", "", "read the password from `FILE` instead of passwords.yml")
 	opts.Hosts.register(cmd)
+	fl.StringVar(&opts.LayoutName, "layout", "kolla", "kolla (Kolla's container makes the files) or libvirt (host bundles under --out)")
+	fl.StringVar(&opts.Out, "out", "", "the `DIR` of a --layout libvirt tree")
+	fl.BoolVar(&opts.Bundle, "bundle", false, "--layout libvirt: also write <out>/<host>.tar")
 	fl.StringVar(&opts.Authname, "authname", "nova", "the SASL user nova logs in as (default: libvirt_sasl_authname in globals.yml, else nova)")
-	fl.StringVar(&opts.Realm, "realm", "", "SASL realm for every host (default: each host's name, lowercased)")
+	fl.StringVar(&opts.Realm, "realm", "", "the one SASL realm of every host (default: every name of each host, lowercased)")
 	fl.StringVar(&opts.Mech, "mech", "scram-sha-256", "mechanism: scram-sha-256 or digest-md5 (default: globals.yml's libvirt_sasl_mech_list, else Kolla's choice: SCRAM-SHA-256 with TLS)")
 	fl.StringVar(&opts.DBFormat, "db-format", "bdb", "sasldb format: bdb (Debian, Ubuntu) or gdbm (RHEL, Rocky, Fedora)")
 	fl.IntVar(&opts.Iterations, "scram-iterations", sasl.DefaultSCRAMIterations, "PBKDF2 iterations of the SCRAM secret (4096 to 65536)")
@@ -192,23 +212,29 @@ func runSASL(opts *SASLOptions) error {
 	if opts.ConfigDir == "" {
 		return errs.Inputf("--config-dir must not be empty")
 	}
-	o, err := opts.saslOptions()
+	l, err := layout.ByName(opts.LayoutName)
+	if err != nil {
+		return usageError{err}
+	}
+	k, err := readKolla(opts.ConfigDir, opts.Hosts.vault)
 	if err != nil {
 		return err
 	}
-	// Kolla's nova-libvirt directory normally lies in the config dir; an
-	// absolute node_custom_config can put it elsewhere, and then it is
-	// the tree locked and journalled in.
-	o.TreeRoot = o.Root
-	if below(opts.ConfigDir, o.Root) {
-		o.TreeRoot = opts.ConfigDir
+	if len(l.SASL) == 0 {
+		return runSASLKolla(opts, l, k)
 	}
-	dirs := []sweepDir{{o.TreeRoot, 0}, {o.Root, 1}}
-	l, err := lockTree(opts.IO, o.TreeRoot, opts.NoWait, !opts.DryRun, dirs...)
+	if opts.Out == "" {
+		return usageErrorf("--layout %s needs --out DIR", l.Name)
+	}
+	o, err := opts.saslOptions(l, k)
 	if err != nil {
 		return err
 	}
-	defer l.Unlock()
+	lk, err := lockTree(opts.IO, o.Root, opts.NoWait, !opts.DryRun, sweepDir{o.Root, 7})
+	if err != nil {
+		return err
+	}
+	defer lk.Unlock()
 	if o.Password, err = readPassword(opts.PasswordFile, opts.Passwords, opts.ConfigDir, opts.Hosts.vault); err != nil {
 		return err
 	}
@@ -220,31 +246,28 @@ func runSASL(opts *SASLOptions) error {
 		if _, err := plan.Apply(); err != nil {
 			return err
 		}
+		if _, err := certs.UpdateBundleSASL(l, o.Root, o.Hosts, opts.Bundle); err != nil {
+			return err
+		}
 	}
 	if opts.Output == "json" {
 		return writeJSONTo(opts.IO.Out, map[string]any{"dry_run": opts.DryRun, "authname": plan.Authname, "mechanisms": plan.Mechs, "db_format": plan.Format, "hosts": plan.Hosts})
 	}
-	printSASLPlan(opts.IO.Out, plan, opts.DryRun)
+	printSASLPlan(opts.IO.Out, plan, o.Root, opts.DryRun)
 	return nil
 }
 
-// saslOptions turns the flags and Kolla's settings into sasl.Options
-// (without the password), printing the settings in force.
-func (opts *SASLOptions) saslOptions() (sasl.Options, error) {
-	k, err := readKolla(opts.ConfigDir, opts.Hosts.vault)
+// saslOptions turns the flags and Kolla's settings into sasl.Options for
+// host bundles of layout l (without the password), printing the settings
+// in force. Each host's realms are its names that are not addresses.
+func (opts *SASLOptions) saslOptions(l layout.Layout, k kollaSettings) (sasl.Options, error) {
+	out, err := filepath.Abs(opts.Out)
 	if err != nil {
 		return sasl.Options{}, err
 	}
-	mechs := []string{opts.Mech}
-	if k.FromFile() && !flagChanged(opts.changed, "mech") {
-		mechs = k.Mechs()
-	}
-	if k.FromFile() && !flagChanged(opts.changed, "authname") {
-		opts.Authname = k.Authname()
-	}
 	o := sasl.Options{
-		Root: k.NovaLibvirtDir(), Realm: opts.Realm, Authname: opts.Authname,
-		Mechs: mechs, Format: opts.DBFormat, Iterations: opts.Iterations,
+		Layout: l, Root: out, Realm: opts.Realm, Authname: opts.kollaAuthname(k), Realms: map[string][]string{},
+		Mechs: opts.mechs(k), Format: opts.DBFormat, Iterations: opts.Iterations,
 	}
 	if err := o.Check(); err != nil {
 		return o, err
@@ -255,6 +278,11 @@ func (opts *SASLOptions) saslOptions() (sasl.Options, error) {
 	}
 	for _, h := range hs {
 		o.Hosts = append(o.Hosts, h.Name)
+		for _, n := range h.Names() {
+			if net.ParseIP(n) == nil {
+				o.Realms[h.Name] = append(o.Realms[h.Name], n)
+			}
+		}
 	}
 	notes := notesTo(opts.IO, opts.Output)
 	opts.Hosts.printWarnings(notes)
@@ -262,19 +290,103 @@ func (opts *SASLOptions) saslOptions() (sasl.Options, error) {
 	return o, nil
 }
 
-// printSASLPlan writes one line per file, then a summary.
-func printSASLPlan(w io.Writer, plan *sasl.Plan, dryRun bool) {
+// mechs is --mech, or globals.yml's mechanism list (Kolla's default).
+func (opts *SASLOptions) mechs(k kollaSettings) []string {
+	if k.FromFile() && !flagChanged(opts.changed, "mech") {
+		return k.Mechs()
+	}
+	return []string{opts.Mech}
+}
+
+// kollaAuthname is --authname, or globals.yml's libvirt_sasl_authname.
+func (opts *SASLOptions) kollaAuthname(k kollaSettings) string {
+	if k.FromFile() && !flagChanged(opts.changed, "authname") {
+		return k.Authname()
+	}
+	return opts.Authname
+}
+
+// runSASLKolla is sasl in Kolla's container mode: it makes sure of
+// libvirt_sasl_password, checks the mechanisms against libvirt_tls and
+// says what Kolla does with them. It writes no SASL file: Kolla makes
+// its own in nova_libvirt.
+func runSASLKolla(opts *SASLOptions, l layout.Layout, k kollaSettings) error {
+	if !k.ContainerLibvirt() {
+		return usageErrorf("enable_nova_libvirt_container is false in globals.yml: libvirtd runs on the hosts, so their SASL files go into host bundles: use --layout libvirt --out DIR")
+	}
+	if flagChanged(opts.changed, "out") || opts.Bundle {
+		return usageErrorf("--out and --bundle are for --layout libvirt; the %s layout writes no SASL files", l.Name)
+	}
+	path := cmp.Or(opts.Passwords, kolla.PasswordsFile(opts.ConfigDir))
+	lk, err := lockTree(opts.IO, filepath.Dir(path), opts.NoWait, !opts.DryRun, sweepDir{filepath.Dir(path), 0})
+	if err != nil {
+		return err
+	}
+	defer lk.Unlock()
+	ring, err := opts.Hosts.vault.keyring()
+	if err != nil {
+		return err
+	}
+	state := "is set"
+	if opts.DryRun {
+		if _, err := sasl.LoadPassword("", path, ring); err != nil {
+			return err
+		}
+	} else {
+		res, err := sasl.EnsurePassword(path, sasl.SASLPasswordKey, false, ring)
+		if err != nil {
+			return err
+		}
+		if res.Created || res.Generated {
+			state = "was empty and is now set"
+		}
+	}
+	mechs := k.Mechs() // what Kolla templates, whatever --mech says
+	for _, w := range kollaMechWarnings(opts, k) {
+		fmt.Fprintln(opts.IO.ErrOut, "warning: "+w)
+	}
+	fmt.Fprintf(opts.IO.Out, "%s: %s %s. Kolla runs libvirtd in the nova_libvirt container: it templates /etc/sasl2/libvirt.conf "+
+		"(mech_list: %s, sasldb_path: %s) and the auth.conf of nova_compute and nova_libvirt, and after each restart creates the SASL user %s "+
+		"inside nova_libvirt with saslpasswd2 from %s. No SASL file is written here; apply with kolla-ansible reconfigure -t nova.\n",
+		path, sasl.SASLPasswordKey, state, strings.Join(mechs, " "), sasl.KollaSASLDBPath, opts.kollaAuthname(k), sasl.SASLPasswordKey)
+	return nil
+}
+
+// kollaMechWarnings checks the mechanisms against libvirt_tls as Kolla
+// chooses them: SCRAM-SHA-256 has no security layer, and libvirtd refuses
+// a SASL login without one on a connection TLS does not protect.
+func kollaMechWarnings(opts *SASLOptions, k kollaSettings) []string {
+	var out []string
+	if flagChanged(opts.changed, "mech") && !slices.EqualFunc([]string{opts.Mech}, k.Mechs(), strings.EqualFold) {
+		out = append(out, fmt.Sprintf("--mech %s: Kolla templates mech_list from libvirt_sasl_mech_list (%s); set it in globals.yml instead", opts.Mech, strings.Join(k.Mechs(), " ")))
+	}
+	scramOnly := !slices.ContainsFunc(k.Mechs(), func(m string) bool { return strings.EqualFold(m, sasl.MechDigestMD5) })
+	switch {
+	case !k.TLS() && scramOnly:
+		out = append(out, "libvirt_sasl_mech_list has no DIGEST-MD5 while libvirt_tls is false: SCRAM-SHA-256 gives no security layer, and libvirtd refuses such a login on plain TCP (Kolla's default without TLS is DIGEST-MD5)")
+	case k.TLS() && !scramOnly:
+		out = append(out, "libvirt_sasl_mech_list holds DIGEST-MD5 with libvirt_tls: Kolla's default with TLS is SCRAM-SHA-256 (DIGEST-MD5 is obsolete, RFC 6331)")
+	}
+	return out
+}
+
+// printSASLPlan writes one line per file (its path in the host bundle),
+// then a summary.
+func printSASLPlan(w io.Writer, plan *sasl.Plan, root string, dryRun bool) {
 	if dryRun {
 		fmt.Fprintln(w, "Dry run: nothing was written.")
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, h := range plan.Hosts {
 		for _, f := range h.Files {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", h.Host, filepath.Base(f.Path), f.Action, f.Reason)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", h.Host, relTo(filepath.Join(root, h.Host), f.Path), f.Action, f.Reason)
 		}
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "SASL user %s, %s, %s sasldb; realm per host as listed above. %d files changed.\n", plan.Authname, strings.Join(plan.Mechs, " "), plan.Format, plan.Changed())
+	for _, h := range plan.Hosts {
+		fmt.Fprintf(w, "%s: realms %s\n", h.Host, strings.Join(h.Realms, ", "))
+	}
+	fmt.Fprintf(w, "SASL user %s, %s, %s sasldb. %d files changed.\n", plan.Authname, strings.Join(plan.Mechs, " "), plan.Format, plan.Changed())
 }
 
 // NewCmdSASLDB groups the sasldb inspection commands.

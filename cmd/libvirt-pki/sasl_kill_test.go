@@ -57,7 +57,7 @@ func saslRun(t *testing.T, args ...string) {
 // any) and returns that password.
 func saslHostPassword(t *testing.T, dir, realm string) string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dir, sasl.AuthConfFile))
+	data, err := os.ReadFile(filepath.Join(dir, saslAuth))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func saslHostPassword(t *testing.T, dir, realm string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, records, err := sasl.ReadDB(filepath.Join(dir, sasl.DBFile))
+	_, records, err := sasl.ReadDB(filepath.Join(dir, saslDB))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,11 +125,11 @@ func saslTrial(name string, first, flags []string, realm string) killTrial {
 		name: name,
 		setup: func(t *testing.T, config string) (string, []string) {
 			saslRun(t, "passwords", "--config-dir", config)
-			base := []string{"sasl", "--config-dir", config, "--hosts", strings.Join(killHosts, ",")}
+			base := []string{"sasl", "--layout", "libvirt", "--out", config, "--config-dir", config, "--hosts", strings.Join(killHosts, ",")}
 			old := ""
 			if first != nil {
 				saslRun(t, append(base[:len(base):len(base)], first...)...)
-				old = saslHostPassword(t, filepath.Join(config, "config/nova/nova-libvirt/h1"), "h1")
+				old = saslHostPassword(t, filepath.Join(config, "h1"), "h1")
 				saslRun(t, "passwords", "--config-dir", config, "--rotate")
 			}
 			return old, append(base, flags...)
@@ -140,8 +140,8 @@ func saslTrial(name string, first, flags []string, realm string) killTrial {
 				t.Fatal(err)
 			}
 			for _, h := range killHosts {
-				dir := filepath.Join(config, "config/nova/nova-libvirt", h)
-				if _, err := os.Stat(filepath.Join(dir, sasl.AuthConfFile)); errors.Is(err, fs.ErrNotExist) && first == nil {
+				dir := filepath.Join(config, ".", h)
+				if _, err := os.Stat(filepath.Join(dir, saslAuth)); errors.Is(err, fs.ErrNotExist) && first == nil {
 					t.Errorf("%s: no files after recovery, though the journal was durable", h)
 					continue
 				}

@@ -49,17 +49,17 @@ func TestSASLAndLiveVerifyWithRealLibvirtd(t *testing.T) {
 	perm(t, filepath.Join(kolla, "passwords.yml"), 0o640)
 	for _, mech := range []string{"SCRAM-SHA-256", "DIGEST-MD5"} {
 		t.Run(mech, func(t *testing.T) {
-			runCLI(t, "sasl", "--config-dir", kolla, "--host", "compute01", "--realm", realm, "--mech", strings.ToLower(mech))
-			for _, f := range []string{"passwd.db", "auth.conf"} {
+			runCLI(t, "sasl", "--layout", "libvirt", "--out", nl, "--config-dir", kolla, "--host", "compute01", "--realm", realm, "--mech", strings.ToLower(mech))
+			for _, f := range []string{saslDB, saslAuth} {
 				perm(t, filepath.Join(nl, "compute01", f), 0o600)
 			}
 			cfg := server
-			cfg.AuthTLS, cfg.SASLMechs, cfg.SASLDB = "sasl", []string{strings.ToLower(mech)}, filepath.Join(nl, "compute01/passwd.db")
+			cfg.AuthTLS, cfg.SASLMechs, cfg.SASLDB = "sasl", []string{strings.ToLower(mech)}, filepath.Join(nl, "compute01", saslDB)
 			cfg.LogFilters = "2:daemon.remote 3:rpc 3:util"
 			d := libvirttest.Start(t, cfg)
 			port := strconv.Itoa(d.Port)
 			uri := "test+tls://localhost:" + port + "/default?pkipath=" + client + "&auth=sasl." + mech
-			authFile := "LIBVIRT_AUTH_FILE=" + filepath.Join(nl, "compute01/auth.conf")
+			authFile := "LIBVIRT_AUTH_FILE=" + filepath.Join(nl, "compute01", saslAuth)
 			if out, err := libvirttest.Virsh(t, uri, []string{authFile}, "hostname"); err != nil || strings.TrimSpace(out) == "" {
 				t.Fatalf("virsh with our auth.conf: %v\n%s\n%s", err, out, d.Log())
 			}
@@ -90,15 +90,15 @@ func TestSASLAndLiveVerifyWithRealLibvirtd(t *testing.T) {
 	}
 
 	// A realm other than the daemon's own: refused, even with the right password.
-	out = runCLI(t, "sasl", "--config-dir", kolla, "--host", "compute01", "--realm", "not-"+realm)
+	out = runCLI(t, "sasl", "--layout", "libvirt", "--out", nl, "--config-dir", kolla, "--host", "compute01", "--realm", "not-"+realm)
 	if !strings.Contains(out, "removing nova@"+realm) {
 		t.Fatalf("the entry in the old realm was not removed:\n%s", out)
 	}
 	cfg := server
-	cfg.AuthTLS, cfg.SASLDB = "sasl", filepath.Join(nl, "compute01/passwd.db")
+	cfg.AuthTLS, cfg.SASLDB = "sasl", filepath.Join(nl, "compute01", saslDB)
 	d := libvirttest.Start(t, cfg)
 	uri := "test+tls://localhost:" + strconv.Itoa(d.Port) + "/default?pkipath=" + client + "&auth=sasl.SCRAM-SHA-256"
-	if out, err := libvirttest.Virsh(t, uri, []string{"LIBVIRT_AUTH_FILE=" + filepath.Join(nl, "compute01/auth.conf")}, "hostname"); err == nil {
+	if out, err := libvirttest.Virsh(t, uri, []string{"LIBVIRT_AUTH_FILE=" + filepath.Join(nl, "compute01", saslAuth)}, "hostname"); err == nil {
 		t.Fatalf("virsh logged in against a sasldb with the wrong realm:\n%s", out)
 	}
 }

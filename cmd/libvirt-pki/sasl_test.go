@@ -15,7 +15,6 @@ import (
 	"testing"
 
 	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
-	"github.com/libvirt-pki/libvirt-pki/sasl"
 )
 
 // runSASLCLI runs `libvirt-pki sasl` for hosts with a password file, and
@@ -27,7 +26,7 @@ func runSASLCLI(t *testing.T, configDir string, hosts ...string) (int, string) {
 		t.Fatal(err)
 	}
 	var out, errOut bytes.Buffer
-	code := run([]string{"sasl", "--config-dir", configDir, "--password-file", pw, "--mech", "digest-md5", "--hosts", strings.Join(hosts, ",")},
+	code := run([]string{"sasl", "--layout", "libvirt", "--out", configDir, "--config-dir", configDir, "--password-file", pw, "--mech", "digest-md5", "--hosts", strings.Join(hosts, ",")},
 		strings.NewReader(""), &out, &errOut)
 	return code, errOut.String()
 }
@@ -36,7 +35,7 @@ func runSASLCLI(t *testing.T, configDir string, hosts ...string) (int, string) {
 // before anything is written: exit 2.
 func TestSASLBadInputWritesNothing(t *testing.T) {
 	config := t.TempDir()
-	root := filepath.Join(config, "config/nova/nova-libvirt")
+	root := filepath.Join(config, ".")
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -59,12 +58,12 @@ func TestSASLStagingFailureWritesNothing(t *testing.T) {
 	// The second host's temporary files exceed PATH_MAX; its files do not,
 	// so nothing before the first write sees the failure coming.
 	long := strings.Repeat("a", 63) + "." + strings.Repeat("b", 63) + "." + strings.Repeat("c", 63)
-	rootLen := 4090 - len("/passwd.db") - len("/") - len(long)
+	rootLen := 4090 - len("/"+saslAuth) - len("/") - len(long)
 	config := t.TempDir()
-	for suffix := len("/config/nova/nova-libvirt"); len(config)+suffix < rootLen; {
-		config = filepath.Join(config, strings.Repeat("d", min(200, rootLen-suffix-len(config)-1)))
+	for len(config) < rootLen {
+		config = filepath.Join(config, strings.Repeat("d", min(200, rootLen-len(config)-1)))
 	}
-	root := filepath.Join(config, "config/nova/nova-libvirt")
+	root := filepath.Join(config, ".")
 	if len(root) != rootLen {
 		t.Fatalf("root of %d bytes, want %d", len(root), rootLen)
 	}
@@ -72,7 +71,7 @@ func TestSASLStagingFailureWritesNothing(t *testing.T) {
 	if code != exitFailure || strings.Contains(stderr, "already written") || !strings.Contains(stderr, "file name too long") {
 		t.Errorf("exit %d, want %d; stderr %.200q", code, exitFailure, stderr)
 	}
-	for _, f := range []string{"passwd.db", "sasl.conf", "auth.conf"} {
+	for _, f := range []string{saslDB, saslConf, saslAuth} {
 		if _, err := os.Lstat(filepath.Join(root, "compute01", f)); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("compute01/%s: %v, want it not written", f, err)
 		}
@@ -84,7 +83,7 @@ func TestSASLStagingFailureWritesNothing(t *testing.T) {
 // place; the next run completes the unit.
 func TestSASLPartialWriteNamesWritten(t *testing.T) {
 	config := t.TempDir()
-	blocker := filepath.Join(config, "config/nova/nova-libvirt/compute01", sasl.SASLConfFile)
+	blocker := filepath.Join(config, "compute01", saslConf)
 	restore := fsutil.SetFaultHook(func(i int, _ string) {
 		if i == 0 {
 			os.Mkdir(blocker, 0o755) // the next rename meets a directory
@@ -92,7 +91,7 @@ func TestSASLPartialWriteNamesWritten(t *testing.T) {
 	})
 	code, stderr := runSASLCLI(t, config, "compute01", "compute02")
 	restore()
-	written := filepath.Join(config, "config/nova/nova-libvirt/compute01", sasl.DBFile)
+	written := filepath.Join(config, "compute01", saslDB)
 	if code != exitFailure || !strings.Contains(stderr, "already written before the failure: "+written+")") {
 		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
@@ -104,7 +103,7 @@ func TestSASLPartialWriteNamesWritten(t *testing.T) {
 		t.Errorf("re-run: exit %d, stderr %q", code, stderr)
 	}
 	for _, h := range []string{"compute01", "compute02"} {
-		if pw := saslHostPassword(t, filepath.Join(config, "config/nova/nova-libvirt", h), h); pw != "sasl-secret" {
+		if pw := saslHostPassword(t, filepath.Join(config, ".", h), h); pw != "sasl-secret" {
 			t.Errorf("%s: password %q", h, pw)
 		}
 	}
@@ -135,7 +134,7 @@ func TestSASLNoWaitNamesHolder(t *testing.T) {
 	holdLock(t, config)
 	holder := fmt.Sprintf("locked by pid %d", os.Getpid())
 	for _, args := range [][]string{
-		{"sasl", "--no-wait", "--config-dir", config, "--hosts", "h1"},
+		{"sasl", "--layout", "libvirt", "--out", config, "--no-wait", "--config-dir", config, "--hosts", "h1"},
 		{"passwords", "--no-wait", "--config-dir", config, "--rotate"},
 	} {
 		code, _, stderr := saslExec(t, nil, args...)
@@ -161,7 +160,7 @@ func TestSASLWaitsForLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := &exec.Cmd{Path: exe, Args: []string{"libvirt-pki", "sasl", "--config-dir", config, "--hosts", "h1"}, Env: os.Environ()}
+	cmd := &exec.Cmd{Path: exe, Args: []string{"libvirt-pki", "sasl", "--layout", "libvirt", "--out", config, "--config-dir", config, "--hosts", "h1"}, Env: os.Environ()}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -182,7 +181,7 @@ func TestSASLWaitsForLock(t *testing.T) {
 	if err := cmd.Wait(); err != nil || strings.Contains(string(rest), "waiting") {
 		t.Fatalf("after the lock was released: %v, stderr %q", err, rest)
 	}
-	saslHostPassword(t, filepath.Join(config, "config/nova/nova-libvirt/h1"), "h1")
+	saslHostPassword(t, filepath.Join(config, "h1"), "h1")
 }
 
 // Temporary files killed runs left (one holding a password) are removed
@@ -190,18 +189,18 @@ func TestSASLWaitsForLock(t *testing.T) {
 func TestSASLSweepsTemporaryFiles(t *testing.T) {
 	config := t.TempDir()
 	saslRun(t, "passwords", "--config-dir", config)
-	saslRun(t, "sasl", "--config-dir", config, "--hosts", "h1")
+	saslRun(t, "sasl", "--layout", "libvirt", "--out", config, "--config-dir", config, "--hosts", "h1")
 	stale := []string{
 		filepath.Join(config, ".passwords.yml.tmp-123456"),
-		filepath.Join(config, "config/nova/nova-libvirt/h1/.auth.conf.tmp-42"),
-		filepath.Join(config, "config/nova/nova-libvirt/h1/.passwd.db.tmp-7"),
+		filepath.Join(config, "h1/var/lib/nova/.config/libvirt/.auth.conf.tmp-42"),
+		filepath.Join(config, "h1/etc/libvirt/.passwd.db.tmp-7"),
 	}
 	for _, p := range stale {
 		if err := os.WriteFile(p, []byte("libvirt_sasl_password: leaked\n"), 0o640); err != nil {
 			t.Fatal(err)
 		}
 	}
-	keep := filepath.Join(config, "config/nova/nova-libvirt/h1/notes.tmp-1")
+	keep := filepath.Join(config, "h1/notes.tmp-1")
 	if err := os.WriteFile(keep, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +208,7 @@ func TestSASLSweepsTemporaryFiles(t *testing.T) {
 	if _, err := os.Stat(stale[0]); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("passwords left %s", stale[0])
 	}
-	saslRun(t, "sasl", "--config-dir", config, "--hosts", "h1")
+	saslRun(t, "sasl", "--layout", "libvirt", "--out", config, "--config-dir", config, "--hosts", "h1")
 	if err := os.Remove(keep); err != nil {
 		t.Errorf("a file not named as ours was removed: %v", err)
 	}
@@ -219,9 +218,9 @@ func TestSASLSweepsTemporaryFiles(t *testing.T) {
 // Symlinks on the way to a written file: exit 2, nothing written, the
 // link's target untouched.
 func TestSASLRefusesSymlinks(t *testing.T) {
-	for _, link := range []string{"config/nova", "config/nova/nova-libvirt/h1/" + sasl.DBFile, "config/nova/nova-libvirt/h1/" + sasl.AuthConfFile} {
+	for _, link := range []string{"h1/var", "h1/" + saslDB, "h1/" + saslAuth} {
 		config, outside := t.TempDir(), t.TempDir()
-		if err := os.MkdirAll(filepath.Join(config, "config/nova/nova-libvirt/h1"), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(config, link)), 0o755); err != nil {
 			t.Fatal(err)
 		}
 		victim := filepath.Join(outside, "victim")
@@ -229,7 +228,7 @@ func TestSASLRefusesSymlinks(t *testing.T) {
 			t.Fatal(err)
 		}
 		target := victim
-		if link == "config/nova" {
+		if link == "h1/var" {
 			target = outside
 			os.RemoveAll(filepath.Join(config, link))
 		}
@@ -260,7 +259,7 @@ func TestSASLBadInputOneLine(t *testing.T) {
 	if err := os.WriteFile(pw, []byte("secret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	base := []string{"sasl", "--config-dir", config, "--hosts", "h1"}
+	base := []string{"sasl", "--layout", "libvirt", "--out", config, "--config-dir", config, "--hosts", "h1"}
 	withPW := func(more ...string) []string {
 		return append(append(base[:len(base):len(base)], "--password-file", pw), more...)
 	}
@@ -287,3 +286,10 @@ func TestSASLBadInputOneLine(t *testing.T) {
 		t.Errorf("bad input, yet %d entries in the config dir", len(entries))
 	}
 }
+
+// Where a host bundle (--layout libvirt) holds its SASL files.
+const (
+	saslDB   = "etc/libvirt/passwd.db"
+	saslConf = "etc/sasl2/libvirt.conf"
+	saslAuth = "var/lib/nova/.config/libvirt/auth.conf"
+)
