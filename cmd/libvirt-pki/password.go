@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 
 	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
@@ -71,15 +70,4 @@ func lockTree(ios *IOStreams, root string, noWait, recover bool, dirs ...sweepDi
 		}
 	}
 	return l, nil
-}
-
-// below reports whether path is dir or inside it.
-func below(dir, path string) bool {
-	d, err1 := filepath.Abs(dir)
-	p, err2 := filepath.Abs(path)
-	if err1 != nil || err2 != nil {
-		return false
-	}
-	rel, err := filepath.Rel(d, p)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
