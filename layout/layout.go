@@ -259,7 +259,7 @@ var (
 	PKIPath = Layout{
 		Name: "pkipath",
 		Files: []FileSpec{
-			{Role: CACert, Rel: "cacert.pem", Mode: 0o600},
+			{Role: CACert, Rel: "cacert.pem", Mode: 0o600, CRL: CRLFile},
 			{Role: ClientCert, Rel: "clientcert.pem", Mode: 0o600},
 			{Role: ClientKey, Rel: "clientkey.pem", Mode: 0o600, Forbid: 0o077},
 		},

@@ -142,8 +142,8 @@ func Run(o Options) (*Report, error) {
 }
 
 // walk lists the files that may hold certificates or CRLs: the CA
-// directory's, then each unit's certificate roles and the CRL beside its
-// CA file.
+// directory's, then each unit's certificate roles and the CRL its
+// layout table puts beside each CA file (cacrl.pem, QEMU's ca-crl.pem).
 func walk(t layout.Tree) ([]target, error) {
 	var out []target
 	if t.CADir != "" {
@@ -157,12 +157,14 @@ func walk(t layout.Tree) ([]target, error) {
 	}
 	for _, u := range units {
 		for _, spec := range t.Layout.Files {
-			if !spec.Role.IsKey() {
-				out = append(out, target{u.Name, u.Dir, t.In(u, spec.Role), string(spec.Role)})
+			if spec.Role.IsKey() {
+				continue
 			}
-		}
-		if t.Layout.Has(layout.CACert) {
-			out = append(out, target{u.Name, u.Dir, layout.CRLBeside(t.In(u, layout.CACert)), RoleCRL})
+			p := t.In(u, spec.Role)
+			out = append(out, target{u.Name, u.Dir, p, string(spec.Role)})
+			if spec.CRL != "" {
+				out = append(out, target{u.Name, u.Dir, filepath.Join(filepath.Dir(p), spec.CRL), RoleCRL})
+			}
 		}
 	}
 	return out, nil

@@ -22,8 +22,13 @@ import (
 var layoutObjects = map[string][]string{
 	"kolla": {"(ca) cacert.pem", "(ca) cacrl.pem", "(shared) cacert.pem", "(shared) cacrl.pem",
 		"compute01 servercert.pem", "compute01 clientcert.pem"},
-	"libvirt": {"(ca) cacert.pem", "(ca) cacrl.pem", "compute01 etc/pki/CA/cacert.pem",
-		"compute01 etc/pki/libvirt/servercert.pem", "compute01 etc/pki/libvirt/clientcert.pem", "compute01 etc/pki/CA/cacrl.pem"},
+	"libvirt": {"(ca) cacert.pem", "(ca) cacrl.pem", "compute01 etc/pki/CA/cacert.pem", "compute01 etc/pki/CA/cacrl.pem",
+		"compute01 etc/pki/libvirt/servercert.pem", "compute01 etc/pki/libvirt/clientcert.pem",
+		"compute01 etc/pki/qemu/ca-cert.pem", "compute01 etc/pki/qemu/ca-crl.pem",
+		"compute01 etc/pki/qemu/server-cert.pem", "compute01 etc/pki/qemu/client-cert.pem",
+		"compute01 etc/pki/libvirt-vnc/ca-cert.pem", "compute01 etc/pki/libvirt-vnc/ca-crl.pem", "compute01 etc/pki/libvirt-vnc/server-cert.pem",
+		"compute01 etc/pki/libvirt-spice/ca-cert.pem", "compute01 etc/pki/libvirt-spice/ca-crl.pem", "compute01 etc/pki/libvirt-spice/server-cert.pem",
+		"proxy01 etc/pki/nova-novncproxy/ca-cert.pem", "proxy01 etc/pki/nova-novncproxy/client-cert.pem"},
 	"pkipath": {"(ca) cacert.pem", "(ca) cacrl.pem", "compute01 cacert.pem", "compute01 clientcert.pem", "compute01 cacrl.pem"},
 }
 
@@ -117,7 +122,14 @@ func (s *keySeed) issue(t *testing.T, dir string, l layout.Layout, algo pki.KeyA
 	if err != nil {
 		t.Fatal(err)
 	}
-	testlayout.Issue(t, certs.Options{Layout: l, Root: tree.Root, CADir: tree.CADir, Hosts: hosts, Algo: algo, Shared: shared})
+	o := certs.Options{Layout: l, Root: tree.Root, CADir: tree.CADir, Hosts: hosts, Algo: algo, Shared: shared, Sets: setsHeld(l)}
+	if len(credential.Selected(l, o.Sets, credential.Proxy)) > 0 {
+		o.ProxyHosts, err = layout.ParseHosts(nil, []string{"proxy01"}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	testlayout.Issue(t, o)
 	ro := certs.RevokeOptions{Layout: l, Root: tree.Root, CADir: tree.CADir, Hosts: []string{"compute01"}, CRLDays: 30}
 	if shared {
 		ro.Hosts, ro.Serials = nil, []string{"1f2e3d"}
@@ -134,6 +146,18 @@ func (s *keySeed) issue(t *testing.T, dir string, l layout.Layout, algo pki.KeyA
 		}
 	}
 	return tree
+}
+
+// setsHeld is every credential set layout l can hold, so every kind is
+// linted.
+func setsHeld(l layout.Layout) []string {
+	var sets []string
+	for _, name := range credential.SetNames() {
+		if credential.CheckLayout(l, []string{name}) == nil {
+			sets = append(sets, name)
+		}
+	}
+	return sets
 }
 
 func copyFile(t *testing.T, src, dst string) {
