@@ -106,7 +106,9 @@ func fixMode(path string, mode fs.FileMode) error {
 	return nil
 }
 
-// mkdirsIn is mkdirsIn with each directory made or checked once per
+// mkdirsIn creates the directory of path and any missing parents below
+// the tree's root with the layout's directory mode (the root's own parents
+// get 0755), each directory made or checked once per
 // stage: a bundle puts many files in each directory, and each check
 // costs system calls.
 func (s *stage) mkdirsIn(tree layout.Tree, path string) error {
@@ -124,13 +126,6 @@ func (s *stage) mkdirsIn(tree layout.Tree, path string) error {
 		s.dirs.Store(d, true)
 		return nil
 	})
-}
-
-// mkdirsIn creates the directory of path and any missing parents below the
-// tree's root with the layout's directory mode; the root's own parents
-// get 0755.
-func mkdirsIn(tree layout.Tree, path string) error {
-	return walkDirsIn(tree, path, fsutil.MkdirAll)
 }
 
 // walkDirsIn calls mkdir for the tree's root (mode 0755) and every
