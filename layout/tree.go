@@ -105,9 +105,13 @@ func (t Tree) caDirOrReserved() string {
 }
 
 // In is where role's file lies inside unit u's own directory (a host
-// directory may hold its own copy of a shared file).
+// directory may hold its own copy of a shared file); the SASL roles
+// resolve through the layout's SASL rows.
 func (t Tree) In(u Unit, role Role) string {
 	spec, ok := t.Layout.Spec(role)
+	if !ok {
+		spec, ok = t.Layout.SASLSpec(role)
+	}
 	if !ok {
 		return ""
 	}

@@ -79,5 +79,8 @@ const (
 	CodeSASLAuthConf   Code = "sasl-authconf-mismatch"
 	CodeSASLDB         Code = "sasl-db-mismatch"
 	CodeSASLRealm      Code = "sasl-realm"
-	CodeSecretExposed  Code = "secret-exposed"
+	// CodeSASLRealmMissing: the sasldb lacks the user in a realm libvirtd
+	// on the host may compute (one of its names).
+	CodeSASLRealmMissing Code = "sasl-realm-missing"
+	CodeSecretExposed    Code = "secret-exposed"
 )
