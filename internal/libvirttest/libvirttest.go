@@ -49,8 +49,16 @@ type Config struct {
 	// libvirt's state directories), and libvirtd.conf names no
 	// certificate file unless Extra does: the daemon reads them from
 	// /etc/pki as a host's does. CACert, ServerCert, ServerKey and CRL
-	// must be empty. Needs root.
+	// must be empty. Cyrus then reads /etc/sasl2/libvirt.conf (the
+	// bundle's, else the system's) as a host's libvirtd does, unless
+	// SASLMechs or SASLDB is given. Needs root.
 	SystemEtc string
+	// Hostname, with SystemEtc, runs libvirtd in a new UTS namespace
+	// too, under this host name; HostsFile, when set, lies over
+	// /etc/hosts there. A hosts file listing the FQDN first
+	// ("127.0.0.1 compute01.example.org compute01") makes the FQDN the
+	// host's canonical name, so the SASL realm libvirtd computes.
+	Hostname, HostsFile string
 }
 
 // Daemon is a running libvirtd.
@@ -114,7 +122,7 @@ func Launch(t testing.TB, cfg Config) (*Daemon, error) {
 	writeFile(t, confPath, []byte(libvirtdConf(cfg, port, dir, files)), 0o644)
 	writeFile(t, filepath.Join(dir, "sasl2", "libvirt.conf"), []byte(saslConf(cfg.SASLMechs, files.sasldb)), 0o644)
 
-	cmd := daemonCommand(t, bins[0], dir, confPath, cfg.SystemEtc)
+	cmd := daemonCommand(t, bins[0], dir, confPath, cfg)
 	var stderr bytes.Buffer
 	cmd.Stdout = &stderr
 	cmd.Stderr = &stderr
@@ -219,18 +227,25 @@ func saslConf(mechs []string, sasldb string) string {
 }
 
 // daemonCommand is the libvirtd command line for confPath with a clean
-// environment confined to dir; with systemEtc, in a private mount
-// namespace (see Config.SystemEtc).
-func daemonCommand(t testing.TB, libvirtd, dir, confPath, systemEtc string) *exec.Cmd {
+// environment confined to dir; with cfg.SystemEtc, in a private mount
+// (and with cfg.Hostname, UTS) namespace (see Config.SystemEtc).
+func daemonCommand(t testing.TB, libvirtd, dir, confPath string, cfg Config) *exec.Cmd {
 	t.Helper()
 	args := []string{"-f", confPath, "--listen", "--pid-file", filepath.Join(dir, "run", "libvirtd.pid")}
 	name := libvirtd
-	if systemEtc != "" {
-		if strings.ContainsAny(systemEtc, ",:") {
-			t.Fatalf("libvirttest: %s cannot be an overlay's lower directory", systemEtc)
+	if (cfg.Hostname != "" || cfg.HostsFile != "") && cfg.SystemEtc == "" {
+		t.Fatal("libvirttest: Hostname and HostsFile need SystemEtc")
+	}
+	if cfg.SystemEtc != "" {
+		if strings.ContainsAny(cfg.SystemEtc, ",:") {
+			t.Fatalf("libvirttest: %s cannot be an overlay's lower directory", cfg.SystemEtc)
 		}
 		unshare := peer.Require(t, "unshare", "mount")[0]
-		args = append([]string{"-m", "sh", "-c", namespaceScript, "sh", systemEtc, name}, args...)
+		flags := "-m"
+		if cfg.Hostname != "" {
+			flags = "-mu"
+		}
+		args = append([]string{flags, "sh", "-c", namespaceScript, "sh", cfg.SystemEtc, cfg.Hostname, cfg.HostsFile, name}, args...)
 		name = unshare
 	} else if os.Geteuid() == 0 {
 		// Root: drop to nobody, as the facts file recipe does, so the
@@ -248,7 +263,9 @@ func daemonCommand(t testing.TB, libvirtd, dir, confPath, systemEtc string) *exe
 		"HOME=" + filepath.Join(dir, "home"),
 		"XDG_RUNTIME_DIR=" + filepath.Join(dir, "xdg"),
 		"LIBVIRT_DRIVER_DIR=" + filepath.Join(dir, "nodrivers"),
-		"SASL_CONF_PATH=" + filepath.Join(dir, "sasl2"),
+	}
+	if cfg.SystemEtc == "" || len(cfg.SASLMechs) > 0 || cfg.SASLDB != "" {
+		cmd.Env = append(cmd.Env, "SASL_CONF_PATH="+filepath.Join(dir, "sasl2"))
 	}
 	return cmd
 }
@@ -256,14 +273,17 @@ func daemonCommand(t testing.TB, libvirtd, dir, confPath, systemEtc string) *exe
 // namespaceScript runs in a new mount namespace: it makes every mount
 // private (nothing leaks to the host), lays $1 over /etc with an overlay
 // and empty file systems over the directories a root libvirtd writes,
-// then runs the rest of its arguments.
+// sets the host name to $2 (in a new UTS namespace) and lays $3 over
+// /etc/hosts when given, then runs the rest of its arguments.
 const namespaceScript = `set -e
 mount --make-rprivate /
 mount -t overlay overlay -o "lowerdir=$1:/etc" /etc
+if [ -n "$2" ]; then echo "$2" > /proc/sys/kernel/hostname; fi
+if [ -n "$3" ]; then mount --bind "$3" /etc/hosts; fi
 for d in /run /var/lib/libvirt /var/cache/libvirt /var/log/libvirt; do
   if [ -d "$d" ] && [ ! -L "$d" ]; then mount -t tmpfs tmpfs "$d"; fi
 done
-shift
+shift 3
 exec "$@"`
 
 // requireRoot stops a test that needs root: a failure in CI (which runs
