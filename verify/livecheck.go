@@ -7,13 +7,16 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
 	"github.com/libvirt-pki/libvirt-pki/internal/untrusted"
 	"github.com/libvirt-pki/libvirt-pki/layout"
 	"github.com/libvirt-pki/libvirt-pki/pki"
+	"github.com/libvirt-pki/libvirt-pki/sasl"
 	"github.com/libvirt-pki/libvirt-pki/verify/live"
 )
 
@@ -68,6 +71,9 @@ func LiveCheck(ctx context.Context, o Options, lo LiveOptions, hosts []layout.Ho
 	for _, r := range rep.Live {
 		if !r.OK {
 			f := Finding{Error, Code("live-" + string(r.Class)), r.Target.Host, r.Target.Addr, r.Err}
+			if r.Class == live.ClassSASLUnknownUser {
+				f.Message += "; " + c.realmHint(r.Target.Host, lo.Authname, r.ServerRealm)
+			}
 			rep.Findings = append(rep.Findings, f)
 		}
 		if f, stale := c.staleFinding(r); stale {
@@ -200,6 +206,7 @@ func (c *checker) liveCredentials(host, endpointName string, lo LiveOptions) (li
 	}
 	cr, err := loadPair(files[layout.CACert], files[layout.ClientCert], files[layout.ClientKey])
 	cr.Authname, cr.Password = lo.Authname, lo.Password
+	cr.Realms, _ = c.sasldbRealms(host, lo.Authname)
 	return cr, err
 }
 
@@ -302,4 +309,55 @@ func (c *checker) staleFinding(r live.Result) (Finding, bool) {
 		"%s at %s presents certificate serial %s (valid until %s), but %s holds serial %s (valid until %s): the files were renewed and the server still uses the old ones; %s",
 		what, r.Target.Addr, untrusted.Clean(pki.SerialHex(served), untrusted.MaxName), served.NotAfter.UTC().Format(time.RFC3339),
 		path, pki.SerialHex(disk), disk.NotAfter.UTC().Format(time.RFC3339), restart)}, true
+}
+
+// sasldbRealms reads the realms host's sasldb in the tree (the layout's
+// SASL row) holds authname in, and its path; nil when the layout holds
+// no sasldb (Kolla's container makes its own) or the file is not there
+// or unreadable (the offline check says why).
+func (c *checker) sasldbRealms(host, authname string) ([]string, string) {
+	if host == "" || host == SharedHost {
+		return nil, ""
+	}
+	path := c.tree.In(c.tree.HostUnit(host), layout.SASLDB)
+	if path == "" {
+		return nil, ""
+	}
+	data, err := fsutil.ReadFile(path, fsutil.LimitSASLDB)
+	if err != nil {
+		return nil, path
+	}
+	_, records, err := sasl.DecodeDB(data)
+	if err != nil {
+		return nil, path
+	}
+	realms := []string{}
+	for _, r := range records {
+		if r.AuthID == authname && !slices.Contains(realms, r.Realm) {
+			realms = append(realms, r.Realm)
+		}
+	}
+	return realms, path
+}
+
+// realmHint says, for a daemon that found no SASL user in its realm,
+// which realms the host's sasldb holds the user in, what the daemon's
+// realm is when its mechanism did not say it (serverRealm ""), and how
+// to write the user there.
+func (c *checker) realmHint(host, authname, serverRealm string) string {
+	server := "libvirtd's realm is its host name, or its FQDN when the name resolves to one (virsh hostname shows it; SCRAM does not say it); "
+	if serverRealm != "" {
+		server = "" // the mechanism said it, and the error names it
+	}
+	realms, path := c.sasldbRealms(host, authname)
+	held := "no sasldb of the host is in this tree to compare (Kolla's nova_libvirt makes its own with saslpasswd2, in the container's host name)"
+	switch {
+	case path != "" && realms == nil:
+		held = fmt.Sprintf("the host's sasldb %s could not be read", path)
+	case path != "" && len(realms) == 0:
+		held = fmt.Sprintf("the host's sasldb %s has no user %q", path, authname)
+	case path != "":
+		held = fmt.Sprintf("the host's sasldb %s holds %q in %s", path, authname, quoteJoin(realms))
+	}
+	return fmt.Sprintf("%s%s: write the user in that realm with libvirt-pki sasl --domain DOMAIN (each host's FQDN beside its name) or --realm REALM, then deploy passwd.db", server, held)
 }

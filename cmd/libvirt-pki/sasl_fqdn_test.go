@@ -141,9 +141,24 @@ func TestSASLBundleFQDNRealmRealPeers(t *testing.T) {
 		})
 	}
 
-	// The short-name realm alone: the same daemon refuses both clients.
-	runCLI(t, "sasl", "--layout", "libvirt", "--out", out, "--config-dir", kolla, "--host", hostSpec, "--realm", "compute01")
-	d := fqdnDaemon(t, hostDir, hostsFile)
+	// The short-name realm alone: the same daemon refuses both clients,
+	// and verify --live says the realm is the matter.
+	for _, mech := range []string{"SCRAM-SHA-256", "DIGEST-MD5"} {
+		t.Run(mech+"/short-realm", func(t *testing.T) {
+			runCLI(t, "sasl", "--layout", "libvirt", "--out", out, "--config-dir", kolla, "--host", hostSpec, "--realm", "compute01", "--mech", strings.ToLower(mech))
+			refusedShortRealm(t, fqdnDaemon(t, hostDir, hostsFile), client, rootAuth, novaAuth, mech,
+				"verify", "--layout", "libvirt", "--out", out, "--config-dir", kolla, "--host", hostSpec)
+		})
+	}
+}
+
+// refusedShortRealm checks that daemon d, whose sasldb holds the user
+// only in the short-name realm, refuses virsh and openAuth, and that
+// verify (verifyArgs) --live reports live-sasl-unknown-user with a hint
+// naming the sasldb's realm, the daemon's (DIGEST-MD5 says it) and the
+// sasl option that fixes it.
+func refusedShortRealm(t *testing.T, d *libvirttest.Daemon, client, rootAuth, novaAuth, mech string, verifyArgs ...string) {
+	t.Helper()
 	uri := "test+tls://127.0.0.1:" + strconv.Itoa(d.Port) + "/default?pkipath=" + client
 	if o, err := libvirttest.Virsh(t, uri, []string{"LIBVIRT_AUTH_FILE=" + rootAuth}, "hostname"); err == nil {
 		t.Fatalf("virsh logged in with only the short-name realm in the sasldb:\n%s", o)
@@ -153,5 +168,18 @@ func TestSASLBundleFQDNRealmRealPeers(t *testing.T) {
 	}
 	if !strings.Contains(d.Log(), "user not found: unable to canonify user") {
 		t.Fatalf("libvirtd did not refuse an unknown user:\n%s", d.Log())
+	}
+	o := runExit(t, exitFailure, append(verifyArgs, "--live", d.Addr(), "--uri", "test:///default")...)
+	want := []string{"live-sasl-unknown-user", `holds "nova" in "compute01":`, "libvirt-pki sasl --domain DOMAIN"}
+	if mech == "DIGEST-MD5" {
+		want = append(want, `libvirtd's realm is "compute01.example.org"`)
+	}
+	for _, w := range want {
+		if !strings.Contains(o, w) {
+			t.Errorf("verify --live against a sasldb with only the short-name realm: no %q in\n%s", w, o)
+		}
+	}
+	if strings.Contains(o, "live-auth-failed") {
+		t.Errorf("verify --live reported live-auth-failed for an unknown user:\n%s", o)
 	}
 }

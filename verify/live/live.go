@@ -63,6 +63,7 @@ const (
 	ClassSASLNoPassword     Class = "sasl-no-password"     // daemon requires SASL, no password given
 	ClassMechNotOffered     Class = "mech-not-offered"     // wanted mechanism not in the daemon's list
 	ClassAuthFailed         Class = "auth-failed"          // wrong credentials, or the server failed to prove its own
+	ClassSASLUnknownUser    Class = "sasl-unknown-user"    // the daemon's sasldb has no such user in the realm it computes (see realm.go)
 	ClassOpenFailed         Class = "open-failed"          // CONNECT_OPEN refused
 	ClassProtocol           Class = "protocol-error"       // the peer broke libvirt's RPC or SASL protocol (bad packet, endless SASL)
 	ClassSASLLimits         Class = "sasl-limits"          // SASL parameters beyond the client's limits (SCRAM iterations, salt, nonce)
@@ -94,6 +95,10 @@ type Credentials struct {
 	// Authname and Password are the SASL credentials (auth.conf). An
 	// empty Password against a daemon requiring SASL is sasl-no-password.
 	Authname, Password string
+	// Realms are the realms the host's sasldb holds Authname in, when
+	// known (nil: unknown). A DIGEST-MD5 daemon whose realm is none of
+	// them refuses the user as unknown: sasl-unknown-user.
+	Realms []string
 }
 
 // Options tune one check.
@@ -131,6 +136,9 @@ type Result struct {
 	LibVersion         string    // e.g. "9.0.0"
 	TLSVersion         string    // e.g. "TLS 1.3"; set once the server's certificate arrived
 	ServerCertNotAfter time.Time // server leaf expiry; set even when the certificate is rejected
+	// ServerRealm is the SASL realm the daemon computes for itself, when
+	// its mechanism says it (DIGEST-MD5's challenge; SCRAM never does).
+	ServerRealm string
 	// ServerCert is the leaf the server presented (nil when none
 	// arrived), kept even when rejected, to compare with the files. The
 	// peer chose every field of it: it is not for reports.
@@ -425,7 +433,7 @@ func (ck *checker) sasl(cl *rpc.Client) error {
 	}
 	ck.r.Mechanism = wireName
 	if err := ck.saslExchange(cl, mech, wireName); err != nil {
-		return err
+		return ck.unknownUser(err, mechName)
 	}
 	ck.r.Identity = ck.c.Authname
 	return nil
@@ -467,6 +475,9 @@ func (ck *checker) saslExchange(cl *rpc.Client, mech saslclient.Mechanism, wireN
 			return "", err
 		}
 		reply, err = cl.AuthSASLStart(wireName, initial, initial == nil)
+		if err == nil && mech.Name() == mechDigestMD5 {
+			ck.r.ServerRealm = digestRealm(reply.Data)
+		}
 		return wireName, saslErr(err)
 	}); err != nil {
 		return err
