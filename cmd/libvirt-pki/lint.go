@@ -74,19 +74,10 @@ func runLint(opts *LintOptions) error {
 	if err != nil {
 		return err
 	}
-	switch opts.Output {
-	case "json":
-		err = rep.WriteJSON(opts.IO.Out, failOn)
-	case "junit":
-		err = rep.WriteJUnit(opts.IO.Out, failOn)
-	default:
-		err = rep.WriteTable(opts.IO.Out, failOn)
-	}
-	if err != nil {
-		return err
-	}
-	if rep.Summarize(failOn).Failed {
-		return exitError{exitFailure}
-	}
-	return nil
+	w := opts.IO.Out
+	return writeCheck(opts.Output,
+		func() error { return rep.WriteJSON(w, failOn) },
+		func() error { return rep.WriteJUnit(w, failOn) },
+		func() error { return rep.WriteTable(w, failOn) },
+		rep.Summarize(failOn).Failed)
 }

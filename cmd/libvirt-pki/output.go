@@ -69,3 +69,19 @@ func isTerminal(f *os.File) bool {
 	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
 	return err == nil
 }
+
+// writeCheck writes a check command's report (verify, lint) in the format
+// asked for, then makes the command exit 1 when the check failed.
+func writeCheck(format string, json, junit, table func() error, failed bool) error {
+	write := map[string]func() error{"json": json, "junit": junit}[format]
+	if write == nil {
+		write = table
+	}
+	if err := write(); err != nil {
+		return err
+	}
+	if failed {
+		return exitError{exitFailure}
+	}
+	return nil
+}

@@ -166,22 +166,12 @@ func runVerify(opts *VerifyOptions) error {
 // writeVerifyReport writes the report in the format asked for; exit
 // status 1 when it failed at failOn.
 func writeVerifyReport(opts *VerifyOptions, rep *verify.Report, failOn verify.Severity) error {
-	var err error
-	switch opts.Output {
-	case "json":
-		err = rep.WriteJSON(opts.IO.Out, failOn)
-	case "junit":
-		err = rep.WriteJUnit(opts.IO.Out, failOn, nil)
-	default:
-		err = rep.WriteTable(opts.IO.Out, failOn)
-	}
-	if err != nil {
-		return err
-	}
-	if rep.Summarize(failOn).Failed {
-		return exitError{exitFailure}
-	}
-	return nil
+	w := opts.IO.Out
+	return writeCheck(opts.Output,
+		func() error { return rep.WriteJSON(w, failOn) },
+		func() error { return rep.WriteJUnit(w, failOn, nil) },
+		func() error { return rep.WriteTable(w, failOn) },
+		rep.Summarize(failOn).Failed)
 }
 
 // setsToCheck returns the sets asked for (nil: what the tree holds) and
