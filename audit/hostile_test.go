@@ -5,29 +5,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
-)
 
-// noHang runs fn, which must not block on the FIFO at fifo. Should it
-// still run after a minute, a writer opens and closes the FIFO so that fn
-// ends and the test fails instead of hanging.
-func noHang(t *testing.T, fifo string, fn func()) {
-	t.Helper()
-	fired := make(chan struct{})
-	guard := time.AfterFunc(time.Minute, func() {
-		close(fired)
-		if f, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
-			f.Close()
-		}
-	})
-	fn()
-	if !guard.Stop() {
-		<-fired
-		t.Fatalf("blocked reading the FIFO %s", fifo)
-	}
-}
+	"github.com/libvirt-pki/libvirt-pki/internal/testutil"
+)
 
 // A FIFO or a device where a certificate or a CRL is expected stops the
 // audit at once with one line naming it; a symlinked host directory too.
@@ -45,17 +26,13 @@ func TestCollectRefusesSpecialFiles(t *testing.T) {
 	} {
 		o, _ := layoutWithKnownDates(t)
 		path := c.rel(o)
-		os.Remove(path)
-		var err error
 		if c.kind == "fifo" {
-			err = syscall.Mkfifo(path, 0o644)
+			testutil.Mkfifo(t, path)
 		} else {
-			err = os.Symlink("/dev/zero", path)
+			testutil.LinkDevZero(t, path)
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		noHang(t, path, func() { _, err = Collect(context.Background(), o) })
+		var err error
+		testutil.NoHang(t, func() { _, err = Collect(context.Background(), o) }, path)
 		if err == nil || err.Error() != path+c.want {
 			t.Errorf("Collect with %s a %s: %v; want %q", path, c.kind, err, path+c.want)
 		}

@@ -11,11 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/libvirt-pki/libvirt-pki/errs"
+	"github.com/libvirt-pki/libvirt-pki/internal/testutil"
 	"github.com/libvirt-pki/libvirt-pki/layout"
 )
 
@@ -72,10 +72,7 @@ func TestFIFORefused(t *testing.T) {
 	o := makeLayout(t, layout.Kolla, dir, false, "c1")
 	for _, path := range []string{filepath.Join(o.Root, "cacert.pem"), filepath.Join(o.Root, "c1/servercert.pem"), filepath.Join(o.CADir, "cacert.pem")} {
 		data, _ := os.ReadFile(path)
-		os.Remove(path)
-		if err := syscall.Mkfifo(path, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testutil.Mkfifo(t, path)
 		_, err := MakePlan(o)
 		if !errs.IsInput(err) || !strings.Contains(err.Error(), "a FIFO") {
 			t.Errorf("%s a FIFO: %v", path, err)

@@ -1,55 +1,22 @@
 package kolla
 
 import (
-	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/libvirt-pki/libvirt-pki/internal/testutil"
 )
-
-// aliasBomb is a "billion laughs": nine levels of ten aliases each.
-func aliasBomb() string {
-	var b strings.Builder
-	b.WriteString("l0: &l0 [" + strings.Repeat(`"lol",`, 9) + "\"lol\"]\n")
-	for i := 1; i <= 9; i++ {
-		fmt.Fprintf(&b, "l%d: &l%d [%s*l%d]\n", i, i, strings.Repeat(fmt.Sprintf("*l%d,", i-1), 9), i-1)
-	}
-	return b.String()
-}
-
-// noHang runs fn, which must not block on the FIFO at fifo. Should it
-// still run after a minute, a writer opens and closes the FIFO so that fn
-// ends and the test fails instead of hanging.
-func noHang(t *testing.T, fifo string, fn func()) {
-	t.Helper()
-	fired := make(chan struct{})
-	guard := time.AfterFunc(time.Minute, func() {
-		close(fired)
-		if f, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
-			f.Close()
-		}
-	})
-	fn()
-	if !guard.Stop() {
-		<-fired
-		t.Fatalf("blocked reading the FIFO %s", fifo)
-	}
-}
 
 // A globals.yml that is a device, a FIFO, an alias bomb or two documents
 // is refused at once with one line naming it.
 func TestReadGlobalsHostile(t *testing.T) {
 	fifoDir := t.TempDir()
 	fifo := filepath.Join(fifoDir, GlobalsFile)
-	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.Mkfifo(t, fifo)
 	dir := t.TempDir()
 	bomb := filepath.Join(dir, "bomb.yml")
-	write(t, bomb, "libvirt_tls: yes\n"+aliasBomb())
+	write(t, bomb, "libvirt_tls: yes\n"+testutil.AliasBomb(""))
 	two := filepath.Join(dir, "two.yml")
 	write(t, two, "libvirt_tls: yes\n---\nlibvirt_tls: no\n")
 	for _, c := range []struct{ path, want string }{
@@ -59,7 +26,7 @@ func TestReadGlobalsHostile(t *testing.T) {
 		{two, two + ":2: a second YAML document"},
 	} {
 		var err error
-		noHang(t, fifo, func() { _, _, err = ReadGlobals(c.path) })
+		testutil.NoHang(t, func() { _, _, err = ReadGlobals(c.path) }, fifo)
 		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("ReadGlobals(%s): %v; want one line with %q", c.path, err, c.want)
 		}
@@ -72,7 +39,7 @@ func FuzzParseGlobals(f *testing.F) {
 	for _, s := range []string{
 		"libvirt_tls: yes\nlibvirt_sasl_mech_list: [SCRAM-SHA-256, DIGEST-MD5]\n",
 		"libvirt_tls: \"{{ x }}\"\nlibvirt_enable_sasl:\nlibvirt_sasl_authname: [a]\n",
-		aliasBomb(),
+		testutil.AliasBomb(""),
 		"libvirt_sasl_mech_list: &m [*m]\n",
 		"libvirt_tls: yes\n---\nlibvirt_tls: no\n",
 		"libvirt_sasl_authname: \"" + strings.Repeat("n", 1<<16) + "\"\n",

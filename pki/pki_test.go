@@ -7,11 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
+	"github.com/libvirt-pki/libvirt-pki/internal/testutil"
 )
 
 func TestIssueEveryAlgo(t *testing.T) {
@@ -109,9 +109,7 @@ func TestParseKeyAlgo(t *testing.T) {
 func TestReadCertsFileBounded(t *testing.T) {
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "cacert.pem")
-	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.Mkfifo(t, fifo)
 	if _, err := ReadCertsFile(fifo); !errors.Is(err, fsutil.ErrNotRegular) {
 		t.Fatalf("FIFO: %v", err)
 	}

@@ -6,58 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
+	"github.com/libvirt-pki/libvirt-pki/internal/testutil"
 	"github.com/libvirt-pki/libvirt-pki/internal/vault"
 	"github.com/libvirt-pki/libvirt-pki/layout"
 )
-
-// noHang runs fn, which must not block on the FIFOs given. Should it still
-// run after a minute, a writer opens and closes each FIFO so that fn ends
-// and the test fails instead of hanging.
-func noHang(t *testing.T, fn func(), fifos ...string) {
-	t.Helper()
-	fired := make(chan struct{})
-	guard := time.AfterFunc(time.Minute, func() {
-		close(fired)
-		for _, fifo := range fifos {
-			go func() {
-				if f, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
-					f.Close()
-				}
-			}()
-		}
-	})
-	fn()
-	if !guard.Stop() {
-		<-fired
-		t.Fatalf("blocked reading one of the FIFOs %q", fifos)
-	}
-}
-
-// replace puts a FIFO, a symlink or a sparse file of size bytes in place
-// of the file at path.
-func replace(t *testing.T, path, kind string, size int64) {
-	t.Helper()
-	os.Remove(path)
-	var err error
-	switch kind {
-	case "fifo":
-		err = syscall.Mkfifo(path, 0o600)
-	case "zero-link":
-		err = os.Symlink("/dev/zero", path)
-	case "sparse":
-		if err = os.WriteFile(path, nil, 0o600); err == nil {
-			err = os.Truncate(path, size)
-		}
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-}
 
 // findingWith returns the message of the first finding of code whose
 // message holds want ("" when none does).
@@ -77,14 +33,14 @@ func findingWith(rep *Report, code Code, want string) string {
 func TestOfflineSpecialFiles(t *testing.T) {
 	f := newFixture(t, false, "h1")
 	ca, crl := f.path("cacert.pem"), f.path("cacrl.pem")
-	replace(t, ca, "fifo", 0)
-	replace(t, crl, "fifo", 0)
-	replace(t, f.path("h1/servercert.pem"), "zero-link", 0)
+	testutil.Mkfifo(t, ca)
+	testutil.Mkfifo(t, crl)
+	testutil.LinkDevZero(t, f.path("h1/servercert.pem"))
 	keyLimit := vault.EncryptedSize(fsutil.LimitKey) // a key may be vaulted
-	replace(t, f.path("h1/serverkey.pem"), "sparse", keyLimit+1)
+	testutil.Sparse(t, f.path("h1/serverkey.pem"), keyLimit+1)
 	var rep *Report
 	var err error
-	noHang(t, func() {
+	testutil.NoHang(t, func() {
 		rep, err = Offline(Options{Layout: layout.Kolla, Root: f.root, Hosts: f.hosts, WarnDays: 30})
 	}, ca, crl)
 	if err != nil {
@@ -103,8 +59,8 @@ func TestOfflineSpecialFiles(t *testing.T) {
 	// back to reach it.
 	f2 := newFixture(t, false, "h1")
 	crl2 := f2.path("cacrl.pem")
-	replace(t, crl2, "fifo", 0)
-	noHang(t, func() { rep = f2.check(t, f2.hosts...) }, crl2)
+	testutil.Mkfifo(t, crl2)
+	testutil.NoHang(t, func() { rep = f2.check(t, f2.hosts...) }, crl2)
 	if findingWith(rep, CodeUnreadable, crl2+": not a regular file (a FIFO)") == "" {
 		t.Errorf("no unreadable finding for the FIFO %s in %+v", crl2, rep.Findings)
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/libvirt-pki/libvirt-pki/internal/testutil"
 	"github.com/libvirt-pki/libvirt-pki/layout"
 	"github.com/libvirt-pki/libvirt-pki/sasl"
 )
@@ -143,10 +144,10 @@ func TestSASLSpecialFiles(t *testing.T) {
 	root, pw := saslBundle(t, "secret", nil, "h1")
 	auth := filepath.Join(root, "h1/root/.config/libvirt/auth.conf")
 	db := filepath.Join(root, "h1/etc/libvirt/passwd.db")
-	replace(t, auth, "fifo", 0)
-	replace(t, db, "zero-link", 0)
+	testutil.Mkfifo(t, auth)
+	testutil.LinkDevZero(t, db)
 	var fs []Finding
-	noHang(t, func() { fs = saslFindings(t, layout.Libvirt, root, pw, "h1") }, auth)
+	testutil.NoHang(t, func() { fs = saslFindings(t, layout.Libvirt, root, pw, "h1") }, auth)
 	for _, want := range []string{auth + ": not a regular file (a FIFO)", db + ": is a symlink"} {
 		found := false
 		for _, f := range fs {

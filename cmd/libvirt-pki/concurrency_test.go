@@ -1,15 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/libvirt-pki/libvirt-pki/internal/testutil"
 )
 
 // TestConcurrentCertificates runs 20 pairs of certificates runs on one
@@ -57,7 +57,7 @@ func TestConcurrentCertificates(t *testing.T) {
 
 type startedPKI struct {
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *testutil.SyncBuffer
 	done   chan struct{}
 	err    error // cmd.Wait's, once done is closed
 }
@@ -65,7 +65,7 @@ type startedPKI struct {
 // startPKI starts libvirt-pki without waiting for it.
 func startPKI(t *testing.T, env []string, args ...string) *startedPKI {
 	t.Helper()
-	p := &startedPKI{cmd: exec.Command("libvirt-pki", args...), stderr: &syncBuffer{}, done: make(chan struct{})}
+	p := &startedPKI{cmd: exec.Command("libvirt-pki", args...), stderr: &testutil.SyncBuffer{}, done: make(chan struct{})}
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stderr = p.stderr
 	if err := p.cmd.Start(); err != nil {
@@ -95,21 +95,3 @@ func waitFor(t *testing.T, cond func() bool, p *startedPKI) {
 }
 
 func exists(path string) bool { _, err := os.Stat(path); return err == nil }
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/libvirt-pki/libvirt-pki/internal/testutil"
 )
 
 // Filesystem faults: a full disk, a read-only directory and an unreadable
@@ -180,10 +182,7 @@ func TestFIFOCACert(t *testing.T) {
 	}
 	for _, fifo := range []string{filepath.Join(k, "config/nova/nova-libvirt/cacert.pem"), filepath.Join(k, "certificates/libvirt/cacert.pem")} {
 		data, _ := os.ReadFile(fifo)
-		os.Remove(fifo)
-		if err := syscall.Mkfifo(fifo, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testutil.Mkfifo(t, fifo)
 		for _, args := range [][]string{
 			{"certificates", "--hosts", "c1"}, {"renew", "--all"}, {"revoke", "--host", "c1"},
 			{"rotate-ca", "start"}, {"rotate-ca", "status"}, {"certificates", "--hosts", "c1", "--dry-run"},

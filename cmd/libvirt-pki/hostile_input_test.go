@@ -2,34 +2,20 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/libvirt-pki/libvirt-pki/internal/testutil"
 )
 
 // noHangRun runs the CLI with args, which must not block on the FIFO at
-// fifo. Should it still run after a minute, a writer opens and closes the
-// FIFO so that the run ends and the test fails instead of hanging.
+// fifo: should it, testutil.NoHang ends the run and fails the test.
 func noHangRun(t *testing.T, fifo string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	fired := make(chan struct{})
-	guard := time.AfterFunc(time.Minute, func() {
-		close(fired)
-		if f, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
-			f.Close()
-		}
-	})
-	var out, errOut bytes.Buffer
-	code = run(args, nil, &out, &errOut)
-	if !guard.Stop() {
-		<-fired
-		t.Fatalf("%v blocked reading the FIFO %s", args, fifo)
-	}
-	return code, out.String(), errOut.String()
+	testutil.NoHang(t, func() { code, stdout, stderr = runArgs(args...) }, fifo)
+	return code, stdout, stderr
 }
 
 // runArgs runs the CLI with args and returns its exit code and output.
@@ -88,10 +74,7 @@ func TestVerifyExpiryValidateInput(t *testing.T) {
 func TestVerifyExpiryFIFO(t *testing.T) {
 	config, root := hostileTree(t)
 	ca := filepath.Join(root, "cacert.pem")
-	os.Remove(ca)
-	if err := syscall.Mkfifo(ca, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.Mkfifo(t, ca)
 	code, stdout, _ := noHangRun(t, ca, "verify", "--config-dir", config)
 	if code != exitFailure || !strings.Contains(stdout, ca+": not a regular file (a FIFO)") {
 		t.Errorf("verify: exit %d, stdout %q; want exit 1 and the FIFO named", code, stdout)
@@ -107,17 +90,13 @@ func TestVerifyExpiryFIFO(t *testing.T) {
 func TestVerifyHostileInventory(t *testing.T) {
 	config, _ := hostileTree(t)
 	dir := t.TempDir()
-	var bomb strings.Builder
-	bomb.WriteString("l0: &l0 [" + strings.Repeat("x,", 9) + "x]\n")
-	for i := 1; i <= 9; i++ {
-		fmt.Fprintf(&bomb, "l%d: &l%d [%s*l%d]\n", i, i, strings.Repeat(fmt.Sprintf("*l%d,", i-1), 9), i-1)
-	}
+	bomb := testutil.AliasBomb("")
 	for name, content := range map[string]string{
 		"inventory":                 "[compute]\ncompute01\n",
-		"group_vars/compute.yml":    bomb.String(),
+		"group_vars/compute.yml":    bomb,
 		"other/inventory":           "[compute]\ncompute01\n",
 		"other/host_vars/compute01": "a: 1\n---\na: 2\n",
-		"config-bomb/globals.yml":   bomb.String(),
+		"config-bomb/globals.yml":   bomb,
 		"config-two/globals.yml":    "libvirt_tls: yes\n---\n",
 	} {
 		p := filepath.Join(dir, name)

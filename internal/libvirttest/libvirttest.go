@@ -9,7 +9,6 @@
 package libvirttest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -24,6 +23,7 @@ import (
 	"time"
 
 	"github.com/libvirt-pki/libvirt-pki/internal/peer"
+	"github.com/libvirt-pki/libvirt-pki/internal/testutil"
 )
 
 // Config says what the daemon serves. File paths are copied into the
@@ -123,7 +123,7 @@ func Launch(t testing.TB, cfg Config) (*Daemon, error) {
 	writeFile(t, filepath.Join(dir, "sasl2", "libvirt.conf"), []byte(saslConf(cfg.SASLMechs, files.sasldb)), 0o644)
 
 	cmd := daemonCommand(t, bins[0], dir, confPath, cfg)
-	var stderr bytes.Buffer
+	var stderr testutil.SyncBuffer // read while the daemon writes it
 	cmd.Stdout = &stderr
 	cmd.Stderr = &stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -302,7 +302,7 @@ func requireRoot(t testing.TB) {
 // waitListening returns once the daemon accepts TCP connections; it
 // returns an error with the daemon's output (stderr) and log if it exits
 // first, and fails the test if it has not listened within 30 seconds.
-func (d *Daemon) waitListening(t testing.TB, stderr *bytes.Buffer) error {
+func (d *Daemon) waitListening(t testing.TB, stderr *testutil.SyncBuffer) error {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {

@@ -13,7 +13,6 @@
 package qemutest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -22,19 +21,19 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/libvirt-pki/libvirt-pki/internal/peer"
+	"github.com/libvirt-pki/libvirt-pki/internal/testutil"
 )
 
 // Process is a running QEMU server.
 type Process struct {
 	Port int // TCP port on 127.0.0.1
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *testutil.SyncBuffer
 	done chan struct{}
 }
 
@@ -108,7 +107,7 @@ func start(t testing.TB, mk func(port int) *exec.Cmd, pick func(testing.TB) int)
 	t.Helper()
 	var last string
 	for attempt := 0; attempt < 3; attempt++ {
-		p := &Process{Port: pick(t), out: &lockedBuffer{}, done: make(chan struct{})}
+		p := &Process{Port: pick(t), out: &testutil.SyncBuffer{}, done: make(chan struct{})}
 		p.cmd = mk(p.Port)
 		p.cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/bin", "HOME=" + t.TempDir()}
 		p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
@@ -207,22 +206,4 @@ func WriteDir(t testing.TB, files map[string][]byte) string {
 		}
 	}
 	return dir
-}
-
-// lockedBuffer collects a process's output while tests read it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -5,49 +5,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
+	"github.com/libvirt-pki/libvirt-pki/internal/testutil"
 )
-
-// aliasBomb is a "billion laughs": nine levels of ten aliases each expand
-// to 10^9 values from a few hundred bytes. indent puts it under a key.
-func aliasBomb(indent string) string {
-	var b strings.Builder
-	b.WriteString(indent + "l0: &l0 [" + strings.Repeat(`"lol",`, 9) + "\"lol\"]\n")
-	for i := 1; i <= 9; i++ {
-		fmt.Fprintf(&b, "%sl%d: &l%d [%s*l%d]\n", indent, i, i, strings.Repeat(fmt.Sprintf("*l%d,", i-1), 9), i-1)
-	}
-	return b.String()
-}
-
-// noHang runs fn, which must not block on the FIFO at fifo. Should it
-// still run after a minute, a writer opens and closes the FIFO so that fn
-// ends (reading nothing) and the test fails instead of hanging.
-func noHang(t *testing.T, fifo string, fn func()) {
-	t.Helper()
-	fired := make(chan struct{})
-	guard := time.AfterFunc(time.Minute, func() {
-		close(fired)
-		if f, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
-			f.Close()
-		}
-	})
-	fn()
-	if !guard.Stop() {
-		<-fired
-		t.Fatalf("blocked reading the FIFO %s", fifo)
-	}
-}
-
-func mkfifo(t *testing.T, path string) {
-	t.Helper()
-	if err := syscall.Mkfifo(path, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // A device, a FIFO or an oversized file where an inventory or vars file is
 // expected is refused at once, naming it; none is read.
@@ -58,20 +20,13 @@ func TestLoadRefusesNonRegularFiles(t *testing.T) {
 	if err := os.MkdirAll(filepath.Dir(fifoVars), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	mkfifo(t, fifoVars)
+	testutil.Mkfifo(t, fifoVars)
 	fifoInv := filepath.Join(t.TempDir(), "hosts")
-	mkfifo(t, fifoInv)
+	testutil.Mkfifo(t, fifoInv)
 	zeroDir := t.TempDir()
-	if err := os.Symlink("/dev/zero", filepath.Join(zeroDir, "hosts.yml")); err != nil {
-		t.Fatal(err)
-	}
+	testutil.LinkDevZero(t, filepath.Join(zeroDir, "hosts.yml"))
 	huge := filepath.Join(t.TempDir(), "huge.yml")
-	if err := os.WriteFile(huge, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(huge, fsutil.LimitConfig+1); err != nil {
-		t.Fatal(err)
-	}
+	testutil.Sparse(t, huge, fsutil.LimitConfig+1)
 	for _, c := range []struct{ source, want string }{
 		{"/dev/zero", "/dev/zero: not a regular file (a character device)"},
 		{fifoInv, fifoInv + ": not a regular file (a FIFO)"},
@@ -80,9 +35,7 @@ func TestLoadRefusesNonRegularFiles(t *testing.T) {
 		{huge, fmt.Sprintf("%s: larger than %d bytes", huge, fsutil.LimitConfig)},
 	} {
 		var err error
-		noHang(t, fifoVars, func() {
-			noHang(t, fifoInv, func() { _, err = Load(c.source) })
-		})
+		testutil.NoHang(t, func() { _, err = Load(c.source) }, fifoVars, fifoInv)
 		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("Load(%s): %v; want one line with %q", c.source, err, c.want)
 		}
@@ -95,9 +48,9 @@ func TestLoadRefusesNonRegularFiles(t *testing.T) {
 func TestAliasBombRefused(t *testing.T) {
 	dir := t.TempDir()
 	write(t, dir, map[string]string{
-		"bomb/hosts.yml":            "all:\n  hosts:\n    c1:\n  vars:\n" + aliasBomb("    "),
+		"bomb/hosts.yml":            "all:\n  hosts:\n    c1:\n  vars:\n" + testutil.AliasBomb("    "),
 		"gv/inv":                    "[compute]\nc1\n",
-		"gv/group_vars/compute.yml": aliasBomb(""),
+		"gv/group_vars/compute.yml": testutil.AliasBomb(""),
 		"loop/hosts.yml":            "all:\n  children:\n    g: &g\n      children:\n        h: *g\n",
 	})
 	for _, c := range []struct{ source, want string }{
@@ -110,7 +63,7 @@ func TestAliasBombRefused(t *testing.T) {
 			t.Errorf("Load(%s): %v; want an alias error naming %q", c.source, err, c.want)
 		}
 	}
-	_, err := ParseVarsFile("globals.yml", []byte(aliasBomb("")), "globals.yml", nil)
+	_, err := ParseVarsFile("globals.yml", []byte(testutil.AliasBomb("")), "globals.yml", nil)
 	if err == nil || !strings.HasPrefix(err.Error(), "globals.yml:") || !strings.Contains(err.Error(), "alias bomb") {
 		t.Errorf("ParseVarsFile(bomb): %v", err)
 	}
@@ -177,8 +130,8 @@ func TestYAMLValueBound(t *testing.T) {
 // documents, deep nesting, huge values, control characters, odd tags.
 func hostileYAML() []string {
 	return []string{
-		aliasBomb(""),
-		"all:\n  vars:\n" + aliasBomb("    "),
+		testutil.AliasBomb(""),
+		"all:\n  vars:\n" + testutil.AliasBomb("    "),
 		"all:\n  children:\n    g: &g\n      children:\n        h: *g\n",
 		"a: &a [*a]\n",
 		"a: &a {<<: *a}\n",
