@@ -8,6 +8,9 @@
 // $(go env GOCACHE)/libvirt-pki-cfssltest/VERSION. Outside CI a failed
 // build skips the test, loudly; with CI=true it fails it (internal/peer's
 // rule).
+//
+// NewFake is an in-process stand-in that speaks the same JSON API and can
+// spoil what it signs, for tests of what we refuse from a signer.
 package cfssltest
 
 import (
