@@ -12,48 +12,11 @@ import (
 	"math/big"
 	"slices"
 	"sort"
-	"strings"
 	"testing"
 	"time"
 
-	zx509 "github.com/zmap/zcrypto/x509"
-	"github.com/zmap/zlint/v3"
-	zl "github.com/zmap/zlint/v3/lint"
+	"github.com/libvirt-pki/libvirt-pki/internal/zlinttest"
 )
-
-// rfcRegistry is zlint's RFC lints (every source named RFC...).
-func rfcRegistry(t *testing.T) zl.Registry {
-	t.Helper()
-	var rfc zl.SourceList
-	for _, s := range zl.GlobalRegistry().Sources() {
-		if strings.HasPrefix(string(s), "RFC") {
-			rfc = append(rfc, s)
-		}
-	}
-	reg, err := zl.GlobalRegistry().Filter(zl.FilterOptions{IncludeSources: rfc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return reg
-}
-
-// zlintFindings are the errors and warnings zlint reports on der, by lint
-// name, sorted.
-func zlintFindings(t *testing.T, reg zl.Registry, der []byte) []string {
-	t.Helper()
-	c, err := zx509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for name, r := range zlint.LintCertificateEx(c, reg).Results {
-		if r.Status == zl.Error || r.Status == zl.Warn || r.Status == zl.Fatal {
-			out = append(out, name)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
 
 // TestIssuedUsagesArePolicy: what cfssl signs is exactly the profile's
 // keyUsage for the key's family (critical, or no extension at all when
@@ -61,13 +24,12 @@ func zlintFindings(t *testing.T, reg zl.Registry, der []byte) []string {
 // nothing, and zlint's RFC lints report nothing, for every algorithm and
 // profile.
 func TestIssuedUsagesArePolicy(t *testing.T) {
-	reg := rfcRegistry(t)
 	for _, algo := range KeyAlgos {
 		ca, err := NewCA(CAOptions{CommonName: "test CA", Algo: algo, Days: 10})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := zlintFindings(t, reg, ca.Cert.Raw); got != nil {
+		if got := zlinttest.RFCFindings(t, ca.Cert.Raw); got != nil {
 			t.Errorf("%s CA: zlint %v", algo, got)
 		}
 		key, err := GenerateKey(algo)
@@ -92,7 +54,7 @@ func TestIssuedUsagesArePolicy(t *testing.T) {
 			if p := CheckPolicy(cert); p != nil {
 				t.Errorf("%s %s: CheckPolicy %v", algo, prof.Name, p)
 			}
-			if got := zlintFindings(t, reg, cert.Raw); got != nil {
+			if got := zlinttest.RFCFindings(t, cert.Raw); got != nil {
 				t.Errorf("%s %s: zlint %v", algo, prof.Name, got)
 			}
 		}
@@ -105,7 +67,6 @@ func TestIssuedUsagesArePolicy(t *testing.T) {
 // every certificate whose keyUsage holds digitalSignature and
 // keyEncipherment (the policy before issue 12 among them) or has none.
 func TestCheckPolicyAgreesWithZlint(t *testing.T) {
-	reg := rfcRegistry(t)
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "CA"}, NotBefore: time.Now().Add(-time.Hour),
 		NotAfter: time.Now().Add(time.Hour), BasicConstraintsValid: true, IsCA: true, KeyUsage: caKeyUsage}
@@ -129,7 +90,7 @@ func TestCheckPolicyAgreesWithZlint(t *testing.T) {
 					name := fmt.Sprintf("%s %s %v critical=%v", fam, KeyUsageString(ku), eku, crit)
 					cert := leafWith(t, caCert, caKey, keys[fam], ku, crit, eku)
 					var want []string
-					for _, f := range zlintFindings(t, reg, cert.Raw) {
+					for _, f := range zlinttest.RFCFindings(t, cert.Raw) {
 						if slices.Contains(ours, f) {
 							want = append(want, f)
 						}

@@ -22,9 +22,7 @@ import (
 	"testing"
 	"time"
 
-	zx509 "github.com/zmap/zcrypto/x509"
-	"github.com/zmap/zlint/v3"
-	zl "github.com/zmap/zlint/v3/lint"
+	"github.com/libvirt-pki/libvirt-pki/internal/zlinttest"
 )
 
 // This file is the measurement behind docs/key-usage.md: which keyUsage
@@ -167,28 +165,12 @@ func measure(t *testing.T, ca *measureCA, family string, server, client *kuExt) 
 	return o
 }
 
-// rfcFindings is zlint's RFC lints (every source whose name starts with
-// RFC) on der, as "role:lint" for each error or warning.
+// rfcFindings is zlint's RFC lints on der, as "role:lint" for each error
+// or warning.
 func rfcFindings(t *testing.T, role string, der []byte) []string {
-	c, err := zx509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rfc zl.SourceList
-	for _, s := range zl.GlobalRegistry().Sources() {
-		if strings.HasPrefix(string(s), "RFC") {
-			rfc = append(rfc, s)
-		}
-	}
-	reg, err := zl.GlobalRegistry().Filter(zl.FilterOptions{IncludeSources: rfc})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []string
-	for name, r := range zlint.LintCertificateEx(c, reg).Results {
-		if r.Status == zl.Error || r.Status == zl.Warn || r.Status == zl.Fatal {
-			out = append(out, role+":"+name)
-		}
+	for _, name := range zlinttest.RFCFindings(t, der) {
+		out = append(out, role+":"+name)
 	}
 	return out
 }
