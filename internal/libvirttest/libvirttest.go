@@ -10,6 +10,7 @@ package libvirttest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -117,7 +118,7 @@ func Launch(t testing.TB, cfg Config) (*Daemon, error) {
 		files.key = copyIn(t, dir, cfg.ServerKey, "serverkey.pem")
 		files.crl = copyIn(t, dir, cfg.CRL, "cacrl.pem")
 	}
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	confPath := filepath.Join(dir, "libvirtd.conf")
 	writeFile(t, confPath, []byte(libvirtdConf(cfg, port, dir, files)), 0o644)
 	writeFile(t, filepath.Join(dir, "sasl2", "libvirt.conf"), []byte(saslConf(cfg.SASLMechs, files.sasldb)), 0o644)
@@ -304,37 +305,18 @@ func requireRoot(t testing.TB) {
 // first, and fails the test if it has not listened within 30 seconds.
 func (d *Daemon) waitListening(t testing.TB, stderr *testutil.SyncBuffer) error {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case <-d.done:
-			return fmt.Errorf("libvirttest: libvirtd exited at start: %s\n%s\nlog:\n%s", d.cmd.ProcessState, stderr.String(), d.Log())
-		default:
-		}
-		c, err := net.DialTimeout("tcp", d.Addr(), time.Second)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("libvirttest: libvirtd did not listen on %s: %v\n%s\nlog:\n%s", d.Addr(), err, stderr.String(), d.Log())
-		}
-		time.Sleep(50 * time.Millisecond)
+	switch err := testutil.WaitListening(d.Addr(), d.done, 30*time.Second); {
+	case err == nil:
+		return nil
+	case errors.Is(err, testutil.ErrExited):
+		return fmt.Errorf("libvirttest: libvirtd exited at start: %s\n%s\nlog:\n%s", d.cmd.ProcessState, stderr.String(), d.Log())
+	default:
+		t.Fatalf("libvirttest: libvirtd did not listen on %s: %v\n%s\nlog:\n%s", d.Addr(), err, stderr.String(), d.Log())
+		return err
 	}
 }
 
-func (d *Daemon) stop() {
-	if d.cmd.Process == nil {
-		return
-	}
-	syscall.Kill(-d.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-d.done:
-	case <-time.After(10 * time.Second):
-		syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
-		<-d.done
-	}
-}
+func (d *Daemon) stop() { testutil.StopGroup(d.cmd, d.done) }
 
 // Virsh runs the real virsh with the given connection URI and arguments,
 // with a clean environment plus env ("LIBVIRT_AUTH_FILE=..."), and returns
@@ -349,15 +331,6 @@ func Virsh(t testing.TB, uri string, env []string, args ...string) (string, erro
 	cmd.Env = append([]string{"PATH=/usr/sbin:/usr/bin:/bin", "HOME=" + home, "XDG_CONFIG_HOME=" + home + "/.config"}, env...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
-}
-
-func freePort(t testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func quoteList(items []string) string {

@@ -14,6 +14,7 @@ package qemutest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -57,7 +58,7 @@ func StartNBD(t testing.TB, dir string) *Process {
 	return start(t, func(port int) *exec.Cmd {
 		return exec.Command(bins[0], "--object", tlsCreds("t", "server", dir), "--tls-creds", "t",
 			"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--persistent", "--format", "raw", "--read-only", image)
-	}, freePort)
+	}, testutil.FreePort)
 }
 
 // NBDInfo runs `qemu-img info` on the NBD export at p through TLS, as a
@@ -130,33 +131,18 @@ func start(t testing.TB, mk func(port int) *exec.Cmd, pick func(testing.TB) int)
 // before it exits; it fails the test if it does neither within 30 s.
 func (p *Process) waitListening(t testing.TB) bool {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case <-p.done:
-			return false
-		default:
-		}
-		if c, err := net.DialTimeout("tcp", p.Addr(), time.Second); err == nil {
-			c.Close()
-			return true
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("qemutest: %s did not listen on %s\n%s", p.cmd.Path, p.Addr(), p.Output())
-		}
-		time.Sleep(20 * time.Millisecond)
+	switch err := testutil.WaitListening(p.Addr(), p.done, 30*time.Second); {
+	case err == nil:
+		return true
+	case errors.Is(err, testutil.ErrExited):
+		return false
+	default:
+		t.Fatalf("qemutest: %s did not listen on %s\n%s", p.cmd.Path, p.Addr(), p.Output())
+		return false
 	}
 }
 
-func (p *Process) stop() {
-	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-		<-p.done
-	}
-}
+func (p *Process) stop() { testutil.StopGroup(p.cmd, p.done) }
 
 // runClient runs a QEMU client program with a clean environment, killed
 // after 60 seconds if it hangs.
@@ -170,21 +156,11 @@ func runClient(t testing.TB, bin string, args ...string) (string, error) {
 	return string(out), err
 }
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // vncPort is a free port above 5900, which -vnc can name as a display.
 func vncPort(t testing.TB) int {
 	t.Helper()
 	for {
-		if p := freePort(t); p > 5900 {
+		if p := testutil.FreePort(t); p > 5900 {
 			return p
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/libvirt-pki/libvirt-pki/internal/peer"
+	"github.com/libvirt-pki/libvirt-pki/internal/testutil"
 )
 
 // StartSPICE runs qemu-system-x86_64 with no machine serving SPICE on
@@ -23,7 +24,7 @@ func StartSPICE(t testing.TB, dir string) *Process {
 	return start(t, func(port int) *exec.Cmd {
 		spice := fmt.Sprintf("tls-port=%d,addr=127.0.0.1,x509-dir=%s,disable-ticketing=on", port, dir)
 		return exec.Command(qemu, "-machine", "none", "-display", "none", "-nodefaults", "-spice", spice)
-	}, freePort)
+	}, testutil.FreePort)
 }
 
 // SPICEConnect opens a SPICE session to p with spice-gtk's client library
