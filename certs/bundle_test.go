@@ -43,12 +43,18 @@ func TestBundles(t *testing.T) {
 		t.Fatalf("p1.tar: %v", entries)
 	}
 	entries = tarEntries(t, filepath.Join(dir, "c1.tar"))
-	if entries["etc/pki/qemu/server-key.pem"] != "0640 root:qemu" || entries["etc/pki/libvirt/private/serverkey.pem"] != "0600 root:root" {
+	// docs/key-modes.md: root's keys 0600, QEMU's root:qemu 0640, the
+	// client key nova-compute reads root:nova 0640 (it was 0644).
+	if entries["etc/pki/qemu/server-key.pem"] != "0640 root:qemu" || entries["etc/pki/libvirt/private/serverkey.pem"] != "0600 root:root" ||
+		entries["etc/pki/libvirt/private/clientkey.pem"] != "0640 root:nova" {
 		t.Fatalf("c1.tar: %v", entries)
 	}
 	manifest, err := os.ReadFile(filepath.Join(dir, "c1/etc/libvirt-pki/MANIFEST.tsv"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(string(manifest), "\n/etc/pki/libvirt/private/clientkey.pem\t0640\troot\tnova\n") {
+		t.Errorf("the manifest does not give the client key 0640 root:nova:\n%s", manifest)
 	}
 	if n := strings.Count(string(manifest), "\n/"); n != len(entries) {
 		t.Errorf("manifest lists %d files, the tarball holds %d", n, len(entries))

@@ -294,8 +294,8 @@ func TestRenewSharedCopies(t *testing.T) {
 			t.Errorf("%s differs between the hosts after renew", rel)
 		}
 	}
-	if fi, _ := os.Stat(filepath.Join(o.Root, "h1/etc/pki/libvirt/private/clientkey.pem")); fi.Mode().Perm() != 0o644 {
-		t.Errorf("libvirt layout client key mode %v, want the layout's 0644", fi.Mode())
+	if fi, _ := os.Stat(filepath.Join(o.Root, "h1/etc/pki/libvirt/private/clientkey.pem")); fi.Mode().Perm() != 0o640 {
+		t.Errorf("libvirt layout client key mode %v, want the layout's 0640", fi.Mode())
 	}
 }
 

@@ -195,11 +195,13 @@ const (
 // The layouts, as tables. Kolla's modes are those the deploy host keeps
 // (Kolla sets the in-container modes itself), and its keys must only not
 // be readable by others (Kolla itself writes 0660 with group kolla). The
-// libvirt layout uses the modes libvirt's own validator
-// (virt-pki-validate, system mode) demands: the client key is 0644 there
-// because unprivileged clients on the host, nova-compute among them, must
-// read it. pkipath follows the validator's custom-path rules: directory
-// 0700, every file 0600.
+// libvirt layout's keys follow docs/key-modes.md: root's keys 0600, a key
+// nova-compute reads (the client key, the console proxy's) root:nova
+// 0640, QEMU's root:qemu 0640, never world-readable (libvirt's
+// virt-pki-validate wants a 0644 client key; no deployment tool ships
+// one). Its other modes are the validator's (system mode). pkipath
+// follows the validator's custom-path rules: directory 0700, every file
+// 0600.
 var (
 	Kolla = Layout{
 		Name: "kolla",
@@ -227,7 +229,7 @@ var (
 			{Role: ServerCert, Rel: "etc/pki/libvirt/servercert.pem", Mode: 0o644},
 			{Role: ServerKey, Rel: "etc/pki/libvirt/private/serverkey.pem", Mode: 0o600, Forbid: 0o077},
 			{Role: ClientCert, Rel: "etc/pki/libvirt/clientcert.pem", Mode: 0o644},
-			{Role: ClientKey, Rel: "etc/pki/libvirt/private/clientkey.pem", Mode: 0o644, Forbid: 0o022},
+			{Role: ClientKey, Rel: "etc/pki/libvirt/private/clientkey.pem", Mode: 0o640, Forbid: 0o027, Group: "nova"},
 			{Role: QemuCACert, Rel: "etc/pki/qemu/ca-cert.pem", Mode: 0o644, CRL: QEMUCRLFile},
 			{Role: QemuServerCert, Rel: "etc/pki/qemu/server-cert.pem", Mode: 0o644},
 			{Role: QemuServerKey, Rel: "etc/pki/qemu/server-key.pem", Mode: 0o640, Forbid: 0o027, Group: "qemu"},

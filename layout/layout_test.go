@@ -1,6 +1,7 @@
 package layout
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -168,5 +169,38 @@ func TestCAFilesEveryCopy(t *testing.T) {
 	want := []string{filepath.Join(dir, "h1/etc/pki/CA/cacrl.pem"), filepath.Join(dir, "h1/etc/pki/qemu/ca-crl.pem")}
 	if err != nil || !slices.Equal(crls, want) {
 		t.Fatalf("CRLFiles: %v, want %v (%v)", crls, want, err)
+	}
+}
+
+// TestKeyModePolicy keeps every layout's private keys to the policy of
+// docs/key-modes.md: never world-readable; readable by a group only when
+// the row names the group that must read it (root:nova for what
+// nova-compute reads, root:qemu for QEMU), and never group-writable; and
+// verify's forbidden bits refuse anything beyond that. Before this policy
+// the libvirt layout's client key was 0644.
+func TestKeyModePolicy(t *testing.T) {
+	for _, l := range Layouts {
+		for _, f := range l.Files {
+			if !f.Role.IsKey() {
+				continue
+			}
+			var want fs.FileMode = 0o600
+			if f.Group != "" {
+				want = 0o640
+			}
+			if f.Mode != want || f.Owner != "" {
+				t.Errorf("%s %s: mode %04o owner %s:%s, want %04o root:%s", l.Name, f.Rel, f.Mode, f.OwnerName(), f.GroupName(), want, f.GroupName())
+			}
+			// Kolla's deploy-host keys may be group-readable by its
+			// deploy group (it writes 0660 itself); every other layout
+			// forbids what its mode does not give.
+			need := fs.FileMode(0o007) // nothing for others
+			if l.BundleDir != "" {
+				need |= 0o060 &^ want // no group write; group read only where named
+			}
+			if f.Forbid&need != need {
+				t.Errorf("%s %s: forbidden bits %04o do not refuse %04o", l.Name, f.Rel, f.Forbid, need)
+			}
+		}
 	}
 }

@@ -399,8 +399,8 @@ func (c *checker) parse(path string, role layout.Role) *parsedFile {
 	}
 	if fi, err := os.Lstat(path); err == nil {
 		pf.size, pf.mode = fi.Size(), fi.Mode().Perm()
+		c.perms.check(path, role, fi, func(sev Severity, code Code, msg string) { add(sev, code, "%s", msg) })
 	}
-	c.perms.check(path, role, pf.mode, func(sev Severity, code Code, msg string) { add(sev, code, "%s", msg) })
 	if role.IsKey() {
 		key, err := pki.ParseKeyFile(path, data, c.o.Vault)
 		if errors.Is(err, vault.ErrNoPassword) || errors.Is(err, vault.ErrWrongPassword) {

@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"os"
 	"os/exec"
@@ -376,4 +377,59 @@ func TestOfflineOldPolicyNamesLint(t *testing.T) {
 			t.Errorf("no finding names %s:\n%s", lint, all)
 		}
 	}
+}
+
+// TestOfflineHostBundleKeyModes: in a host bundle a private key readable
+// by others, or by a group the policy does not name for it, is an error
+// (key-exposed), not a mode to tidy. On the bundle as written verify is
+// quiet. Before the policy a world-readable client key passed silently.
+func TestOfflineHostBundleKeyModes(t *testing.T) {
+	out := t.TempDir()
+	hosts, _ := layout.ParseHosts([]string{"h1"}, nil, "")
+	testlayout.Issue(t, certs.Options{Layout: layout.Libvirt, Root: out, CADir: layout.OutCADir(out), Hosts: hosts, Algo: pki.ECDSAP256,
+		Sets: []string{"libvirt", "qemu"}})
+	check := func() *Report {
+		rep, err := Offline(Options{Layout: layout.Libvirt, Root: out, Hosts: hosts, Sets: []string{"libvirt", "qemu"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	requireQuiet(t, check())
+	for _, c := range []struct {
+		rel  string
+		mode os.FileMode
+	}{
+		{"etc/pki/libvirt/private/clientkey.pem", 0o644}, // the old default
+		{"etc/pki/libvirt/private/clientkey.pem", 0o660},
+		{"etc/pki/libvirt/private/serverkey.pem", 0o640}, // root's alone
+		{"etc/pki/qemu/server-key.pem", 0o644},
+	} {
+		path := filepath.Join(out, "h1", c.rel)
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(path, c.mode)
+		requireFinding(t, check(), CodeKeyExposed, Error)
+		os.Chmod(path, fi.Mode().Perm())
+	}
+	requireQuiet(t, check())
+	// A group-readable key whose group is neither the named one (nova
+	// here), root's, nor its owner's: only root can give a file away.
+	if os.Geteuid() != 0 {
+		t.Log("not root: the foreign-group case needs chown")
+		return
+	}
+	key := filepath.Join(out, "h1/etc/pki/libvirt/private/clientkey.pem")
+	if err := os.Chown(key, 0, 54321); err != nil {
+		t.Fatal(err)
+	}
+	rep := check()
+	requireFinding(t, rep, CodeKeyExposed, Error)
+	if !strings.Contains(fmt.Sprint(rep.Findings), "with group 54321") {
+		t.Errorf("the finding does not name the group: %+v", rep.Findings)
+	}
+	os.Chown(key, 0, 0)
+	requireQuiet(t, check())
 }
