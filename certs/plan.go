@@ -270,9 +270,13 @@ func (c *CAPlan) checkDates(now time.Time) error {
 	return checkCADates(c.ca, c.CertPath, now)
 }
 
+// caCommonName names a new CA: --org's value itself, since Debian 12's
+// virt-pki-validate reads the CA's CN as the organization and compares it
+// with the leaves' O (--org's value too); without --org, a name of its
+// own, which the leaves then take as their O (leafOrg).
 func caCommonName(org string) string {
 	if org != "" {
-		return org + " libvirt CA"
+		return org
 	}
 	return "libvirt-pki CA"
 }

@@ -39,7 +39,7 @@ func TestVirtPKIValidateIsQuiet(t *testing.T) {
 	if err != nil {
 		t.Skipf("this machine's host name %q is no host name libvirt-pki takes: %v", host, err)
 	}
-	for _, org := range []string{""} {
+	for _, org := range []string{"", "Example"} {
 		t.Run("org="+org, func(t *testing.T) { virtPKIValidate(t, bins, h, org) })
 	}
 }
