@@ -52,6 +52,9 @@ func (p *Plan) planExternalCA() error {
 	if err != nil {
 		return inputErr("%s: %v", o.CACertFile, err)
 	}
+	if err := checkCurrentCA(p.Opts.caTree(), ca, "--ca-cert's", rotateHint); err != nil {
+		return err
+	}
 	p.CA = CAPlan{Source: "external", CertPath: o.CACertFile, Subject: ca.Cert.Subject.String(), NotAfter: ca.Cert.NotAfter, ca: ca}
 	return nil
 }

@@ -228,6 +228,9 @@ func (p *Plan) planCA() error {
 		if err != nil {
 			return err
 		}
+		if err := checkCurrentCA(p.Opts.caTree(), ca, "--ca-cert's", rotateHint); err != nil {
+			return err
+		}
 		p.CA = CAPlan{Source: "external", CertPath: o.CACertFile, ca: ca}
 	} else {
 		certPath := filepath.Join(o.CADir, "cacert.pem")

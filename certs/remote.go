@@ -2,13 +2,18 @@ package certs
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/libvirt-pki/libvirt-pki/errs"
 	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
+	"github.com/libvirt-pki/libvirt-pki/layout"
 	"github.com/libvirt-pki/libvirt-pki/pki"
 )
 
@@ -83,7 +88,7 @@ func (p *Plan) planRemoteCA() error {
 	if err != nil {
 		return err
 	}
-	if err := checkCADirFor(o.CADir, ca); err != nil {
+	if err := checkCurrentCA(p.Opts.caTree(), ca, "the signer's", "rotate-ca start --remote-signer (docs/remote-signing.md), or give another --ca-dir"); err != nil {
 		return err
 	}
 	p.CA = CAPlan{Source: "remote", CertPath: filepath.Join(o.CADir, caCertName), Subject: ca.Cert.Subject.String(), NotAfter: ca.Cert.NotAfter, ca: ca}
@@ -91,27 +96,74 @@ func (p *Plan) planRemoteCA() error {
 	return nil
 }
 
-// checkCADirFor refuses a CA directory whose CA is not ca: libvirt-pki's
-// own (with its key), or another signer's recorded there.
-func checkCADirFor(caDir string, ca *pki.CA) error {
-	certPath := filepath.Join(caDir, caCertName)
+// checkCurrentCA is the one rule for a run that signs with a CA it was
+// given (from names it: "the signer's", "--ca-cert's"): that CA must be
+// the tree's current one. The current CA is the CA directory's
+// (libvirt-pki's own, or a remote signer's recorded there) or, when the
+// directory holds none, the one the tree's CA files already carry.
+// Signing with another would replace the cacert.pem that the other
+// hosts' certificates chain to, so each host would refuse its peers:
+// changing CAs is rotate-ca's job (rotate names its form for this CA).
+func checkCurrentCA(tree layout.Tree, ca *pki.CA, from, rotate string) error {
+	certPath := filepath.Join(tree.CADir, caCertName)
 	data, err := readIfExists(certPath, fsutil.LimitCert)
-	if err != nil || data == nil {
+	if err != nil {
 		return err
 	}
-	have, err := pki.ParseCertsPEM(data)
+	if data != nil {
+		what := "records the remote CA"
+		if exists(filepath.Join(tree.CADir, caKeyName)) {
+			what = "holds libvirt-pki's own CA"
+		}
+		have, err := pki.ParseCertsPEM(data)
+		if err != nil {
+			return inputErr("%s: %v", certPath, err)
+		}
+		if have[0].Equal(ca.Cert) {
+			return nil
+		}
+		return refuseOtherCA(certPath, have[0], what, ca, from, rotate)
+	}
+	files, err := tree.CAFiles()
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // a new tree
+	}
 	if err != nil {
-		return inputErr("%s: %v", certPath, err)
+		return readErr(err)
 	}
-	if have[0].Equal(ca.Cert) {
-		return nil
+	for _, f := range files {
+		if data, err = readIfExists(f, fsutil.LimitCert); err != nil {
+			return err
+		}
+		if data == nil || containsCert(data, ca.Cert) {
+			continue
+		}
+		have, err := pki.ParseCertsPEM(data)
+		if err != nil {
+			return inputErr("%s: %v", f, err)
+		}
+		return refuseOtherCA(f, have[0], "holds the CA", ca, from, rotate)
 	}
-	what := "records the remote CA"
-	if exists(filepath.Join(caDir, caKeyName)) {
-		what = "holds libvirt-pki's own CA"
+	return nil
+}
+
+// refuseOtherCA is the refusal: path holds the CA have (what says how),
+// not ca.
+func refuseOtherCA(path string, have *x509.Certificate, what string, ca *pki.CA, from, rotate string) error {
+	haveName, caName := strconv.Quote(have.Subject.CommonName), strconv.Quote(ca.Cert.Subject.CommonName)
+	if haveName == caName {
+		haveName += " (" + fingerprint(have) + ")"
+		caName += " (" + fingerprint(ca.Cert) + ")"
 	}
-	return inputErr("%s %s %q, not the signer's %q: move to another CA with rotate-ca start --remote-signer (docs/remote-signing.md), or give another --ca-dir",
-		certPath, what, have[0].Subject.CommonName, ca.Cert.Subject.CommonName)
+	return inputErr("%s %s %s, not %s %s: the hosts it issued would stop trusting those signed by the other; change CAs with %s",
+		path, what, haveName, from, caName, rotate)
+}
+
+// fingerprint tells two CAs of one name apart: the start of the SHA-256
+// fingerprint, as openssl x509 -fingerprint -sha256 prints it.
+func fingerprint(c *x509.Certificate) string {
+	sum := sha256.Sum256(c.Raw)
+	return fmt.Sprintf("SHA256 %02X:%02X:%02X:%02X...", sum[0], sum[1], sum[2], sum[3])
 }
 
 // stageRecord stages the remote signer's CA certificate (and chain) as
@@ -224,3 +276,13 @@ func dropLocalKey(caDir string) error {
 	}
 	return fsutil.SyncDir(caDir)
 }
+
+// caTree is the tree o names, for checks made before MakePlan sets
+// Plan.tree (renew and revoke plan their CA without it).
+func (o Options) caTree() layout.Tree {
+	return layout.Tree{Layout: o.Layout, Root: o.Root, CADir: o.CADir}
+}
+
+// rotateHint is how to change to a CA given with --ca-cert, for
+// checkCurrentCA: rotate-ca moves to a CA it makes or a signer's.
+const rotateHint = "rotate-ca (start makes a new CA, start --remote-signer takes a signer's; README: Rotating the CA without downtime), or make that CA's own tree (another --config-dir or --out)"

@@ -123,7 +123,7 @@ func runRotateCA(opts *RotateCAOptions) error {
 		return err
 	}
 	if opts.CACert != "" || opts.CAKey != "" {
-		return usageErrorf("rotate-ca rotates only a CA that libvirt-pki made and keeps in its CA directory; --ca-cert names an external CA: have its owner issue a new one, then run certificates with it")
+		return usageErrorf("rotate-ca rotates only a CA that libvirt-pki made and keeps in its CA directory; --ca-cert names an external CA, and certificates will not switch a tree to another CA (its hosts would stop trusting each other): make the new CA's tree anew, with another --config-dir or --out")
 	}
 	l, err := layout.ByName(opts.LayoutName)
 	if err != nil {
