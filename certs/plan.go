@@ -526,6 +526,12 @@ func (p *Plan) chooseKey(l *Leaf, key *pki.Key, distrust bool) {
 	switch {
 	case key == nil || distrust:
 		l.NewKey = true
+	case pki.KeyWeakness(key.Signer.Public()) != "":
+		// Never certified again: the remedy verify's weak-key asks for.
+		l.NewKey = true
+		if l.Action != Create {
+			l.reissue("its key is " + pki.KeyWeakness(key.Signer.Public()))
+		}
 	case pki.AlgoOf(key.Signer.Public()) != o.Algo:
 		l.NewKey = true
 		if l.Action != Create {

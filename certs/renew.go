@@ -210,6 +210,9 @@ func (r *RenewResult) decide(f observed, revoked map[string]bool) (Leaf, error) 
 		l.reissue("key missing or unreadable")
 	case !pki.KeyMatches(f.key.Signer, f.cert):
 		l.reissue("key did not match the certificate")
+	case pki.KeyWeakness(f.key.Signer.Public()) != "":
+		// Renewing keeps the key; this one must not be certified again.
+		return l, inputErr("%s: %s: renew it with --rotate-keys (a new key), or re-issue it with certificates", f.t.key, pki.KeyWeakness(f.key.Signer.Public()))
 	default:
 		l.oldKey = f.key
 	}

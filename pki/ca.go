@@ -105,8 +105,9 @@ func LoadCA(certPEM, keyPEM []byte) (*CA, error) {
 	return &CA{Cert: leaf, Chain: certs[1:], Key: key, CertPEM: EncodeCertsPEM(certs...), signer: s}, nil
 }
 
-// checkCAChain refuses a first certificate that is not a CA and a chain
-// that is out of order or does not end at a self-signed root.
+// checkCAChain refuses a first certificate that is not a CA, a chain
+// with a key below the key policy (KeyWeakness), and a chain that is out
+// of order or does not end at a self-signed root.
 func checkCAChain(certs []*x509.Certificate) error {
 	leaf := certs[0]
 	if !leaf.BasicConstraintsValid || !leaf.IsCA {
@@ -114,6 +115,11 @@ func checkCAChain(certs []*x509.Certificate) error {
 	}
 	if leaf.KeyUsage != 0 && leaf.KeyUsage&x509.KeyUsageCertSign == 0 {
 		return fmt.Errorf("CA certificate %q lacks keyUsage keyCertSign", leaf.Subject.CommonName)
+	}
+	for _, c := range certs {
+		if w := KeyWeakness(c.PublicKey); w != "" {
+			return fmt.Errorf("CA certificate %q has %s: libvirt-pki does not sign with it (verify would report every leaf as weak-key); use a CA with an RSA key of %d bits or more, or an ECDSA key", c.Subject.CommonName, w, MinRSABits)
+		}
 	}
 	for i := 1; i < len(certs); i++ {
 		if err := certs[i-1].CheckSignatureFrom(certs[i]); err != nil {

@@ -87,6 +87,32 @@ func AlgoOf(pub crypto.PublicKey) KeyAlgo {
 	return ""
 }
 
+// The key policy: the weakest keys libvirt-pki signs with or certifies,
+// and the rule verify reports as weak-key. RSA under 2048 bits has been
+// disallowed for signatures by NIST SP 800-131A since 2014; every curve
+// of KeyAlgos has 256 bits or more.
+const (
+	MinRSABits = 2048
+	MinECBits  = 256
+)
+
+// KeyWeakness says how pub falls below the key policy ("a 1024-bit RSA
+// key, under the 2048 bits libvirt-pki's key policy requires"), or ""
+// when it does not.
+func KeyWeakness(pub crypto.PublicKey) string {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		if n := k.N.BitLen(); n < MinRSABits {
+			return fmt.Sprintf("a %d-bit RSA key, under the %d bits libvirt-pki's key policy requires", n, MinRSABits)
+		}
+	case *ecdsa.PublicKey:
+		if n := k.Curve.Params().BitSize; n < MinECBits {
+			return fmt.Sprintf("a %d-bit EC key, under the %d bits libvirt-pki's key policy requires", n, MinECBits)
+		}
+	}
+	return ""
+}
+
 // Key is a private key with its PEM encoding.
 type Key struct {
 	Signer crypto.Signer

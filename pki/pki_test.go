@@ -1,6 +1,10 @@
 package pki
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"errors"
 	"net"
@@ -119,5 +123,28 @@ func TestReadCertsFileBounded(t *testing.T) {
 	}
 	if _, err := ReadCertsFile(big); !errors.Is(err, fsutil.ErrTooLarge) {
 		t.Fatalf("big file: %v", err)
+	}
+}
+
+// TestKeyWeakness is the key policy: every algorithm libvirt-pki issues
+// passes it; RSA under 2048 bits and curves under 256 bits do not.
+func TestKeyWeakness(t *testing.T) {
+	for _, algo := range KeyAlgos {
+		k, err := GenerateKey(algo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := KeyWeakness(k.Signer.Public()); w != "" {
+			t.Errorf("%s: %s", algo, w)
+		}
+	}
+	p224, _ := ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
+	if w := KeyWeakness(p224.Public()); w != "a 224-bit EC key, under the 256 bits libvirt-pki's key policy requires" {
+		t.Errorf("P-224: %q", w)
+	}
+	if r1024, err := rsa.GenerateKey(rand.Reader, 1024); err == nil {
+		if w := KeyWeakness(r1024.Public()); w != "a 1024-bit RSA key, under the 2048 bits libvirt-pki's key policy requires" {
+			t.Errorf("RSA-1024: %q", w)
+		}
 	}
 }

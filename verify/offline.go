@@ -1,8 +1,6 @@
 package verify
 
 import (
-	"crypto/ecdsa"
-	"crypto/rsa"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -514,14 +512,11 @@ func judgeLeaf(cert *x509.Certificate, profile pki.Profile, add func(Severity, C
 	}
 }
 
-// judgeCrypto flags RSA keys under 2048 bits and SHA-1 or weaker
+// judgeCrypto flags keys below pki's key policy (pki.KeyWeakness) and SHA-1 or weaker
 // signatures (a root's self-signature carries no trust, so only a warning).
 func judgeCrypto(cert *x509.Certificate, selfSigned bool, add func(Severity, Code, string, ...any)) {
-	if k, ok := cert.PublicKey.(*rsa.PublicKey); ok && k.N.BitLen() < 2048 {
-		add(Error, CodeWeakKey, "%s has a %d-bit RSA key: re-issue with --key-algo ecdsa-p256 or rsa-3072", cert.Subject.CommonName, k.N.BitLen())
-	}
-	if _, ok := cert.PublicKey.(*ecdsa.PublicKey); ok && cert.PublicKey.(*ecdsa.PublicKey).Curve.Params().BitSize < 256 {
-		add(Error, CodeWeakKey, "%s has a weak EC key: re-issue it", cert.Subject.CommonName)
+	if w := pki.KeyWeakness(cert.PublicKey); w != "" {
+		add(Error, CodeWeakKey, "%s has %s: re-issue with --key-algo ecdsa-p256 or rsa-3072", cert.Subject.CommonName, w)
 	}
 	switch cert.SignatureAlgorithm {
 	case x509.MD2WithRSA, x509.MD5WithRSA, x509.SHA1WithRSA, x509.DSAWithSHA1, x509.ECDSAWithSHA1:
