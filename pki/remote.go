@@ -11,9 +11,11 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/cloudflare/cfssl/auth"
 	"github.com/cloudflare/cfssl/info"
@@ -237,6 +239,35 @@ func (r *remoteSigner) sign(ctx context.Context, req signer.SignRequest) ([]byte
 	}
 	return []byte(resp.Certificate), nil
 }
+
+// CheckAuthKeyRef accepts a reference to the signer's HMAC auth key as
+// cfssl resolves it, "file:PATH" or "env:VAR", for a configuration that
+// will be shown and kept: the hex key itself, which cfssl also reads
+// there, is refused, as is anything else cfssl would take for a key.
+func CheckAuthKeyRef(ref string) error {
+	kind, name, _ := strings.Cut(ref, ":")
+	switch {
+	case kind == "file" && name != "" && !strings.ContainsFunc(name, unicode.IsControl):
+		return nil
+	case kind == "env" && envName.MatchString(name):
+		return nil
+	}
+	// The value is not repeated: it may be the key.
+	return errors.New("want file:PATH (the file holding the hex auth key, relative to the signer's working directory) or env:VAR, never the key itself")
+}
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// CheckProfilePrefix accepts a prefix for our profile names on a shared
+// signer: letters, digits, '.', '_' and '-'.
+func CheckProfilePrefix(prefix string) error {
+	if !profilePrefix.MatchString(prefix) {
+		return fmt.Errorf("profile prefix %q: use letters, digits, '.', '_' and '-' only", prefix)
+	}
+	return nil
+}
+
+var profilePrefix = regexp.MustCompile(`^[A-Za-z0-9._-]*$`)
 
 // SignerConfig is the cfssl configuration (the JSON file roots.conf's
 // config = names, or `cfssl serve -config`) a remote signer needs for
