@@ -271,6 +271,21 @@ func daemonCommand(t testing.TB, libvirtd, dir, confPath string, cfg Config) *ex
 	return cmd
 }
 
+// SystemEtcCommand runs args in a private mount namespace where etc (a
+// host bundle's etc directory) lies over /etc, as the daemon of
+// Config.SystemEtc runs: a client reading libvirt's default paths (virsh
+// as root, or as another user through setpriv) sees the bundle as a host
+// would. Needs root.
+func SystemEtcCommand(t testing.TB, etc string, args ...string) *exec.Cmd {
+	t.Helper()
+	requireRoot(t)
+	if strings.ContainsAny(etc, ",:") {
+		t.Fatalf("libvirttest: %s cannot be an overlay's lower directory", etc)
+	}
+	unshare := peer.Require(t, "unshare", "mount")[0]
+	return exec.Command(unshare, append([]string{"-m", "sh", "-c", namespaceScript, "sh", etc, "", ""}, args...)...)
+}
+
 // namespaceScript runs in a new mount namespace: it makes every mount
 // private (nothing leaks to the host), lays $1 over /etc with an overlay
 // and empty file systems over the directories a root libvirtd writes,
