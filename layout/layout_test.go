@@ -124,7 +124,7 @@ func TestModeRuleFallsBackToTheSameSort(t *testing.T) {
 	if mode, _ := PKIPath.ModeRule(ServerCert); mode != 0o600 {
 		t.Fatalf("pkipath server cert: %o", mode)
 	}
-	if mode, forbid := Libvirt.ModeRule(ClientKey); mode != 0o644 || forbid != 0o022 {
+	if mode, forbid := Libvirt.ModeRule(ClientKey); mode != 0o640 || forbid != 0o027 {
 		t.Fatalf("libvirt client key: %o %o", mode, forbid)
 	}
 }
