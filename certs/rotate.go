@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -325,7 +326,8 @@ func RotateStart(o RotateOptions) (*RotateResult, error) {
 		if org == "" && len(r.cur.Cert.Subject.Organization) > 0 {
 			org = r.cur.Cert.Subject.Organization[0]
 		}
-		if r.next, err = pki.NewCA(pki.CAOptions{CommonName: nextCACommonName(org, o.Now, r.cur), Org: org, Algo: algo, Days: o.CADays}); err != nil {
+		cn, ou := nextCAName(org, o.Now, r.cur)
+		if r.next, err = pki.NewCA(pki.CAOptions{CommonName: cn, OrgUnit: ou, Org: org, Algo: algo, Days: o.CADays}); err != nil {
 			return nil, err
 		}
 	}
@@ -374,21 +376,28 @@ func anyUpdate(files []FilePlan) bool {
 	return false
 }
 
-// nextCACommonName gives the next CA a subject of its own: with two CAs of
-// one name in a bundle, peers that look issuers up by name could try the
-// wrong one. The date also tells the generations apart in reports.
-func nextCACommonName(org string, now time.Time, cur *pki.CA) string {
-	base := caCommonName(org) + " " + now.UTC().Format("2006-01-02")
-	name := base
+// nextCAName names the next CA. Its CN is what the leaves carry as
+// their organization, the O (else the current CA's CN), since Debian 12's
+// virt-pki-validate compares the two; an OU "generation DATE" gives it a
+// subject of its own: with two CAs of one subject in a bundle, peers that
+// look issuers up by subject could try the wrong one. The date also tells
+// the generations apart in reports.
+func nextCAName(org string, now time.Time, cur *pki.CA) (cn, ou string) {
+	cn = org
+	if cn == "" {
+		cn = cur.Cert.Subject.CommonName
+	}
+	base := "generation " + now.UTC().Format("2006-01-02")
+	ou = base
 	for i := 2; ; i++ {
 		taken := false
 		for _, c := range cur.Bundle() {
-			taken = taken || c.Subject.CommonName == name
+			taken = taken || (c.Subject.CommonName == cn && slices.Equal(c.Subject.OrganizationalUnit, []string{ou}))
 		}
 		if !taken {
-			return name
+			return cn, ou
 		}
-		name = fmt.Sprintf("%s %d", base, i)
+		ou = fmt.Sprintf("%s %d", base, i)
 	}
 }
 

@@ -82,8 +82,11 @@ func TestRotateSteps(t *testing.T) {
 		t.Fatalf("after start: state %s, %d certs, files %+v", state(t, o.CADir), res.BundleCerts, res.CAFiles)
 	}
 	next := loadTestCA(t, filepath.Join(o.CADir, "next"))
-	if next.Cert.Subject.CommonName == old.Cert.Subject.CommonName || next.Cert.Subject.Organization[0] != "Example" || pki.AlgoOf(next.Key.Signer.Public()) != pki.ECDSAP256 {
-		t.Errorf("next CA %s (%s): want a new name, the current O and key type", next.Cert.Subject, pki.AlgoOf(next.Key.Signer.Public()))
+	// A subject of its own (an OU), the CN virt-pki-validate compares
+	// with the leaves' O (the O), the current O and key type.
+	if next.Cert.Subject.String() == old.Cert.Subject.String() || next.Cert.Subject.CommonName != "Example" || next.Cert.Subject.Organization[0] != "Example" ||
+		!strings.HasPrefix(next.Cert.Subject.OrganizationalUnit[0], "generation ") || pki.AlgoOf(next.Key.Signer.Public()) != pki.ECDSAP256 {
+		t.Errorf("next CA %s (%s): want a subject of its own, CN and O Example, the current key type", next.Cert.Subject, pki.AlgoOf(next.Key.Signer.Public()))
 	}
 	if fi, _ := os.Stat(filepath.Join(o.CADir, "next/cakey.pem")); fi.Mode().Perm() != 0o600 {
 		t.Errorf("next CA key mode %v", fi.Mode())

@@ -48,8 +48,11 @@ type CA struct {
 type CAOptions struct {
 	CommonName string
 	Org        string
-	Algo       KeyAlgo
-	Days       int
+	// OrgUnit (OU) gives CAs of one name subjects of their own
+	// (rotate-ca's generations).
+	OrgUnit string
+	Algo    KeyAlgo
+	Days    int
 }
 
 // NewCA makes a self-signed root CA with basicConstraints CA:TRUE and
@@ -67,8 +70,8 @@ func NewCA(o CAOptions) (*CA, error) {
 		KeyRequest: o.Algo.keyRequest(),
 		CA:         &csr.CAConfig{Expiry: fmt.Sprintf("%dh", o.Days*24)},
 	}
-	if o.Org != "" {
-		req.Names = []csr.Name{{O: o.Org}}
+	if o.Org != "" || o.OrgUnit != "" {
+		req.Names = []csr.Name{{O: o.Org, OU: o.OrgUnit}}
 	}
 	certPEM, _, err := initca.NewFromSigner(req, key.Signer)
 	if err != nil {
