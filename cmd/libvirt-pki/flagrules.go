@@ -72,6 +72,7 @@ var flagRules = []flagRule{
 	{Cmd: "sasl", Flags: []string{"passwords"}, Without: []string{"password-file"}, Hint: "the password comes from one of them"},
 	{Cmd: "certificates", Flags: []string{"renew-before"}, Without: []string{"force"}, Hint: "--force re-issues every certificate, whatever its dates"},
 	{Cmd: "renew", Flags: []string{"renew-before"}, Without: []string{"all"}, Hint: "--all renews every certificate, whatever its dates"},
+	{Cmd: "certificates", Flags: []string{"ca-days"}, Without: []string{"ca-cert", "remote-signer"}, Hint: "--ca-days is the validity of a CA libvirt-pki makes, and that CA is not used"},
 	{Cmd: "verify", Flags: []string{"timeout"}, With: liveFlags, Check: checkPositiveDuration},
 	{Cmd: "verify", Flags: []string{"concurrency"}, With: liveFlags, Check: checkPositiveInt},
 	{Cmd: "verify", Flags: []string{"mech"}, With: liveLibvirtd, Check: checkMech},

@@ -55,6 +55,7 @@ func ruleValues(t *testing.T) map[string]string {
 		"print-dn-list": "true", "output": "text", "verbose": "true", "config-dir": dir, "passwords": pw,
 		"renew-before": "720h", "force": "true", "all": "true", "timeout": "5s", "concurrency": "4", "uri": "qemu:///system",
 		"vnc-ca-cert": pw, "vnc-client-cert": pw, "vnc-client-key": pw, "live": "compute01", "live-all": "true", "live-vnc": "compute01",
+		"ca-days": "3650", "ca-cert": pw, "remote-signer": "https://signer.example.org:8888",
 	}
 }
 
