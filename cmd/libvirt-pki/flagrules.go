@@ -32,6 +32,7 @@ var (
 	needBundles = layoutNeed{func(l layout.Layout) bool { return l.BundleDir != "" }, "makes no host bundles"}
 	needOut     = layoutNeed{func(l layout.Layout) bool { return !l.ConfigRooted }, "lives under --config-dir"}
 	needSASLDir = layoutNeed{func(l layout.Layout) bool { return len(l.SASL) > 0 }, "holds no SASL files to check"}
+	needConfig  = layoutNeed{func(l layout.Layout) bool { return l.ConfigRooted }, "lives under --out, and this command reads nothing else of a Kolla config root"}
 )
 
 // flagRule says when flags of a command have an effect: in a layout with
@@ -66,6 +67,16 @@ var flagRules = []flagRule{
 	{Cmd: "sasl", Flags: []string{"bundle"}, Layout: &needSASL},
 	{Flags: []string{"bundle"}, Layout: &needBundles},
 	{Flags: []string{"out"}, Layout: &needOut},
+	// Commands without hosts read nothing but the tree from --config-dir
+	// (certificates, verify and sasl take Kolla's extra vars from it).
+	{Cmd: "renew", Flags: []string{"config-dir"}, Layout: &needConfig},
+	{Cmd: "revoke", Flags: []string{"config-dir"}, Layout: &needConfig},
+	{Cmd: "expiry", Flags: []string{"config-dir"}, Layout: &needConfig},
+	{Cmd: "lint", Flags: []string{"config-dir"}, Layout: &needConfig},
+	{Cmd: "rotate-ca start", Flags: []string{"config-dir"}, Layout: &needConfig},
+	{Cmd: "rotate-ca reissue", Flags: []string{"config-dir"}, Layout: &needConfig},
+	{Cmd: "rotate-ca finish", Flags: []string{"config-dir"}, Layout: &needConfig},
+	{Cmd: "rotate-ca status", Flags: []string{"config-dir"}, Layout: &needConfig},
 	{Flags: []string{"group"}, With: []string{"inventory"}, Hint: "the hosts of --group come from an inventory"},
 	{Cmd: "certificates", Flags: []string{"print-dn-list"}, Without: []string{"output", "verbose"}, Hint: "it prints only libvirtd.conf's tls_allowed_dn_list line"},
 	{Cmd: "passwords", Flags: []string{"config-dir"}, Without: []string{"passwords"}, Hint: "--passwords names the file"},

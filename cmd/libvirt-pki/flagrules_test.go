@@ -62,7 +62,7 @@ func ruleValues(t *testing.T) map[string]string {
 // layoutsFor is, independently of the rules' predicates, the layouts in
 // which a layout-bound flag has an effect.
 var layoutsFor = map[*layoutNeed][]string{
-	&needSASL: {"libvirt"}, &needSASLDir: {"libvirt"}, &needBundles: {"libvirt"}, &needOut: {"libvirt", "pkipath"},
+	&needSASL: {"libvirt"}, &needSASLDir: {"libvirt"}, &needBundles: {"libvirt"}, &needOut: {"libvirt", "pkipath"}, &needConfig: {"kolla"},
 }
 
 // checkArgs parses args for the command at path and applies flagRules.
