@@ -152,7 +152,9 @@ and the auth.conf files itself and creates the SASL user inside nova_libvirt wit
 saslpasswd2 from libvirt_sasl_password: sasl writes no files there. It makes sure
 libvirt_sasl_password is set in passwords.yml, checks the mechanism list against
 libvirt_tls (Kolla: SCRAM-SHA-256 with TLS, DIGEST-MD5 without) and says what
-Kolla will do.
+Kolla will do. The flags of host bundles (--password-file, --db-format, --mech,
+--authname, --realm, --scram-iterations, --out, --bundle) are refused there:
+Kolla takes those settings from globals.yml and passwords.yml.
 
 For libvirtd on the hosts (enable_nova_libvirt_container: false, or plain libvirt
 hosts), --layout libvirt --out DIR writes into each host bundle <out>/<host>/, as
