@@ -55,8 +55,9 @@ var ExtraKeys = []string{"migration_hostname", "ansible_host"}
 // the command line (possibly none), and the inventories' warnings (Jinja
 // values left out, ...). Bad input is an errs.Input.
 func (s Selection) Given() (hosts []layout.Host, warnings []string, err error) {
+	from := map[string]string{} // where each inventory host is written
 	if len(s.Inventories) > 0 {
-		if hosts, warnings, err = s.inventoryHosts(); err != nil {
+		if hosts, from, warnings, err = s.inventoryHosts(); err != nil {
 			return nil, warnings, err
 		}
 	}
@@ -80,37 +81,82 @@ func (s Selection) Given() (hosts []layout.Host, warnings []string, err error) {
 			hosts[i].Add(n)
 		}
 	}
-	for i := range hosts {
+	var dirOnly []string
+	for i, h := range hosts {
 		if err := hosts[i].AddDomain(s.Domain); err != nil {
 			return nil, warnings, errs.WrapInput(err)
 		}
+		if layout.ValidateName(h.Name) == nil {
+			continue
+		}
+		if !hosts[i].Usable() {
+			return nil, warnings, errs.Inputf("%s%s", where(from[h.Name], s.Group), unusable(h.Name))
+		}
+		dirOnly = append(dirOnly, h.Name)
+	}
+	if len(dirOnly) > 0 {
+		warnings = append(warnings, dirOnlyNote(dirOnly))
 	}
 	return hosts, warnings, nil
+}
+
+// where names the inventory line of a host ("" for a --host).
+func where(from, group string) string {
+	if from == "" {
+		return "host "
+	}
+	return fmt.Sprintf("%s: inventory host (group %s) ", from, group)
+}
+
+// unusable is why a host with a name that is no DNS name, and no other
+// name, can have no certificate, and what gives it one.
+func unusable(name string) string {
+	return fmt.Sprintf("%q: %v, so it names the host's directory only, and the host has no other name for its certificates: set migration_hostname or ansible_host for it, or give its name with --host %s=NAME",
+		name, layout.ValidateName(name), name)
+}
+
+// dirOnlyNote says, once, which hosts' inventory names are no DNS names:
+// their directories carry them, their certificates their other names.
+func dirOnlyNote(names []string) string {
+	return fmt.Sprintf("%s: inventory name not a DNS name, so it names the host's directory but is left out of the certificate names, which are the host's migration_hostname, ansible_host, --host NAME=EXTRA names and --domain does not apply to it",
+		abbreviate(names))
+}
+
+// abbreviate lists the first five names and counts the others.
+func abbreviate(names []string) string {
+	list := strings.Join(names, ", ")
+	if len(names) > 5 {
+		list = strings.Join(names[:5], ", ") + fmt.Sprintf(" and %d more", len(names)-5)
+	}
+	return list
 }
 
 // inventoryHosts reads the group's hosts: each named by its inventory
 // name, which names its directory, with its SAN names. A group without
 // hosts is bad input: certificates for no host, or for this machine,
 // are never what an inventory meant.
-func (s Selection) inventoryHosts() (hosts []layout.Host, warnings []string, err error) {
+func (s Selection) inventoryHosts() (hosts []layout.Host, from map[string]string, warnings []string, err error) {
 	inv, err := inventory.LoadVault(s.Vault, s.Inventories...)
 	if err != nil {
-		return nil, nil, errs.WrapInput(err)
+		return nil, nil, nil, errs.WrapInput(err)
 	}
 	warnings = inv.Warnings()
 	entries, err := inv.Hosts(s.Group)
 	if err != nil {
-		return nil, warnings, errs.WrapInput(err)
+		return nil, nil, warnings, errs.WrapInput(err)
 	}
 	if len(entries) == 0 {
-		return nil, warnings, errs.Inputf("inventory group %q has no hosts (nor has any group under it) in %s", s.Group, strings.Join(s.Inventories, ", "))
+		return nil, nil, warnings, errs.Inputf("inventory group %q has no hosts (nor has any group under it) in %s", s.Group, strings.Join(s.Inventories, ", "))
 	}
 	var standIn []string
+	from = map[string]string{}
 	for _, e := range entries {
-		// The name names the host's directory: it must be a host name.
-		if err := layout.ValidateName(e.Name); err != nil {
-			return nil, warnings, errs.Inputf("%s: inventory host %q (group %s): %v", e.From, e.Name, s.Group, err)
+		// The name names the host's directory: it must be one a
+		// directory can carry, a DNS name or not (compute_06).
+		if err := layout.ValidateHostName(e.Name); err != nil {
+			return nil, nil, warnings, errs.Inputf("%s: inventory host %q (group %s): %v", e.From, e.Name, s.Group, err)
 		}
+		from[e.Name] = e.From
 		e = s.entry(e)
 		names, warns := e.SANNames()
 		warnings = append(warnings, warns...)
@@ -121,10 +167,10 @@ func (s Selection) inventoryHosts() (hosts []layout.Host, warnings []string, err
 		if _, set := e.Vars["migration_hostname"]; !set {
 			ok, warns, err := s.addNodename(&h)
 			if err != nil {
-				return nil, warnings, err
+				return nil, nil, warnings, err
 			}
 			warnings = append(warnings, warns...)
-			if !ok {
+			if !ok && layout.ValidateName(e.Name) == nil {
 				standIn = append(standIn, e.Name)
 			}
 		}
@@ -133,7 +179,7 @@ func (s Selection) inventoryHosts() (hosts []layout.Host, warnings []string, err
 	if len(standIn) > 0 {
 		warnings = append(warnings, s.standInNote(standIn))
 	}
-	return hosts, warnings, nil
+	return hosts, from, warnings, nil
 }
 
 // entry lays Kolla's extra vars over an inventory host's variables.
@@ -167,10 +213,7 @@ func (s Selection) addNodename(h *layout.Host) (ok bool, warnings []string, err 
 // standInNote says, once, which hosts have no migration_hostname and no
 // cached nodename, so their inventory name stands in for the nodename.
 func (s Selection) standInNote(names []string) string {
-	list := strings.Join(names, ", ")
-	if len(names) > 5 {
-		list = strings.Join(names[:5], ", ") + fmt.Sprintf(" and %d more", len(names)-5)
-	}
+	list := abbreviate(names)
 	why := "no jsonfile fact cache is configured (ansible.cfg fact_caching = jsonfile, fact_caching_connection = DIR)"
 	if s.Facts != nil {
 		why = "the fact cache " + s.Facts.Dir + " holds no nodename for them (run: ansible -m setup compute)"

@@ -4,6 +4,7 @@
 package layout
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -16,6 +17,9 @@ import (
 
 // Host is one compute host: Name is its inventory name (it names the
 // per-host directory), and SANs every name and address clients use for it.
+// An inventory name that is no DNS name (compute_06) is not among the
+// SANs: the host is then reached by its other names, and a host without
+// any (Usable false) cannot be given a certificate.
 type Host struct {
 	Name string
 	SANs pki.SANs
@@ -24,16 +28,22 @@ type Host struct {
 // Names returns the host's SANs as strings (canonical order).
 func (h Host) Names() []string { return h.SANs.Strings() }
 
-// ParseHostSpec parses "NAME[=EXTRA,...]": NAME and every EXTRA must be a
-// DNS name or an IP address (v4 or v6).
+// Usable reports whether the host has a name a certificate can carry.
+func (h Host) Usable() bool { return len(h.SANs.DNS)+len(h.SANs.IPs) > 0 }
+
+// ParseHostSpec parses "NAME[=EXTRA,...]": NAME is an inventory name
+// (ValidateHostName), a SAN too when it is a DNS name or an IP address;
+// every EXTRA must be a DNS name or an IP address (v4 or v6).
 func ParseHostSpec(spec string) (Host, error) {
 	name, extras, _ := strings.Cut(spec, "=")
 	name = strings.TrimSpace(name)
-	if err := ValidateName(name); err != nil {
+	if err := ValidateHostName(name); err != nil {
 		return Host{}, fmt.Errorf("host %q: %v", spec, err)
 	}
 	h := Host{Name: name}
-	h.Add(name)
+	if ValidateName(name) == nil {
+		h.Add(name)
+	}
 	if extras != "" {
 		for _, e := range strings.Split(extras, ",") {
 			e = strings.TrimSpace(e)
@@ -73,8 +83,8 @@ func (h *Host) AddDomain(domain string) error {
 	if err := validateDNS(domain); err != nil {
 		return fmt.Errorf("domain %q: %v", domain, err)
 	}
-	if _, err := netip.ParseAddr(h.Name); err == nil {
-		return nil // an address has no domain form
+	if _, err := netip.ParseAddr(h.Name); err == nil || ValidateName(h.Name) != nil {
+		return nil // an address, or a name that is no DNS name, has no domain form
 	}
 	if !strings.HasSuffix(strings.ToLower(h.Name), "."+strings.ToLower(domain)) {
 		h.Add(h.Name + "." + domain)
@@ -112,7 +122,21 @@ func validateDNS(s string) error {
 		// IPv4 address written wrong, such as 10.0.0.256 or 010.0.0.1.
 		return fmt.Errorf("not an IP address, nor a host name (its last label %q is all digits)", last)
 	}
-	for _, label := range labels {
+	return checkLabels(s, isDNSChar)
+}
+
+// errCharacter is the error of a name that is well formed but for a
+// character DNS does not allow.
+var errCharacter = errors.New("not allowed in a host name")
+
+func isDNSChar(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-'
+}
+
+// checkLabels checks each dot-separated label of s: 1 to 63 characters,
+// no '-' at either end, every character allowed by ok.
+func checkLabels(s string, ok func(rune) bool) error {
+	for _, label := range strings.Split(s, ".") {
 		switch {
 		case label == "":
 			return fmt.Errorf("empty label")
@@ -122,12 +146,27 @@ func validateDNS(s string) error {
 			return fmt.Errorf("label %q starts or ends with '-'", label)
 		}
 		for _, r := range label {
-			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
-				return fmt.Errorf("character %q not allowed in a host name", r)
+			if !ok(r) {
+				return fmt.Errorf("character %q %w", r, errCharacter)
 			}
 		}
 	}
 	return nil
+}
+
+// ValidateHostName accepts an inventory name, which names the host's
+// directory: a DNS host name or an IP address (ValidateName), or a name
+// Ansible accepts that differs from a DNS name only in its characters,
+// such as compute_06 (any printable ASCII but space, '/' and backslash).
+// Such a name is the host's identity, never one of its certificate names.
+func ValidateHostName(s string) error {
+	if s == "" {
+		return fmt.Errorf("empty name")
+	}
+	if err := ValidateName(s); err == nil || !errors.Is(err, errCharacter) {
+		return err
+	}
+	return checkLabels(s, func(r rune) bool { return r == '_' || isDNSChar(r) })
 }
 
 // ParseHosts builds the host list from repeated --host specs and --hosts

@@ -82,20 +82,22 @@ func TestLayoutPaths(t *testing.T) {
 
 func TestHostDirs(t *testing.T) {
 	root := t.TempDir()
-	for _, d := range []string{"compute01", "ca", "not_a_host", "keys"} {
+	// compute_06 is an Ansible inventory name (and Kolla's directory for
+	// that host) though no DNS name; "not a host" is neither.
+	for _, d := range []string{"compute01", "ca", "compute_06", "not a host", "keys"} {
 		os.MkdirAll(filepath.Join(root, d), 0o755)
 	}
 	os.WriteFile(filepath.Join(root, "compute02"), nil, 0o644) // a file, not a host
 	got, err := Tree{Layout: Libvirt, Root: root}.HostDirs()
-	if err != nil || !slices.Equal(got, []string{"compute01", "keys"}) {
+	if err != nil || !slices.Equal(got, []string{"compute01", "compute_06", "keys"}) {
 		t.Fatalf("libvirt layout: %v %v (ca is the CA directory)", got, err)
 	}
 	got, _ = Tree{Layout: Kolla, Root: root}.HostDirs()
-	if !slices.Equal(got, []string{"ca", "compute01", "keys"}) {
+	if !slices.Equal(got, []string{"ca", "compute01", "compute_06", "keys"}) {
 		t.Fatalf("kolla layout keeps its CA elsewhere: %v", got)
 	}
 	got, _ = Tree{Layout: PKIPath, Root: root, CADir: filepath.Join(root, "keys")}.HostDirs()
-	if !slices.Equal(got, []string{"ca", "compute01"}) {
+	if !slices.Equal(got, []string{"ca", "compute01", "compute_06"}) {
 		t.Fatalf("a --ca-dir under the root is no host: %v", got)
 	}
 }

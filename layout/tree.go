@@ -76,7 +76,7 @@ func (t Tree) HostDirs() ([]string, error) {
 	}
 	var hosts []string
 	for _, e := range entries {
-		if ValidateName(e.Name()) != nil {
+		if ValidateHostName(e.Name()) != nil {
 			continue
 		}
 		full := filepath.Join(t.Root, e.Name())

@@ -77,7 +77,7 @@ func NewPlan(o Options) (*Plan, error) {
 	}
 	p := &Plan{Authname: o.Authname, Mechs: mechs, Format: format, treeRoot: cmp.Or(o.TreeRoot, o.Root)}
 	for _, h := range o.Hosts {
-		if err := layout.ValidateName(h); err != nil {
+		if err := layout.ValidateHostName(h); err != nil {
 			return nil, errs.Inputf("host %q: %v", h, err)
 		}
 		realms, err := o.realmsOf(h)
@@ -101,8 +101,9 @@ func NewPlan(o Options) (*Plan, error) {
 	return p, nil
 }
 
-// realmsOf is host h's realms: Realm as given, or else h and Realms[h],
-// lowercased; each checked.
+// realmsOf is host h's realms: Realm as given, or else h (when it is a
+// host name, not an inventory name such as compute_06) and Realms[h],
+// lowercased; each checked, at least one.
 func (o Options) realmsOf(h string) ([]string, error) {
 	if o.Realm != "" {
 		if err := CheckRealm(o.Realm); err != nil {
@@ -111,7 +112,11 @@ func (o Options) realmsOf(h string) ([]string, error) {
 		return []string{o.Realm}, nil
 	}
 	var out []string
-	for _, r := range append([]string{h}, o.Realms[h]...) {
+	names := o.Realms[h]
+	if layout.ValidateName(h) == nil {
+		names = append([]string{h}, names...)
+	}
+	for _, r := range names {
 		r = strings.ToLower(r)
 		if slices.Contains(out, r) {
 			continue
@@ -120,6 +125,9 @@ func (o Options) realmsOf(h string) ([]string, error) {
 			return nil, fmt.Errorf("host %s: %w", h, err)
 		}
 		out = append(out, r)
+	}
+	if len(out) == 0 {
+		return nil, errs.Inputf("host %s: no SASL realm: its inventory name is not a host name and it has no other (give its host name with --host %s=NAME, or --realm)", h, h)
 	}
 	return out, nil
 }

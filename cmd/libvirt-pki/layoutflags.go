@@ -104,10 +104,7 @@ func (f *layoutFlags) roots(l layout.Layout) (root, caDir string, k kollaSetting
 	if err := f.checkEmpty(); err != nil {
 		return "", "", k, err
 	}
-	if l.ConfigRooted {
-		if f.Out != "" {
-			return "", "", k, usageErrorf("--out is for --layout libvirt and pkipath; the kolla layout lives under --config-dir")
-		}
+	if l.ConfigRooted { // --out was refused (flagRules)
 		if k, err = readKolla(f.ConfigDir, f.vault); err != nil {
 			return "", "", k, err
 		}

@@ -81,6 +81,8 @@ shared server and client certificates laid out where Kolla Ansible looks for the
 	root.SetOut(ios.Out)
 	root.SetErr(ios.ErrOut)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	// Every command's flags pass flagRules before it does any work.
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return checkFlags(cmd) }
 	root.AddCommand(NewCmdVersion(ios), NewCmdCertificates(ios, nil), NewCmdVerify(ios, nil), NewCmdExpiry(ios, nil), NewCmdRevoke(ios, nil), NewCmdPasswords(ios, nil), NewCmdSASL(ios, nil), NewCmdSASLDB(ios), NewCmdRenew(ios, nil), NewCmdRotateCA(ios, nil), NewCmdGenDocs())
 	root.AddCommand(NewCmdLint(ios, nil))
 	root.AddCommand(NewCmdSignerConfig(ios, nil))

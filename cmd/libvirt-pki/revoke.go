@@ -65,7 +65,7 @@ func runRevoke(opts *RevokeOptions) error {
 		return usageError{err}
 	}
 	for _, h := range opts.Hosts {
-		if err := layout.ValidateName(h); err != nil {
+		if err := layout.ValidateHostName(h); err != nil {
 			return usageErrorf("host %q: %v", h, err)
 		}
 	}

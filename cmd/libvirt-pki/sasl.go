@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/libvirt-pki/libvirt-pki/certs"
 	"github.com/libvirt-pki/libvirt-pki/errs"
+	"github.com/libvirt-pki/libvirt-pki/internal/vault"
 	"github.com/libvirt-pki/libvirt-pki/kolla"
 	"github.com/libvirt-pki/libvirt-pki/layout"
 	"github.com/libvirt-pki/libvirt-pki/sasl"
@@ -150,7 +152,9 @@ and the auth.conf files itself and creates the SASL user inside nova_libvirt wit
 saslpasswd2 from libvirt_sasl_password: sasl writes no files there. It makes sure
 libvirt_sasl_password is set in passwords.yml, checks the mechanism list against
 libvirt_tls (Kolla: SCRAM-SHA-256 with TLS, DIGEST-MD5 without) and says what
-Kolla will do.
+Kolla will do. The flags of host bundles (--password-file, --db-format, --mech,
+--authname, --realm, --scram-iterations, --out, --bundle) are refused there:
+Kolla takes those settings from globals.yml and passwords.yml.
 
 For libvirtd on the hosts (enable_nova_libvirt_container: false, or plain libvirt
 hosts), --layout libvirt --out DIR writes into each host bundle <out>/<host>/, as
@@ -309,13 +313,10 @@ func (opts *SASLOptions) kollaAuthname(k kollaSettings) string {
 // runSASLKolla is sasl in Kolla's container mode: it makes sure of
 // libvirt_sasl_password, checks the mechanisms against libvirt_tls and
 // says what Kolla does with them. It writes no SASL file: Kolla makes
-// its own in nova_libvirt.
+// its own in nova_libvirt (flagRules refused the flags of host bundles).
 func runSASLKolla(opts *SASLOptions, l layout.Layout, k kollaSettings) error {
 	if !k.ContainerLibvirt() {
 		return usageErrorf("enable_nova_libvirt_container is false in globals.yml: libvirtd runs on the hosts, so their SASL files go into host bundles: use --layout libvirt --out DIR")
-	}
-	if flagChanged(opts.changed, "out") || opts.Bundle {
-		return usageErrorf("--out and --bundle are for --layout libvirt; the %s layout writes no SASL files", l.Name)
 	}
 	path := cmp.Or(opts.Passwords, kolla.PasswordsFile(opts.ConfigDir))
 	lk, err := lockTree(opts.IO, filepath.Dir(path), opts.NoWait, !opts.DryRun, sweepDir{filepath.Dir(path), 0})
@@ -327,47 +328,69 @@ func runSASLKolla(opts *SASLOptions, l layout.Layout, k kollaSettings) error {
 	if err != nil {
 		return err
 	}
-	state := "is set"
-	if opts.DryRun {
-		if _, err := sasl.LoadPassword("", path, ring); err != nil {
-			return err
-		}
-	} else {
-		res, err := sasl.EnsurePassword(path, sasl.SASLPasswordKey, false, ring)
-		if err != nil {
-			return err
-		}
-		if res.Created || res.Generated {
-			state = "was empty and is now set"
-		}
+	state, err := ensureKollaPassword(path, ring, opts.DryRun)
+	if err != nil {
+		return err
 	}
-	mechs := k.Mechs() // what Kolla templates, whatever --mech says
-	for _, w := range kollaMechWarnings(opts, k) {
+	for _, w := range kollaMechWarnings(k) {
 		fmt.Fprintln(opts.IO.ErrOut, "warning: "+w)
+	}
+	mechs, authname := k.Mechs(), opts.kollaAuthname(k) // what Kolla templates
+	if opts.Output == "json" {
+		return writeJSONTo(opts.IO.Out, map[string]any{"dry_run": opts.DryRun, "layout": l.Name, "passwords": path, "password": state,
+			"authname": authname, "mechanisms": mechs, "sasldb_path": sasl.KollaSASLDBPath, "files_written": []string{}})
 	}
 	fmt.Fprintf(opts.IO.Out, "%s: %s %s. Kolla runs libvirtd in the nova_libvirt container: it templates /etc/sasl2/libvirt.conf "+
 		"(mech_list: %s, sasldb_path: %s) and the auth.conf of nova_compute and nova_libvirt, and after each restart creates the SASL user %s "+
 		"inside nova_libvirt with saslpasswd2 from %s. No SASL file is written here; apply with kolla-ansible reconfigure -t nova.\n",
-		path, sasl.SASLPasswordKey, state, strings.Join(mechs, " "), sasl.KollaSASLDBPath, opts.kollaAuthname(k), sasl.SASLPasswordKey)
+		path, sasl.SASLPasswordKey, kollaPasswordStates[state], strings.Join(mechs, " "), sasl.KollaSASLDBPath, authname, sasl.SASLPasswordKey)
 	return nil
+}
+
+// kollaPasswordStates words the states ensureKollaPassword returns.
+var kollaPasswordStates = map[string]string{"set": "is set", "generated": "was empty and is now set", "would-generate": "is empty and would be set"}
+
+// ensureKollaPassword checks libvirt_sasl_password in passwords.yml at
+// path as host bundles read it (a vaulted value no password given opens
+// is left to Kolla's vault password) and fills it in when empty, unless
+// dryRun. It returns the state.
+func ensureKollaPassword(path string, ring *vault.Keyring, dryRun bool) (string, error) {
+	pw, err := sasl.ReadPasswordVault(path, sasl.SASLPasswordKey, ring)
+	switch {
+	case err == nil:
+		if err := sasl.CheckPassword(pw, path); err != nil {
+			return "", err
+		}
+		return "set", nil
+	case !errors.Is(err, sasl.ErrNoPassword) && !errors.Is(err, vault.ErrNoPassword):
+		return "", errs.WrapInput(err)
+	case dryRun && errors.Is(err, vault.ErrNoPassword):
+		return "set", nil
+	case dryRun:
+		return "would-generate", nil
+	}
+	res, err := sasl.EnsurePassword(path, sasl.SASLPasswordKey, false, ring)
+	if err != nil {
+		return "", err
+	}
+	if res.Created || res.Generated {
+		return "generated", nil
+	}
+	return "set", nil
 }
 
 // kollaMechWarnings checks the mechanisms against libvirt_tls as Kolla
 // chooses them: SCRAM-SHA-256 has no security layer, and libvirtd refuses
 // a SASL login without one on a connection TLS does not protect.
-func kollaMechWarnings(opts *SASLOptions, k kollaSettings) []string {
-	var out []string
-	if flagChanged(opts.changed, "mech") && !slices.EqualFunc([]string{opts.Mech}, k.Mechs(), strings.EqualFold) {
-		out = append(out, fmt.Sprintf("--mech %s: Kolla templates mech_list from libvirt_sasl_mech_list (%s); set it in globals.yml instead", opts.Mech, strings.Join(k.Mechs(), " ")))
-	}
+func kollaMechWarnings(k kollaSettings) []string {
 	scramOnly := !slices.ContainsFunc(k.Mechs(), func(m string) bool { return strings.EqualFold(m, sasl.MechDigestMD5) })
 	switch {
 	case !k.TLS() && scramOnly:
-		out = append(out, "libvirt_sasl_mech_list has no DIGEST-MD5 while libvirt_tls is false: SCRAM-SHA-256 gives no security layer, and libvirtd refuses such a login on plain TCP (Kolla's default without TLS is DIGEST-MD5)")
+		return []string{"libvirt_sasl_mech_list has no DIGEST-MD5 while libvirt_tls is false: SCRAM-SHA-256 gives no security layer, and libvirtd refuses such a login on plain TCP (Kolla's default without TLS is DIGEST-MD5)"}
 	case k.TLS() && !scramOnly:
-		out = append(out, "libvirt_sasl_mech_list holds DIGEST-MD5 with libvirt_tls: Kolla's default with TLS is SCRAM-SHA-256 (DIGEST-MD5 is obsolete, RFC 6331)")
+		return []string{"libvirt_sasl_mech_list holds DIGEST-MD5 with libvirt_tls: Kolla's default with TLS is SCRAM-SHA-256 (DIGEST-MD5 is obsolete, RFC 6331)"}
 	}
-	return out
+	return nil
 }
 
 // printSASLPlan writes one line per file (its path in the host bundle),

@@ -74,7 +74,7 @@ func (f *setsFlags) proxies(sel hosts.Selection, sets []string) ([]layout.Host, 
 		return nil, errs.Inputf("--proxy-host: %v", err)
 	}
 	if len(sel.Inventories) == 0 {
-		return given, nil
+		return given, usableProxies(given)
 	}
 	sel.Group = "all"
 	known, _, err := sel.Given()
@@ -90,5 +90,16 @@ func (f *setsFlags) proxies(sel hosts.Selection, sets []string) ([]layout.Host, 
 			given[i].Add(n)
 		}
 	}
-	return given, nil
+	return given, usableProxies(given)
+}
+
+// usableProxies refuses a proxy host without a name its certificate can
+// carry (an inventory name such as proxy_1, and no other).
+func usableProxies(given []layout.Host) error {
+	for _, h := range given {
+		if !h.Usable() {
+			return errs.Inputf("--proxy-host %s: not a DNS name, and the host has no other name for its certificate: give one with --proxy-host %s=NAME, or set ansible_host for it", h.Name, h.Name)
+		}
+	}
+	return nil
 }

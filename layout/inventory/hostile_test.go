@@ -9,6 +9,7 @@ import (
 
 	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
 	"github.com/libvirt-pki/libvirt-pki/internal/testutil"
+	"github.com/libvirt-pki/libvirt-pki/internal/vault"
 )
 
 // A device, a FIFO or an oversized file where an inventory or vars file is
@@ -26,13 +27,14 @@ func TestLoadRefusesNonRegularFiles(t *testing.T) {
 	zeroDir := t.TempDir()
 	testutil.LinkDevZero(t, filepath.Join(zeroDir, "hosts.yml"))
 	huge := filepath.Join(t.TempDir(), "huge.yml")
-	testutil.Sparse(t, huge, fsutil.LimitConfig+1)
+	hugeSize := vault.EncryptedSize(LimitInventory) + 1 // too large even as a vault text
+	testutil.Sparse(t, huge, hugeSize)
 	for _, c := range []struct{ source, want string }{
 		{"/dev/zero", "/dev/zero: not a regular file (a character device)"},
 		{fifoInv, fifoInv + ": not a regular file (a FIFO)"},
 		{filepath.Join(dir, "inv"), fifoVars + ": not a regular file (a FIFO)"},
 		{zeroDir, filepath.Join(zeroDir, "hosts.yml") + ": not a regular file (a character device)"},
-		{huge, fmt.Sprintf("%s: larger than %d bytes", huge, fsutil.LimitConfig)},
+		{huge, fmt.Sprintf("%s: larger than %d bytes", huge, hugeSize-1)},
 	} {
 		var err error
 		testutil.NoHang(t, func() { _, err = Load(c.source) }, fifoVars, fifoInv)

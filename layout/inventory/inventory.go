@@ -32,9 +32,10 @@
 //
 // Hostile input is refused, naming the file: only regular files are read
 // (a symlink is followed, as Ansible follows it), each within
-// fsutil.LimitConfig; a YAML file must hold one document, as Ansible
-// demands, and at most 2^20 values with its aliases expanded, so an alias
-// loop or "billion laughs" fails at once instead of exhausting memory.
+// LimitInventory; a YAML file must hold one document, as Ansible demands,
+// and at most one value per 4 bytes (at least 2^20, at most 2^23), with
+// its aliases expanded at most one per byte, so an alias loop or "billion
+// laughs" fails at once instead of exhausting memory.
 package inventory
 
 import (
@@ -63,6 +64,13 @@ type Inventory struct {
 	// varCache holds the group_vars/host_vars files found for one entity in
 	// one directory, keyed by "group_vars\x00<realdir>\x00<name>".
 	varCache map[string][]varFile
+	// realDirs maps each of varDirs to its real absolute path, resolved
+	// once (Load), so a 100,000-host fleet costs no symlink walk a host.
+	realDirs map[string]string
+	// varNames lists, during Load, the names in each group_vars/ or
+	// host_vars/ directory (nil: no such directory), so a host without
+	// a file costs no stat.
+	varNames map[string]map[string]bool
 	warnings []string
 	ring     *vault.Keyring // opens vaulted files and the !vault values SANNames needs
 
@@ -131,6 +139,8 @@ func newInventory(sources []string, ring *vault.Keyring) *Inventory {
 		groups:   map[string]*group{},
 		hosts:    map[string]*host{},
 		varCache: map[string][]varFile{},
+		realDirs: map[string]string{},
+		varNames: map[string]map[string]bool{},
 	}
 	// Ansible always has these two groups, even in an empty inventory.
 	inv.ensureGroup("all")
@@ -281,14 +291,23 @@ func (inv *Inventory) tryINI(path string, data []byte) error {
 	return err
 }
 
+// LimitInventory bounds an inventory or vars file. Unlike Kolla's other
+// files (fsutil.LimitConfig) these grow with the fleet: a 100,000-host
+// inventory with a dozen variables a host runs to some 50 MiB (about 1.3
+// KiB a host fits). What is built from a file is bounded in proportion
+// to it (yamlLimits; INI lines are views into the file), so this bound
+// only keeps a wrong path (a disk image) from being read; a vaulted file
+// may be vault.EncryptedSize of it, about 4 times as large.
+const LimitInventory = 128 << 20
+
 // readConfig reads an inventory or vars file: a symlink is followed, as
 // Ansible follows it, but the file must be a regular file within
-// fsutil.LimitConfig (its vault text within vault.EncryptedSize of that),
+// LimitInventory (its vault text within vault.EncryptedSize of that),
 // so a device, a FIFO or a huge file is refused at once. A vault text is
 // decrypted with ring, as Ansible's loader decrypts a file that starts
 // with the vault header.
 func readConfig(path string, ring *vault.Keyring) ([]byte, error) {
-	data, err := fsutil.ReadFileFollow(path, vault.EncryptedSize(fsutil.LimitConfig))
+	data, err := fsutil.ReadFileFollow(path, vault.EncryptedSize(LimitInventory))
 	if err != nil {
 		return nil, fmt.Errorf("inventory: %w", err)
 	}
@@ -299,8 +318,8 @@ func readConfig(path string, ring *vault.Keyring) ([]byte, error) {
 		}
 		data = o.Plaintext
 	}
-	if len(data) > fsutil.LimitConfig {
-		return nil, fmt.Errorf("inventory: %w", &fsutil.BadFileError{Path: path, Reason: fmt.Sprintf("larger than %d bytes", fsutil.LimitConfig), Kind: fsutil.ErrTooLarge})
+	if len(data) > LimitInventory {
+		return nil, fmt.Errorf("inventory: %w", &fsutil.BadFileError{Path: path, Reason: fmt.Sprintf("larger than %d bytes", LimitInventory), Kind: fsutil.ErrTooLarge})
 	}
 	return data, nil
 }
@@ -612,20 +631,20 @@ func (inv *Inventory) merge(name string) Entry {
 		put(inv.groups[g].vars)
 	}
 	for _, dir := range inv.varDirs {
-		for _, f := range inv.varCache[cacheKey("group_vars", dir, "all")] {
+		for _, f := range inv.varCache[inv.cacheKey("group_vars", dir, "all")] {
 			put(f.vars)
 		}
 	}
 	for _, dir := range inv.varDirs {
 		for _, g := range groups {
-			for _, f := range inv.varCache[cacheKey("group_vars", dir, g)] {
+			for _, f := range inv.varCache[inv.cacheKey("group_vars", dir, g)] {
 				put(f.vars)
 			}
 		}
 	}
 	put(inv.hosts[name].vars)
 	for _, dir := range inv.varDirs {
-		for _, f := range inv.varCache[cacheKey("host_vars", dir, name)] {
+		for _, f := range inv.varCache[inv.cacheKey("host_vars", dir, name)] {
 			put(f.vars)
 		}
 	}

@@ -21,7 +21,9 @@ var sanVars = []string{"migration_hostname", "ansible_host"}
 
 // SANNames returns the names a certificate for h must carry, in order and
 // each once (DNS names compared without case, addresses by value): the
-// inventory name, migration_hostname if set, ansible_host if set. Each is
+// inventory name when it is a DNS name or an address (compute_06 is
+// neither, and is left out without a warning: the caller decides what
+// that means), migration_hostname if set, ansible_host if set. Each is
 // a DNS name or an IP address (v4 or v6, written canonically, IPv4-mapped
 // IPv6 as IPv4). Values that are Jinja expressions are not evaluated; they
 // are left out, as are values that are no host name or address, and each
@@ -40,7 +42,10 @@ func (h Entry) SANNames() (names []string, warnings []string) {
 			names = append(names, n)
 		}
 	}
-	add(h.Name, "inventory name")
+	if _, err := canonicalName(h.Name); err == nil {
+		add(h.Name, "inventory name")
+	} // else only its directory's name (layout.ValidateHostName): callers say so
+
 	for _, k := range sanVars {
 		raw, ok := h.Vars[k]
 		if !ok || raw == nil {

@@ -20,22 +20,68 @@ const mappingKind = yaml.MappingNode
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// maxYAMLNodes bounds the values of one YAML file, counting every alias
-// as the values it stands for. yaml.v3 keeps an alias as a pointer to its
+// The values of one YAML file are bounded, counting every alias as the
+// values it stands for. yaml.v3 keeps an alias as a pointer to its
 // anchor, so parsing is linear in the file, but every walker here expands
-// aliases: a few lines of nested aliases (a "billion laughs") would expand
-// to billions of values. Real files stay far below: an inventory of
-// thousands of hosts with their variables holds some 100,000 values, and
-// fsutil.LimitConfig (4 MiB) of YAML written to hold as many values as it
-// can (a flow list "[x,x,...]") is some 2 million; yaml.v3 builds that in
-// about 400 MiB, and this bound keeps what is built from it small.
-var maxYAMLNodes = 1 << 20 // a variable so tests can lower it
+// aliases: a few lines of nested aliases (a "billion laughs") would
+// expand to billions of values. The bound grows with the file, so a
+// fleet's inventory fits whatever its size (a 100,000-host inventory with
+// its variables holds a few million values, at 10 bytes or more each),
+// from a floor that small files never reach to a cap that keeps what
+// yaml.v3 builds (some 200 bytes a value) within a few GiB:
+//
+//   - values written: size/4 (at least maxYAMLNodes, at most
+//     maxYAMLNodesCap), checked on an upper estimate before parsing
+//     (yamlValueEstimate), so a file dense with values (a flow list
+//     "[x,x,...]", 2 bytes a value) is refused before yaml.v3 builds it;
+//   - values with aliases expanded: size (same floor, twice the cap).
+var (
+	maxYAMLNodes    = 1 << 20 // the floor; a variable so tests can lower it
+	maxYAMLNodesCap = 8 << 20
+)
+
+// yamlLimits returns the bounds above for a file of size bytes.
+func yamlLimits(size int) (values, expanded int) {
+	values = min(max(maxYAMLNodes, size/4), maxYAMLNodesCap)
+	expanded = min(max(maxYAMLNodes, size), 2*maxYAMLNodesCap)
+	return values, expanded
+}
+
+// yamlValueEstimate is an upper bound of the values (nodes) yaml.v3 makes
+// of data, found without parsing: every node but the first is introduced
+// by an indicator, a block entry "- ", a flow '[', '{' or ',', a key's
+// ':' (which brings a key and a value), or a complex key's '?'; the same
+// characters inside quoted or block scalars and comments only raise the
+// estimate.
+func yamlValueEstimate(data []byte) int {
+	n := 1
+	for i, c := range data {
+		next := byte(' ')
+		if i+1 < len(data) {
+			next = data[i+1]
+		}
+		blank := next == ' ' || next == '\t' || next == '\n' || next == '\r'
+		switch {
+		case c == ',' || c == '[' || c == '{' || c == '?':
+			n++
+		case c == '-' && blank:
+			n++
+		case c == ':' && (blank || i > 0 && (data[i-1] == '"' || data[i-1] == '\'')):
+			n += 2
+		}
+	}
+	return n
+}
 
 // parseYAMLDoc parses data, which must hold at most one YAML document (as
 // Ansible's loader, PyYAML's single-document load, demands), and refuses
 // aliases that refer to themselves and files beyond maxYAMLNodes. It
 // returns nil for an empty document. Errors are "file:line: message".
 func parseYAMLDoc(path string, data []byte) (*yaml.Node, error) {
+	values, expanded := yamlLimits(len(data))
+	if yamlValueEstimate(data) > values {
+		return nil, tooManyValues(path, values)
+	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
@@ -51,7 +97,7 @@ func parseYAMLDoc(path string, data []byte) (*yaml.Node, error) {
 	case !errors.Is(err, io.EOF):
 		return nil, yamlError(path, err)
 	}
-	if err := checkAliases(path, &doc); err != nil {
+	if err := checkAliases(path, &doc, values, expanded); err != nil {
 		return nil, err
 	}
 	n := &doc
@@ -77,17 +123,22 @@ func yamlError(path string, err error) error {
 	return fmt.Errorf("%s: %s", path, strings.TrimPrefix(msg, "yaml: "))
 }
 
-// checkAliases refuses a document of more than maxYAMLNodes values, aliases
-// expanded, and one whose aliases form a loop.
-func checkAliases(path string, doc *yaml.Node) error {
-	if countNodes(doc, maxYAMLNodes) > maxYAMLNodes {
-		return fmt.Errorf("%s: more than %d YAML values; libvirt-pki refuses a file this large", path, maxYAMLNodes)
+// checkAliases refuses a document of more than values values, or of more
+// than expanded with its aliases expanded, and one whose aliases form a
+// loop.
+func checkAliases(path string, doc *yaml.Node, values, expanded int) error {
+	if countNodes(doc, values) > values {
+		return tooManyValues(path, values)
 	}
-	a := aliasSizer{limit: maxYAMLNodes, size: map[*yaml.Node]int{}, active: map[*yaml.Node]bool{}}
+	a := aliasSizer{limit: expanded, size: map[*yaml.Node]int{}, active: map[*yaml.Node]bool{}}
 	if _, err := a.expanded(doc); err != nil {
 		return prefixLine(path, err)
 	}
 	return nil
+}
+
+func tooManyValues(path string, limit int) error {
+	return fmt.Errorf("%s: more than %d YAML values; libvirt-pki refuses a file this dense (at most one value per 4 bytes)", path, limit)
 }
 
 // countNodes counts a tree's nodes without following aliases, stopping
@@ -339,7 +390,16 @@ func prefixLine(path string, err error) error {
 	return fmt.Errorf("%s: %v", path, err)
 }
 
-func cacheKey(sub, dir, name string) string {
+func (inv *Inventory) cacheKey(sub, dir, name string) string {
+	real, ok := inv.realDirs[dir]
+	if !ok {
+		real = realDir(dir)
+	}
+	return sub + "\x00" + real + "\x00" + name
+}
+
+// realDir is dir with its symlinks resolved, made absolute.
+func realDir(dir string) string {
 	real, err := filepath.EvalSymlinks(dir)
 	if err != nil {
 		real = dir
@@ -347,12 +407,16 @@ func cacheKey(sub, dir, name string) string {
 	if abs, err := filepath.Abs(real); err == nil {
 		real = abs
 	}
-	return sub + "\x00" + real + "\x00" + name
+	return real
 }
 
 // loadVarFiles reads group_vars/ and host_vars/ of every source for every
 // group and host, so a broken file fails Load rather than a later Hosts.
 func (inv *Inventory) loadVarFiles() error {
+	for _, dir := range inv.varDirs {
+		inv.realDirs[dir] = realDir(dir)
+	}
+	defer clear(inv.varNames) // only Load may fill it: Hosts runs concurrently
 	for _, dir := range inv.varDirs {
 		for _, g := range inv.groupList {
 			if err := inv.loadEntityVars("group_vars", dir, g); err != nil {
@@ -368,12 +432,30 @@ func (inv *Inventory) loadVarFiles() error {
 	return nil
 }
 
+// listVarDir returns the names in the directory base, listed once per
+// Load, or nil when base is no directory.
+func (inv *Inventory) listVarDir(base string) map[string]bool {
+	if names, ok := inv.varNames[base]; ok {
+		return names
+	}
+	var names map[string]bool
+	if fi, err := os.Stat(base); err == nil && fi.IsDir() {
+		names = map[string]bool{}
+		entries, _ := os.ReadDir(base)
+		for _, e := range entries {
+			names[e.Name()] = true
+		}
+	}
+	inv.varNames[base] = names
+	return names
+}
+
 // varExts is the order Ansible's find_vars_files tries names in; the first
 // that exists is the only one used.
 var varExts = []string{"", ".yml", ".yaml", ".json"}
 
 func (inv *Inventory) loadEntityVars(sub, dir, name string) error {
-	key := cacheKey(sub, dir, name)
+	key := inv.cacheKey(sub, dir, name)
 	if _, done := inv.varCache[key]; done {
 		return nil
 	}
@@ -384,12 +466,16 @@ func (inv *Inventory) loadEntityVars(sub, dir, name string) error {
 		return nil
 	}
 	base := filepath.Join(dir, sub)
-	if fi, err := os.Stat(base); err != nil || !fi.IsDir() {
+	names := inv.listVarDir(base)
+	if names == nil {
 		return nil
 	}
 	var found []string
 	var used string
 	for _, ext := range varExts {
+		if !names[name+ext] {
+			continue
+		}
 		p := filepath.Join(base, name+ext)
 		fi, err := os.Stat(p)
 		if err != nil {
