@@ -1,0 +1,48 @@
+package chromiumtest
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The harness can fail: a page that fetches an image, logs an error and
+// throws is reported as such, and one whose policy forbids the fetch
+// reports the violation; a quiet page reports nothing.
+func TestLoadSeesRequestsConsoleAndViolations(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, html string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(html), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	noisy := write("noisy.html", `<!DOCTYPE html><html><head><title>noisy</title></head><body>
+<img src="http://127.0.0.1:9/x.png"><script>console.error("boom"); document.title = "ran"; throw new Error("thrown")</script></body></html>`)
+	p := Load(t, noisy, 400, 300)
+	if len(p.Requests) == 0 || !strings.Contains(p.Requests[0], "127.0.0.1:9") {
+		t.Errorf("requests %q: want the image's", p.Requests)
+	}
+	if c := strings.Join(p.Console, "\n"); !strings.Contains(c, "boom") || !strings.Contains(c, "thrown") {
+		t.Errorf("console %q: want the error and the exception", p.Console)
+	}
+	if p.Title != "ran" || !bytes.HasPrefix(p.Screenshot, []byte("\x89PNG")) {
+		t.Errorf("title %q, screenshot %d bytes: want the script's title and a PNG", p.Title, len(p.Screenshot))
+	}
+
+	strict := write("strict.html", `<!DOCTYPE html><html><head><meta http-equiv="Content-Security-Policy" content="default-src 'none'">
+<title>strict</title></head><body><img src="http://127.0.0.1:9/x.png"></body></html>`)
+	p = Load(t, strict, 400, 300)
+	if c := strings.Join(p.Console, "\n"); !strings.Contains(c, "Content Security Policy") {
+		t.Errorf("console %q: want the policy violation", p.Console)
+	}
+
+	quiet := write("quiet.html", `<!DOCTYPE html><html><head><title>quiet</title></head><body><p>hello</p></body></html>`)
+	p = Load(t, quiet, 400, 300)
+	if len(p.Console) != 0 || len(p.Requests) != 0 || !strings.Contains(p.DOM, "<p>hello</p>") || p.LoadMillis <= 0 {
+		t.Errorf("quiet page: console %q, requests %q, load %v ms, DOM %q", p.Console, p.Requests, p.LoadMillis, p.DOM)
+	}
+}
