@@ -76,8 +76,8 @@ const (
 	plotRight   = chartWidth - 20
 	laneHeight  = 44
 	bandHeight  = 15
-	markSize    = 3
-	markStack   = 11 // marks on one x stack this high, then start over
+	markSize    = 4
+	markStack   = 9 // marks on one x stack this high, then start over
 	bucketWidth = 10
 	// TitledMarks is the most marks that get a <title> of their own.
 	TitledMarks = 600

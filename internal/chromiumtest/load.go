@@ -108,8 +108,8 @@ func (b *browser) collect(s string, p *Page) {
 			Request struct {
 				URL string `json:"url"`
 			} `json:"request"`
-			Type  string `json:"type"`
-			Args  []struct {
+			Type string `json:"type"`
+			Args []struct {
 				Value       any    `json:"value"`
 				Description string `json:"description"`
 			} `json:"args"`

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/libvirt-pki/libvirt-pki/pki"
+)
+
+// hostileCN is a subject that would run a script, break out of an
+// attribute and ring a bell if the page did not escape it.
+const hostileCN = "<script>document.title='pwned-cn'</script>\"'\a&amp;"
+
+// hostileSAN would load an image (and run its handler) if not escaped.
+const hostileSAN = `"><img src=x onerror="document.title='pwned-san'">`
+
+// reportTree makes a libvirt-layout tree under a directory whose name is
+// itself hostile, with four hosts and one of each problem: compute01's
+// server certificate expired, the CA expiring within 20 days,
+// compute02's server key not its certificate's, compute04 revoked, and
+// compute03's client certificate (signed by the tree's CA) with a
+// hostile subject and SANs. It returns the --out directory.
+func reportTree(t *testing.T) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), `pki<script>document.title='pwned-path'</script>"`)
+	run := func(args ...string) {
+		t.Helper()
+		if code, _, stderr := runArgs(args...); code != exitOK {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+	}
+	run("certificates", "--layout", "libvirt", "--out", out, "--ca-days", "20", "--hosts", "compute01,compute02,compute03,compute04")
+	run("revoke", "--layout", "libvirt", "--out", out, "--host", "compute04")
+	libvirt := func(host, rel string) string { return filepath.Join(out, host, "etc", "pki", "libvirt", rel) }
+	resign(t, out, libvirt("compute01", "servercert.pem"), func(c *x509.Certificate) {
+		c.NotBefore, c.NotAfter = time.Now().Add(-400*24*time.Hour), time.Now().Add(-35*24*time.Hour)
+	})
+	key, err := os.ReadFile(libvirt("compute03", "private/serverkey.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(libvirt("compute02", "private/serverkey.pem"), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	resign(t, out, libvirt("compute03", "clientcert.pem"), func(c *x509.Certificate) {
+		c.Subject = pkix.Name{CommonName: hostileCN, Organization: []string{"</td></tr><tr><td>injected"}}
+		c.DNSNames = []string{hostileSAN, "compute03"}
+		c.IPAddresses = []net.IP{net.ParseIP("10.0.0.3")}
+	})
+	return out
+}
+
+// resign replaces the certificate at path by one the tree's CA signs for
+// the same key, changed by edit.
+func resign(t *testing.T, out, path string, edit func(*x509.Certificate)) {
+	t.Helper()
+	caPEM, err := os.ReadFile(filepath.Join(out, "ca", "cacert.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cas, err := pki.ParseCertsPEM(caPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM, err := os.ReadFile(filepath.Join(out, "ca", "cakey.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	caKey, err := pki.ParseKey(keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := pki.ParseCertsPEM(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := *old[0]
+	tmpl.SerialNumber, _ = rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl.ExtraExtensions, tmpl.Extensions = nil, nil
+	edit(&tmpl)
+	der, err := x509.CreateCertificate(rand.Reader, &tmpl, cas[0], old[0].PublicKey, caKey.Signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// verifyJSON is the part of verify -o json the report is checked against.
+type verifyJSON struct {
+	Hosts []struct {
+		Host string `json:"host"`
+	} `json:"hosts"`
+	Findings []struct {
+		Severity, Code, Host, File, Message string
+	} `json:"findings"`
+	Summary struct {
+		Hosts, Errors, Warnings int
+	} `json:"summary"`
+}
+
+func runJSON(t *testing.T, v any, args ...string) {
+	t.Helper()
+	code, stdout, stderr := runArgs(args...)
+	if code != exitOK && code != exitFailure {
+		t.Fatalf("%v: exit %d: %s", args, code, stderr)
+	}
+	if err := json.Unmarshal([]byte(stdout), v); err != nil {
+		t.Fatalf("%v: %v", args, err)
+	}
+}
+
+// summaryFigure reads one figure of the page's summary.
+func summaryFigure(t *testing.T, dom, key string) string {
+	t.Helper()
+	m := regexp.MustCompile(`data-k="` + regexp.QuoteMeta(key) + `"[^>]*><dt>[^<]*</dt><dd>([^<]*)</dd>`).FindStringSubmatch(dom)
+	if m == nil {
+		t.Fatalf("summary figure %s not in the page", key)
+	}
+	return m[1]
+}
+
+// countMatches counts a pattern's matches in s.
+func countMatches(s, pattern string) int {
+	return len(regexp.MustCompile(pattern).FindAllStringIndex(s, -1))
+}
+
+// The report of a tree with every problem, written twice with one --now,
+// is the same bytes; without --now it is still written (exit 0).
+func TestReportDeterministic(t *testing.T) {
+	out := reportTree(t)
+	var pages [2]string
+	for i := range pages {
+		code, stdout, stderr := runArgs("report", "--layout", "libvirt", "--out", out, "--now", "2026-12-31T12:00:00Z")
+		if code != exitOK || stderr != "" {
+			t.Fatalf("report: exit %d: %s", code, stderr)
+		}
+		pages[i] = stdout
+	}
+	if pages[0] != pages[1] {
+		t.Error("two reports of one tree with one --now differ")
+	}
+	if !strings.Contains(pages[0], "as of <b>2026-12-31 12:00:00 UTC</b>") {
+		t.Error("the page does not say it is as of --now")
+	}
+	file := filepath.Join(t.TempDir(), "r.html")
+	if code, stdout, stderr := runArgs("report", "--layout", "libvirt", "--out", out, "--now", "2026-12-31T12:00:00Z", "-o", file); code != exitOK || stdout != "" {
+		t.Fatalf("report -o: exit %d, stdout %d bytes: %s", code, len(stdout), stderr)
+	}
+	if data, err := os.ReadFile(file); err != nil || string(data) != pages[0] {
+		t.Errorf("report -o FILE wrote other bytes than standard output (%v)", err)
+	}
+}
+
+// Bad input writes nothing: a symlinked --output, a bad --now, a missing
+// tree.
+func TestReportBadInput(t *testing.T) {
+	out := reportTree(t)
+	dir := t.TempDir()
+	target := filepath.Join(dir, "elsewhere.html")
+	link := filepath.Join(dir, "link.html")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	wantBadInput(t, "symlink", "report", "--layout", "libvirt", "--out", out, "-o", link)
+	if _, err := os.Lstat(target); err == nil {
+		t.Error("report wrote through a symlinked --output")
+	}
+	wantBadInput(t, "--now", "report", "--layout", "libvirt", "--out", out, "--now", "tomorrow")
+	wantBadInput(t, "does not exist", "report", "--layout", "libvirt", "--out", out, "-o", filepath.Join(dir, "no", "r.html"))
+	wantBadInput(t, "no-such", "report", "--layout", "libvirt", "--out", filepath.Join(dir, "no-such"))
+}
