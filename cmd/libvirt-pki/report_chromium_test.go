@@ -91,7 +91,9 @@ func TestReportInChromium(t *testing.T) {
 	}
 	runJSON(t, &exp, "expiry", "--layout", "libvirt", "--out", out, "-o", "json")
 	rows := exp.Certificates
-	var l struct{ Summary struct{ Errors, Warnings int } }
+	var l struct {
+		Summary struct{ Errors, Warnings int }
+	}
 	runJSON(t, &l, "lint", "--layout", "libvirt", "--out", out, "-o", "json")
 	p := loadReport(t, out, "")
 	dom := p.DOM
