@@ -24,12 +24,13 @@ import (
 	"github.com/libvirt-pki/libvirt-pki/verify"
 )
 
-// Options says what to report on. Verify is a finished verify run
-// (offline, and live when asked); Collect adds audit's rows, lint's
-// findings and the rotation state of the same tree.
+// Options says what to report on. Verify runs verify (offline, and live
+// when asked) on the tree; Collect runs it while it reads audit's rows,
+// lint's findings and the rotation state of the same tree, and returns
+// its error unchanged.
 type Options struct {
 	Tree     layout.Tree // CADir included
-	Verify   *verify.Report
+	Verify   func() (*verify.Report, error)
 	Now      time.Time
 	WarnDays int
 	// Lint runs zlint's RFC lints over the tree.
@@ -69,9 +70,14 @@ func Collect(ctx context.Context, o Options) (*Model, error) {
 	for _, r := range revoked {
 		ao.Revoked[r.Serial] = true
 	}
-	in := input{opts: o, verify: o.Verify}
+	in := input{opts: o}
 	var wg sync.WaitGroup
-	var lintErr error
+	var lintErr, verifyErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		in.verify, verifyErr = o.Verify()
+	}()
 	if o.Lint {
 		wg.Add(1)
 		go func() {
@@ -89,6 +95,9 @@ func Collect(ctx context.Context, o Options) (*Model, error) {
 	}
 	in.files = inspect(in.rows)
 	wg.Wait()
+	if verifyErr != nil {
+		return nil, verifyErr
+	}
 	if lintErr != nil {
 		in.lintErr = lintErr.Error()
 	}

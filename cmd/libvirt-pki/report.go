@@ -15,6 +15,7 @@ import (
 	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
 	"github.com/libvirt-pki/libvirt-pki/layout"
 	"github.com/libvirt-pki/libvirt-pki/report"
+	"github.com/libvirt-pki/libvirt-pki/verify"
 )
 
 // ReportOptions holds the parsed flags of `report`: verify's check flags
@@ -72,17 +73,23 @@ func runReport(opts *ReportOptions) error {
 	if err := checkReportOutput(opts.Output); err != nil {
 		return err
 	}
-	rep, vo, err := opts.Check.check(now)
+	l, err := layout.ByName(opts.Check.LayoutName)
+	if err != nil {
+		return usageError{err}
+	}
+	root, caDir, _, err := opts.Check.roots(l)
 	if err != nil {
 		return err
 	}
-	_, caDir, _, err := opts.Check.roots(vo.Layout)
-	if err != nil {
-		return err
+	check := func() (*verify.Report, error) {
+		rep, _, err := opts.Check.check(now)
+		return rep, err
 	}
-	m, err := report.Collect(context.Background(), report.Options{Tree: layout.Tree{Layout: vo.Layout, Root: vo.Root, CADir: caDir},
-		Verify: rep, Now: now, WarnDays: opts.Check.WarnDays, Lint: !opts.NoLint})
-	if err != nil {
+	m, err := report.Collect(context.Background(), report.Options{Tree: layout.Tree{Layout: l, Root: root, CADir: caDir},
+		Verify: check, Now: now, WarnDays: opts.Check.WarnDays, Lint: !opts.NoLint})
+	if errors.As(err, new(usageError)) {
+		return err
+	} else if err != nil {
 		return usageError{err}
 	}
 	var page bytes.Buffer
