@@ -36,6 +36,7 @@ type Tick struct{ X, Label string }
 // Band is one CA's validity.
 type Band struct {
 	X, W   string
+	End    string // x of its end, where its label ends
 	Y      int
 	Label  string
 	Status string
@@ -74,10 +75,10 @@ const (
 	chartWidth  = 1100
 	plotLeft    = 120
 	plotRight   = chartWidth - 20
-	laneHeight  = 44
+	laneHeight  = 50
 	bandHeight  = 15
-	markSize    = 4
-	markStack   = 9 // marks on one x stack this high, then start over
+	markSize    = 5
+	markStack   = 8 // marks on one x stack this high, then start over
 	bucketWidth = 10
 	// TitledMarks is the most marks that get a <title> of their own.
 	TitledMarks = 600
@@ -168,7 +169,7 @@ func chart(rows []audit.Row, cas []CA, now time.Time, warnDays int) Chart {
 	c := Chart{Width: chartWidth, PlotLeft: plotLeft, PlotRight: plotRight, NowX: fx(s.x(now)), NowLabel: "now " + now.UTC().Format(time.DateOnly)}
 	y := 22
 	for _, ca := range cas {
-		c.Bands = append(c.Bands, Band{X: fx(s.x(ca.NotBefore)), W: fx(s.x(ca.NotAfter) - s.x(ca.NotBefore)), Y: y,
+		c.Bands = append(c.Bands, Band{X: fx(s.x(ca.NotBefore)), W: fx(s.x(ca.NotAfter) - s.x(ca.NotBefore)), End: fx(s.x(ca.NotAfter)), Y: y,
 			Label: fmt.Sprintf("CA %s (%s) until %s", ca.Subject, ca.Role, ca.NotAfter.Format(time.DateOnly)), Status: ca.Status})
 		y += bandHeight + 2
 	}

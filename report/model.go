@@ -271,20 +271,31 @@ func daysLeft(t, now time.Time) int {
 	return days
 }
 
-// groups cuts the hosts into runs of GroupSize; the pseudo-hosts (CA
-// and shared directories) come first, as verify and audit list them.
+// groups cuts the hosts into runs of GroupSize, after one group for the
+// CA and shared directories (the pseudo-hosts verify and audit name in
+// parentheses).
 func groups(hosts []Host) []Group {
 	var out []Group
 	small := len(hosts) <= GroupSize
-	for i := 0; i < len(hosts); i += GroupSize {
-		end := min(i+GroupSize, len(hosts))
-		g := Group{ID: "g" + itoa(len(out)), First: hosts[i].Name, Last: hosts[end-1].Name, Hosts: hosts[i:end], Open: small}
+	add := func(hs []Host) {
+		g := Group{ID: "g" + itoa(len(out)), First: hs[0].Name, Last: hs[len(hs)-1].Name, Hosts: hs, Open: small}
 		for _, h := range g.Hosts {
 			g.Errors += h.Errors
 			g.Warnings += h.Warnings
 			g.Credentials += len(h.Credentials)
 		}
 		out = append(out, g)
+	}
+	pseudo := 0
+	for pseudo < len(hosts) && strings.HasPrefix(hosts[pseudo].Name, "(") {
+		pseudo++
+	}
+	if pseudo > 0 && !small {
+		add(hosts[:pseudo])
+		hosts = hosts[pseudo:]
+	}
+	for i := 0; i < len(hosts); i += GroupSize {
+		add(hosts[i:min(i+GroupSize, len(hosts))])
 	}
 	return out
 }

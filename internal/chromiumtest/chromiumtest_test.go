@@ -2,6 +2,7 @@ package chromiumtest
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,5 +45,33 @@ func TestLoadSeesRequestsConsoleAndViolations(t *testing.T) {
 	p = Load(t, quiet, 400, 300)
 	if len(p.Console) != 0 || len(p.Requests) != 0 || !strings.Contains(p.DOM, "<p>hello</p>") || p.LoadMillis <= 0 {
 		t.Errorf("quiet page: console %q, requests %q, load %v ms, DOM %q", p.Console, p.Requests, p.LoadMillis, p.DOM)
+	}
+}
+
+// TestLoadFile loads the page named by $CHROMIUM_LOAD_FILE, for the
+// bench and docs scripts (bench/report.sh, docs/report-screenshot.sh):
+// it logs the load time and what the page logged or fetched, and writes
+// the screenshot to $CHROMIUM_SHOT ($CHROMIUM_SIZE, WxH, default
+// 1280x1800). Skipped without the variable.
+func TestLoadFile(t *testing.T) {
+	file := os.Getenv("CHROMIUM_LOAD_FILE")
+	if file == "" {
+		t.Skip("CHROMIUM_LOAD_FILE not set")
+	}
+	w, h := 1280, 1800
+	if size := os.Getenv("CHROMIUM_SIZE"); size != "" {
+		if _, err := fmt.Sscanf(size, "%dx%d", &w, &h); err != nil {
+			t.Fatalf("CHROMIUM_SIZE %q: want WxH", size)
+		}
+	}
+	p := Load(t, file, w, h)
+	t.Logf("load event end %.0f ms; DOM %d bytes; %d console messages, %d requests", p.LoadMillis, len(p.DOM), len(p.Console), len(p.Requests))
+	if len(p.Console) > 0 || len(p.Requests) > 0 {
+		t.Errorf("console %q, requests %q", p.Console, p.Requests)
+	}
+	if shot := os.Getenv("CHROMIUM_SHOT"); shot != "" {
+		if err := os.WriteFile(shot, p.Screenshot, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
