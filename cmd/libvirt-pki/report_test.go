@@ -136,11 +136,6 @@ func summaryFigure(t *testing.T, dom, key string) string {
 	return m[1]
 }
 
-// countMatches counts a pattern's matches in s.
-func countMatches(s, pattern string) int {
-	return len(regexp.MustCompile(pattern).FindAllStringIndex(s, -1))
-}
-
 // The report of a tree with every problem, written twice with one --now,
 // is the same bytes; without --now it is still written (exit 0).
 func TestReportDeterministic(t *testing.T) {
