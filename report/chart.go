@@ -213,7 +213,7 @@ func lane(kind string, rows []audit.Row, s timeScale, y int, now time.Time, warn
 		stack[col]++
 		buckets[int(x-plotLeft)/bucketWidth]++
 		if titled {
-			m.Title = fmt.Sprintf("%s %s %s: %s, %d days left (%s)", r.Host, r.File, r.Subject, r.NotAfter.UTC().Format(time.DateOnly), daysLeft(r.NotAfter, now), r.Status)
+			m.Title = fmt.Sprintf("%s %s %s: %s, %d days left (%s)", r.Host, clean(r.File), clean(r.Subject), r.NotAfter.UTC().Format(time.DateOnly), daysLeft(r.NotAfter, now), r.Status)
 		}
 		cl := statusClass(r, now, warnDays)
 		if groups[cl] == nil {

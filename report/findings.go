@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/libvirt-pki/libvirt-pki/audit"
+	"github.com/libvirt-pki/libvirt-pki/internal/untrusted"
 	"github.com/libvirt-pki/libvirt-pki/verify"
 )
 
@@ -18,8 +19,8 @@ import (
 func (in input) findings() []Finding {
 	var out []Finding
 	for _, f := range in.verify.Findings {
-		out = append(out, Finding{Severity: string(f.Severity), Code: string(f.Code), Source: "verify", Host: f.Host, File: f.File,
-			Message: f.Message, Fix: fixOf(f.Message, string(f.Code))})
+		out = append(out, Finding{Severity: string(f.Severity), Code: string(f.Code), Source: "verify", Host: f.Host, File: clean(f.File),
+			Message: cleanText(f.Message), Fix: cleanText(fixOf(f.Message, string(f.Code)))})
 	}
 	if in.lint != nil {
 		for _, f := range in.lint.Findings {
@@ -32,12 +33,12 @@ func (in input) findings() []Finding {
 				fix += "; see " + f.Citation
 			}
 			out = append(out, Finding{Severity: string(f.Severity), Code: f.Lint, Source: "lint", Host: f.Unit,
-				File: fmt.Sprintf("%s #%d", f.File, f.Index), Message: msg, Fix: fix})
+				File: clean(fmt.Sprintf("%s #%d", f.File, f.Index)), Message: cleanText(msg), Fix: cleanText(fix)})
 		}
 	}
 	if in.lintErr != "" {
 		out = append(out, Finding{Severity: string(verify.Warning), Code: "lint-not-run", Source: "report", Host: "(ca)",
-			Message: in.lintErr, Fix: "fix the files named, or run libvirt-pki lint to see why"})
+			Message: cleanText(in.lintErr), Fix: "fix the files named, or run libvirt-pki lint to see why"})
 	}
 	out = append(out, in.skippedFindings()...)
 	sort.SliceStable(out, func(i, j int) bool {
@@ -74,7 +75,7 @@ func (in input) skippedFindings() []Finding {
 		}
 		if !named {
 			out = append(out, Finding{Severity: string(verify.Error), Code: string(verify.CodeUnreadable), Source: "report",
-				Host: unitOf(p, in.opts.Tree.Root, in.opts.Tree.CADir), File: baseName(p), Message: in.skipped[p],
+				Host: unitOf(p, in.opts.Tree.Root, in.opts.Tree.CADir), File: clean(baseName(p)), Message: cleanText(in.skipped[p]),
 				Fix: "replace the file with a readable PEM certificate (libvirt-pki certificates re-creates what it made)"})
 		}
 	}
@@ -207,6 +208,18 @@ func (in input) summary(m *Model) Summary {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// maxText bounds a finding's message on the page (paths and subjects in
+// it included).
+const maxText = 4096
+
+// clean makes a name from the tree (a subject, a SAN, a file name) one
+// visible line: control and format characters become escapes
+// (untrusted.Clean); html/template then escapes the markup.
+func clean(s string) string { return untrusted.Clean(s, untrusted.MaxText) }
+
+// cleanText is clean for a message.
+func cleanText(s string) string { return untrusted.Clean(s, maxText) }
 
 func baseName(p string) string { return filepath.Base(p) }
 

@@ -159,7 +159,7 @@ type roleRow struct {
 // build joins the inputs into the model.
 func build(in input) *Model {
 	o := in.opts
-	m := &Model{Layout: o.Tree.Layout.Name, Root: o.Tree.Root, CADir: o.Tree.CADir, Now: o.Now.UTC(), WarnDays: o.WarnDays,
+	m := &Model{Layout: o.Tree.Layout.Name, Root: clean(o.Tree.Root), CADir: clean(o.Tree.CADir), Now: o.Now.UTC(), WarnDays: o.WarnDays,
 		LintRun: in.lint != nil, LintError: in.lintErr}
 	m.Findings = in.findings()
 	hosts := in.hosts(m.Findings)
@@ -198,7 +198,7 @@ func (in input) hosts(findings []Finding) []Host {
 			rows := byPath[fi.Path]
 			if len(rows) == 0 {
 				c := in.credential(hr.Host, string(fi.Role), fi.Source, nil)
-				c.Path, c.File, c.Subject = fi.Path, fileName(fi), fi.Subject
+				c.Path, c.File, c.Subject = clean(fi.Path), clean(fileName(fi)), clean(fi.Subject)
 				if fi.Source != "missing" && c.Mode == "" {
 					c.Mode = modeOf(fi.Path)
 				}
@@ -240,8 +240,13 @@ func (in input) credential(host, role, source string, r *audit.Row) Credential {
 	if r == nil {
 		return c
 	}
-	c.Kind, c.File, c.Path, c.Subject, c.Issuer, c.Serial = r.Kind, r.File, r.Path, r.Subject, r.Issuer, r.Serial
-	c.SANs = strings.Join(r.SANs, ", ")
+	c.Kind, c.File, c.Path, c.Serial = r.Kind, clean(r.File), clean(r.Path), r.Serial
+	c.Subject, c.Issuer = clean(r.Subject), clean(r.Issuer)
+	sans := make([]string, len(r.SANs))
+	for i, s := range r.SANs {
+		sans[i] = clean(s)
+	}
+	c.SANs = strings.Join(sans, ", ")
 	c.NotAfter, c.Dated, c.Status = r.NotAfter.UTC(), true, string(r.Status)
 	c.DaysLeft = daysLeft(r.NotAfter, in.opts.Now)
 	if f := in.files[r.Path]; f != nil {
@@ -326,7 +331,7 @@ func (in input) cas() []CA {
 			ca.Copies++
 			continue
 		}
-		ca := &CA{Role: role[r.Serial], Subject: r.Subject, Issuer: r.Issuer, Serial: r.Serial, NotBefore: r.NotBefore.UTC(), NotAfter: r.NotAfter.UTC(),
+		ca := &CA{Role: role[r.Serial], Subject: clean(r.Subject), Issuer: clean(r.Issuer), Serial: r.Serial, NotBefore: r.NotBefore.UTC(), NotAfter: r.NotAfter.UTC(),
 			DaysLeft: daysLeft(r.NotAfter, in.opts.Now), Status: string(r.Status), Copies: 1}
 		if ca.Role == "" {
 			ca.Role = "other"

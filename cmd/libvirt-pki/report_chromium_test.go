@@ -15,6 +15,7 @@ import (
 
 	"github.com/libvirt-pki/libvirt-pki/internal/chromiumtest"
 	"github.com/libvirt-pki/libvirt-pki/internal/testutil"
+	"github.com/libvirt-pki/libvirt-pki/pki"
 )
 
 // Screenshot size of the report tests.
@@ -124,7 +125,7 @@ func TestReportInChromium(t *testing.T) {
 		`data-code="expired" data-src="verify" data-host="compute01"`, `data-code="key-mismatch" data-src="verify" data-host="compute02"`,
 		`data-code="revoked" data-src="verify" data-host="compute04"`, `data-code="expiring" data-src="verify"`,
 		`<g class="band b-expiring">`,
-		html.EscapeString("<script>document.title='pwned-cn'</script>")[:40],
+		"&lt;script&gt;document.title='pwned-cn'&lt;/script&gt;",
 		"&lt;img src=x onerror=", "pki&lt;script&gt;document.title=",
 	} {
 		if !strings.Contains(dom, want) && !strings.Contains(dom, strings.ReplaceAll(want, "&#39;", "'")) {
@@ -189,5 +190,34 @@ func TestReportUnreadableFilesInChromium(t *testing.T) {
 		if !strings.Contains(p.DOM, fmt.Sprintf(`data-code="unreadable-file" data-src="verify" data-host="%s"`, host)) {
 			t.Errorf("%s's bad file is not a finding in the page", host)
 		}
+	}
+}
+
+// A certificate signed by an imported CA (certificates --ca-cert) whose
+// subject and SANs hold markup, quotes and a control character is shown
+// as text, chains (no untrusted-chain finding), and runs nothing.
+func TestReportHostileImportedCAInChromium(t *testing.T) {
+	caDir := t.TempDir()
+	ca, err := pki.NewCA(pki.CAOptions{CommonName: "Imported <b>CA</b>", Days: 365})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string][]byte{"cacert.pem": ca.CertPEM, "cakey.pem": ca.Key.PEM} {
+		if err := os.WriteFile(filepath.Join(caDir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "pki")
+	runExit(t, exitOK, "certificates", "--layout", "libvirt", "--out", out, "--hosts", "compute03",
+		"--ca-cert", filepath.Join(caDir, "cacert.pem"), "--ca-key", filepath.Join(caDir, "cakey.pem"))
+	resign(t, caDir, filepath.Join(out, "compute03", "etc", "pki", "libvirt", "clientcert.pem"), makeHostile)
+	p := loadReport(t, out, "")
+	for _, want := range []string{"&lt;script&gt;document.title='pwned-cn'&lt;/script&gt;", "&lt;img src=x onerror=", "Imported &lt;b&gt;CA&lt;/b&gt;", `'\x07&amp;amp;`} {
+		if !strings.Contains(p.DOM, want) {
+			t.Errorf("the page lacks the escaped text %q", want)
+		}
+	}
+	if strings.Contains(p.DOM, `data-code="untrusted-chain"`) {
+		t.Error("the hostile certificate does not chain to the imported CA")
 	}
 }

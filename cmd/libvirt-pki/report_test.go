@@ -43,7 +43,8 @@ func reportTree(t *testing.T) string {
 	run("certificates", "--layout", "libvirt", "--out", out, "--ca-days", "20", "--hosts", "compute01,compute02,compute03,compute04")
 	run("revoke", "--layout", "libvirt", "--out", out, "--host", "compute04")
 	libvirt := func(host, rel string) string { return filepath.Join(out, host, "etc", "pki", "libvirt", rel) }
-	resign(t, out, libvirt("compute01", "servercert.pem"), func(c *x509.Certificate) {
+	caDir := filepath.Join(out, "ca")
+	resign(t, caDir, libvirt("compute01", "servercert.pem"), func(c *x509.Certificate) {
 		c.NotBefore, c.NotAfter = time.Now().Add(-400*24*time.Hour), time.Now().Add(-35*24*time.Hour)
 	})
 	key, err := os.ReadFile(libvirt("compute03", "private/serverkey.pem"))
@@ -53,19 +54,22 @@ func reportTree(t *testing.T) string {
 	if err := os.WriteFile(libvirt("compute02", "private/serverkey.pem"), key, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	resign(t, out, libvirt("compute03", "clientcert.pem"), func(c *x509.Certificate) {
-		c.Subject = pkix.Name{CommonName: hostileCN, Organization: []string{"</td></tr><tr><td>injected"}}
-		c.DNSNames = []string{hostileSAN, "compute03"}
-		c.IPAddresses = []net.IP{net.ParseIP("10.0.0.3")}
-	})
+	resign(t, caDir, libvirt("compute03", "clientcert.pem"), makeHostile)
 	return out
 }
 
-// resign replaces the certificate at path by one the tree's CA signs for
-// the same key, changed by edit.
-func resign(t *testing.T, out, path string, edit func(*x509.Certificate)) {
+// makeHostile gives a certificate the hostile subject and SANs.
+func makeHostile(c *x509.Certificate) {
+	c.Subject = pkix.Name{CommonName: hostileCN, Organization: []string{"</td></tr><tr><td>injected"}}
+	c.DNSNames = []string{hostileSAN, "compute03"}
+	c.IPAddresses = []net.IP{net.ParseIP("10.0.0.3")}
+}
+
+// resign replaces the certificate at path by one the CA in caDir
+// (cacert.pem, cakey.pem) signs for the same key, changed by edit.
+func resign(t *testing.T, caDir, path string, edit func(*x509.Certificate)) {
 	t.Helper()
-	caPEM, err := os.ReadFile(filepath.Join(out, "ca", "cacert.pem"))
+	caPEM, err := os.ReadFile(filepath.Join(caDir, "cacert.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +77,7 @@ func resign(t *testing.T, out, path string, edit func(*x509.Certificate)) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keyPEM, err := os.ReadFile(filepath.Join(out, "ca", "cakey.pem"))
+	keyPEM, err := os.ReadFile(filepath.Join(caDir, "cakey.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +95,7 @@ func resign(t *testing.T, out, path string, edit func(*x509.Certificate)) {
 	}
 	tmpl := *old[0]
 	tmpl.SerialNumber, _ = rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl.ExtraExtensions, tmpl.Extensions = nil, nil
+	tmpl.ExtraExtensions, tmpl.Extensions, tmpl.RawSubject = nil, nil, nil
 	edit(&tmpl)
 	der, err := x509.CreateCertificate(rand.Reader, &tmpl, cas[0], old[0].PublicKey, caKey.Signer)
 	if err != nil {
