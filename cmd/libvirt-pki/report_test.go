@@ -185,3 +185,32 @@ func TestReportBadInput(t *testing.T) {
 	wantBadInput(t, "does not exist", "report", "--layout", "libvirt", "--out", out, "-o", filepath.Join(dir, "no", "r.html"))
 	wantBadInput(t, "no-such", "report", "--layout", "libvirt", "--out", filepath.Join(dir, "no-such"))
 }
+
+// During a CA rotation the page names the state and the next step, and
+// shows each CA with its role (current and next after start, current and
+// previous after reissue), each with its band on the chart.
+func TestReportRotation(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "pki")
+	tree := []string{"--layout", "libvirt", "--out", out}
+	runExit(t, exitOK, append([]string{"certificates", "--hosts", "compute01"}, tree...)...)
+	for _, step := range []struct{ step, state, next, roles string }{
+		{"start", "started", "then rotate-ca reissue", "current next"},
+		{"reissue", "reissued", "then rotate-ca finish", "current previous"},
+	} {
+		runExit(t, exitOK, append([]string{"rotate-ca", step.step}, tree...)...)
+		page := runExit(t, exitOK, append([]string{"report", "--no-lint"}, tree...)...)
+		if !strings.Contains(page, "<code>"+step.state+"</code>") || !strings.Contains(page, step.next) {
+			t.Errorf("after rotate-ca %s: the page does not say the state %s and the next step", step.step, step.state)
+		}
+		var roles []string
+		for _, m := range regexp.MustCompile(`<tr class="ca" data-role="(\w+)"`).FindAllStringSubmatch(page, -1) {
+			roles = append(roles, m[1])
+		}
+		if got := strings.Join(roles, " "); got != step.roles {
+			t.Errorf("after rotate-ca %s: CA roles %q; want %q", step.step, got, step.roles)
+		}
+		if n := strings.Count(page, `<g class="band `); n != 2 {
+			t.Errorf("after rotate-ca %s: %d CA bands on the chart; want 2", step.step, n)
+		}
+	}
+}
