@@ -3,7 +3,7 @@
 # shown in README.md: a six-host libvirt-layout tree with an expired host
 # pair, a key that is not its certificate's, a revoked host and a CRL due
 # within 90 days, reported as of 60 days from now, loaded in headless
-# Chromium (Debian's chromium) at 1280x1500.
+# Chromium (Debian's chromium) at 1280x2000.
 #
 #   bash docs/report-screenshot.sh [OUTPUT.png]
 set -euo pipefail
@@ -28,6 +28,6 @@ now=$(date -u -d '+60 days' +%Y-%m-%dT12:00:00Z)
 
 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
 	--disable-background-networking --disable-component-update --disable-sync \
-	--hide-scrollbars --user-data-dir="$work/profile" --window-size=1280,1500 \
+	--hide-scrollbars --user-data-dir="$work/profile" --window-size=1280,2000 \
 	--screenshot="$png" "file://$work/report.html" 2>/dev/null
 echo "wrote $png"
