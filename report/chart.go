@@ -35,11 +35,13 @@ type Tick struct{ X, Label string }
 
 // Band is one CA's validity.
 type Band struct {
-	X, W   string
-	End    string // x of its end, where its label ends
-	Y      int
-	Label  string
-	Status string
+	X, W string
+	// TextX and Anchor place its label: ending at the band's end, or
+	// after it when the band is too short to hold it.
+	TextX, Anchor string
+	Y             int
+	Label         string
+	Status        string
 }
 
 // Lane holds the marks of one kind.
@@ -80,6 +82,8 @@ const (
 	markSize    = 5
 	markStack   = 8 // marks on one x stack this high, then start over
 	bucketWidth = 10
+	// bandLabelRoom is the width a band's label needs inside the plot.
+	bandLabelRoom = 420
 	// TitledMarks is the most marks that get a <title> of their own.
 	TitledMarks = 600
 )
@@ -169,8 +173,12 @@ func chart(rows []audit.Row, cas []CA, now time.Time, warnDays int) Chart {
 	c := Chart{Width: chartWidth, PlotLeft: plotLeft, PlotRight: plotRight, NowX: fx(s.x(now)), NowLabel: "now " + now.UTC().Format(time.DateOnly)}
 	y := 22
 	for _, ca := range cas {
-		c.Bands = append(c.Bands, Band{X: fx(s.x(ca.NotBefore)), W: fx(s.x(ca.NotAfter) - s.x(ca.NotBefore)), End: fx(s.x(ca.NotAfter)), Y: y,
-			Label: fmt.Sprintf("CA %s (%s) until %s", ca.Subject, ca.Role, ca.NotAfter.Format(time.DateOnly)), Status: ca.Status})
+		b := Band{X: fx(s.x(ca.NotBefore)), W: fx(s.x(ca.NotAfter) - s.x(ca.NotBefore)), TextX: fx(s.x(ca.NotAfter) - 4), Anchor: "end", Y: y,
+			Label: fmt.Sprintf("CA %s (%s) until %s", ca.Subject, ca.Role, ca.NotAfter.Format(time.DateOnly)), Status: ca.Status}
+		if s.x(ca.NotAfter)-plotLeft < bandLabelRoom {
+			b.TextX, b.Anchor = fx(s.x(ca.NotAfter)+4), "start"
+		}
+		c.Bands = append(c.Bands, b)
 		y += bandHeight + 2
 	}
 	byKind := map[string][]audit.Row{}

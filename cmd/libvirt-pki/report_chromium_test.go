@@ -221,3 +221,26 @@ func TestReportHostileImportedCAInChromium(t *testing.T) {
 		t.Error("the hostile certificate does not chain to the imported CA")
 	}
 }
+
+// Printed, the page is black and white: the severity badges white with
+// black text, the expired and revoked marks and the expiring CA's band
+// black (print stylesheet).
+func TestReportPrintsInBlackAndWhite(t *testing.T) {
+	out := reportTree(t)
+	file := filepath.Join(t.TempDir(), "report.html")
+	runExit(t, exitOK, "report", "--layout", "libvirt", "--out", out, "-o", file)
+	style := func(sel, prop string) string {
+		return "getComputedStyle(document.querySelector(" + strconv.Quote(sel) + "))." + prop
+	}
+	evals := []string{style(".sev-error", "backgroundColor"), style(".sev-error", "color"), style(".s-ex rect", "fill"),
+		style(".s-rv rect", "fill"), style(".band.b-expiring rect", "fill"), style("header", "backgroundColor")}
+	want := []string{"rgb(255, 255, 255)", "rgb(0, 0, 0)", "rgb(0, 0, 0)", "rgb(0, 0, 0)", "rgb(0, 0, 0)", "rgb(255, 255, 255)"}
+	p := chromiumtest.LoadWith(t, file, shotWidth, shotHeight, chromiumtest.Options{Media: "print", Evals: evals})
+	if !slices.Equal(p.Evals, want) {
+		t.Errorf("printed styles %q; want %q", p.Evals, want)
+	}
+	screen := chromiumtest.LoadWith(t, file, shotWidth, shotHeight, chromiumtest.Options{Evals: evals})
+	if slices.Equal(screen.Evals, want) {
+		t.Errorf("on screen the page is black and white too (%q): the check cannot fail", screen.Evals)
+	}
+}

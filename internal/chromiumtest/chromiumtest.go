@@ -41,6 +41,16 @@ type Page struct {
 	// LoadMillis is the navigation's load event end, from its start.
 	LoadMillis float64
 	Screenshot []byte // PNG, Width x Height
+	// Evals are the values of Options.Evals, as strings.
+	Evals []string
+}
+
+// Options change how a page is loaded.
+type Options struct {
+	// Media emulates a CSS media type ("print"), "" for the screen.
+	Media string
+	// Evals are JavaScript expressions evaluated after the load event.
+	Evals []string
 }
 
 // Flags are the ones every run uses: no sandbox (tests run as root), no
@@ -53,6 +63,12 @@ var Flags = []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-q
 // and returns what it saw. Any protocol failure ends the test.
 func Load(t testing.TB, path string, width, height int) Page {
 	t.Helper()
+	return LoadWith(t, path, width, height, Options{})
+}
+
+// LoadWith is Load with options.
+func LoadWith(t testing.TB, path string, width, height int, o Options) Page {
+	t.Helper()
 	bin := peer.Require(t, "chromium")[0]
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -60,7 +76,7 @@ func Load(t testing.TB, path string, width, height int) Page {
 	}
 	b := start(t, bin)
 	defer b.close()
-	p, err := b.load((&url.URL{Scheme: "file", Path: abs}).String(), width, height)
+	p, err := b.load((&url.URL{Scheme: "file", Path: abs}).String(), width, height, o)
 	if err != nil {
 		t.Fatalf("chromium: %v\nstderr: %s", err, b.stderr.String())
 	}

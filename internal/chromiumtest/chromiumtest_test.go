@@ -52,7 +52,8 @@ func TestLoadSeesRequestsConsoleAndViolations(t *testing.T) {
 // bench and docs scripts (bench/report.sh, docs/report-screenshot.sh):
 // it logs the load time and what the page logged or fetched, and writes
 // the screenshot to $CHROMIUM_SHOT ($CHROMIUM_SIZE, WxH, default
-// 1280x1800). Skipped without the variable.
+// 1280x1800), with the CSS media type $CHROMIUM_MEDIA ("print"). Skipped
+// without the variable.
 func TestLoadFile(t *testing.T) {
 	file := os.Getenv("CHROMIUM_LOAD_FILE")
 	if file == "" {
@@ -64,7 +65,7 @@ func TestLoadFile(t *testing.T) {
 			t.Fatalf("CHROMIUM_SIZE %q: want WxH", size)
 		}
 	}
-	p := Load(t, file, w, h)
+	p := LoadWith(t, file, w, h, Options{Media: os.Getenv("CHROMIUM_MEDIA")})
 	t.Logf("load event end %.0f ms; DOM %d bytes; %d console messages, %d requests", p.LoadMillis, len(p.DOM), len(p.Console), len(p.Requests))
 	if len(p.Console) > 0 || len(p.Requests) > 0 {
 		t.Errorf("console %q, requests %q", p.Console, p.Requests)

@@ -9,7 +9,7 @@ import (
 
 // load opens a tab, records its console and network, navigates to u,
 // waits for the load event and takes the DOM and a screenshot.
-func (b *browser) load(u string, width, height int) (Page, error) {
+func (b *browser) load(u string, width, height int, o Options) (Page, error) {
 	res, err := b.send("", "Target.createTarget", map[string]any{"url": "about:blank"})
 	if err != nil {
 		return Page{}, err
@@ -38,6 +38,9 @@ func (b *browser) load(u string, width, height int) (Page, error) {
 	if _, err := b.send(s, "Emulation.setDeviceMetricsOverride", map[string]any{"width": width, "height": height, "deviceScaleFactor": 1, "mobile": false}); err != nil {
 		return Page{}, err
 	}
+	if _, err := b.send(s, "Emulation.setEmulatedMedia", map[string]any{"media": o.Media}); err != nil {
+		return Page{}, err
+	}
 	b.events = nil
 	if _, err := b.send(s, "Page.navigate", map[string]any{"url": u}); err != nil {
 		return Page{}, err
@@ -46,6 +49,13 @@ func (b *browser) load(u string, width, height int) (Page, error) {
 		return Page{}, err
 	}
 	p := Page{URL: u}
+	for _, e := range o.Evals {
+		v, err := b.evalString(s, "String("+e+")")
+		if err != nil {
+			return Page{}, err
+		}
+		p.Evals = append(p.Evals, v)
+	}
 	if err := b.inspect(s, &p); err != nil {
 		return Page{}, err
 	}
