@@ -47,7 +47,9 @@ type unreadable struct {
 func (u *unreadable) add(path string, err error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if _, ok := u.files[path]; !ok {
+	// audit and lint run at once and may both skip a file: keep the
+	// same one of their messages whichever came first.
+	if old, ok := u.files[path]; !ok || err.Error() < old {
 		u.files[path] = err.Error()
 	}
 }
