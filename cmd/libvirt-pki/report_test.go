@@ -144,6 +144,16 @@ func summaryFigure(t *testing.T, dom, key string) string {
 // is the same bytes; without --now it is still written (exit 0).
 func TestReportDeterministic(t *testing.T) {
 	out := reportTree(t)
+	// Files audit and lint both skip (at once), and one only lint reads.
+	bad := filepath.Join(out, "compute05", "etc", "pki", "libvirt", "servercert.pem")
+	if err := os.MkdirAll(filepath.Dir(bad), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{bad, filepath.Join(out, "ca", "cacrl.pem")} {
+		if err := os.WriteFile(p, []byte("-----BEGIN X509 CRL-----\ngarbage\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var pages [2]string
 	for i := range pages {
 		code, stdout, stderr := runArgs("report", "--layout", "libvirt", "--out", out, "--now", "2026-12-31T12:00:00Z")
@@ -157,6 +167,9 @@ func TestReportDeterministic(t *testing.T) {
 	}
 	if !strings.Contains(pages[0], "as of <b>2026-12-31 12:00:00 UTC</b>") {
 		t.Error("the page does not say it is as of --now")
+	}
+	if !strings.Contains(pages[0], `data-code="unreadable-file" data-src="report" data-host="(ca)"`) {
+		t.Error("the CA directory's garbage CRL, read by lint alone, is not a finding")
 	}
 	file := filepath.Join(t.TempDir(), "r.html")
 	if code, stdout, stderr := runArgs("report", "--layout", "libvirt", "--out", out, "--now", "2026-12-31T12:00:00Z", "-o", file); code != exitOK || stdout != "" {
