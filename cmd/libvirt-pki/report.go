@@ -58,7 +58,7 @@ Exit status 0 when the page was written, 2 for usage errors or an unusable tree.
 	fl := cmd.Flags()
 	fl.StringVarP(&opts.Output, "output", "o", "", "write the page to `FILE`, atomically (default: standard output)")
 	fl.StringVar(&opts.Now, "now", "", "report as of `TIME`: RFC 3339 (2027-01-01T00:00:00Z) or a date (default: now)")
-	fl.BoolVar(&opts.NoLint, "no-lint", false, "leave out zlint's lints (they take most of the time on large trees)")
+	fl.BoolVar(&opts.NoLint, "no-lint", false, "leave out zlint's lints (about 40% more CPU on a large tree)")
 	return cmd
 }
 
