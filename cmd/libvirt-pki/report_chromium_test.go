@@ -239,8 +239,16 @@ func TestReportPrintsInBlackAndWhite(t *testing.T) {
 	if !slices.Equal(p.Evals, want) {
 		t.Errorf("printed styles %q; want %q", p.Evals, want)
 	}
-	screen := chromiumtest.LoadWith(t, file, shotWidth, shotHeight, chromiumtest.Options{Evals: evals})
-	if slices.Equal(screen.Evals, want) {
+	// On screen, clicking "Days left" twice sorts the hosts' table up,
+	// then down (the page's script).
+	sortDays := "(document.querySelector('#hosts th.n').click(), document.querySelector('#hosts tbody tr').cells[8].textContent)"
+	screen := chromiumtest.LoadWith(t, file, shotWidth, shotHeight, chromiumtest.Options{Evals: append(evals, sortDays, sortDays)})
+	if slices.Equal(screen.Evals[:len(want)], want) {
 		t.Errorf("on screen the page is black and white too (%q): the check cannot fail", screen.Evals)
+	}
+	up, err1 := strconv.Atoi(screen.Evals[len(want)])
+	down, err2 := strconv.Atoi(screen.Evals[len(want)+1])
+	if err1 != nil || err2 != nil || up >= down || up > -30 {
+		t.Errorf("sorting by days left: first row %q, then %q; want the expired leaf (about -35), then the CA's", screen.Evals[len(want)], screen.Evals[len(want)+1])
 	}
 }
