@@ -66,6 +66,19 @@ type Options struct {
 	Now      time.Time
 	// Revoked holds revoked serials (hex); their rows get status revoked.
 	Revoked map[string]bool
+	// Unreadable, when set, is given each file that cannot be read or
+	// parsed, which is then skipped (an HTML report lists it and goes
+	// on); unset, such a file is an error.
+	Unreadable func(path string, err error)
+}
+
+// skip hands a file's error to Unreadable and says whether to go on.
+func (o Options) skip(path string, err error) bool {
+	if o.Unreadable == nil {
+		return false
+	}
+	o.Unreadable(path, err)
+	return true
 }
 
 // Collect reads every certificate file under the layout (and the CA
@@ -84,7 +97,7 @@ func Collect(ctx context.Context, o Options) ([]Row, error) {
 			for _, c := range certs {
 				add("(ca)", p, "ca", c)
 			}
-		} else if !errors.Is(err, fs.ErrNotExist) {
+		} else if !errors.Is(err, fs.ErrNotExist) && !o.skip(p, err) {
 			return nil, err
 		}
 	}
@@ -157,7 +170,7 @@ func (o Options) walk(add func(host, path, kind string, c *x509.Certificate), ro
 			}
 			p := tree.In(u, spec.Role)
 			certs, err := readCerts(p)
-			if errors.Is(err, fs.ErrNotExist) {
+			if errors.Is(err, fs.ErrNotExist) || (err != nil && o.skip(p, err)) {
 				continue
 			}
 			if err != nil {
@@ -188,7 +201,7 @@ func (o Options) walk(add func(host, path, kind string, c *x509.Certificate), ro
 // which libvirtd rejects every client.
 func (o Options) addCRL(host, path string, rows *[]Row) error {
 	data, err := fsutil.ReadFile(path, fsutil.LimitCRL)
-	if errors.Is(err, fs.ErrNotExist) {
+	if errors.Is(err, fs.ErrNotExist) || (err != nil && o.skip(path, err)) {
 		return nil
 	}
 	if err != nil {
@@ -196,7 +209,10 @@ func (o Options) addCRL(host, path string, rows *[]Row) error {
 	}
 	crl, err := pki.ParseCRLPEM(data)
 	if err != nil {
-		return fmt.Errorf("%s: %v", path, err)
+		if err = fmt.Errorf("%s: %v", path, err); o.skip(path, err) {
+			return nil
+		}
+		return err
 	}
 	r := Row{Host: host, File: filepath.Base(path), Path: path, Kind: "crl", Issuer: crl.Issuer.CommonName,
 		NotBefore: crl.ThisUpdate, NotAfter: crl.NextUpdate}

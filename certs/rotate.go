@@ -703,6 +703,16 @@ type LeafStatus struct {
 	SignedBy string `json:"signed_by"`
 }
 
+// NextStep says what to do next in a rotation state.
+func NextStep(state string) string {
+	return map[string]string{
+		StateNone:      "none in progress (rotate-ca start begins one)",
+		StateStarted:   "deploy cacert.pem everywhere, then rotate-ca reissue",
+		StateReissuing: "rotate-ca reissue (interrupted: run it again)",
+		StateReissued:  "deploy the new certificates everywhere, then rotate-ca finish",
+	}[state]
+}
+
 // Status reads the rotation state, every cacert.pem and every leaf.
 func Status(o RotateOptions) (*RotationStatus, error) {
 	o.defaults()
@@ -713,12 +723,7 @@ func Status(o RotateOptions) (*RotationStatus, error) {
 	st := &RotationStatus{
 		State: r.state, CAs: r.cas(), CACertCounts: map[string]int{}, LeafCounts: map[string]int{},
 		CACertFiles: []CAFileStatus{}, Leaves: []LeafStatus{},
-		NextStep: map[string]string{
-			StateNone:      "none in progress (rotate-ca start begins one)",
-			StateStarted:   "deploy cacert.pem everywhere, then rotate-ca reissue",
-			StateReissuing: "rotate-ca reissue (interrupted: run it again)",
-			StateReissued:  "deploy the new certificates everywhere, then rotate-ca finish",
-		}[r.state],
+		NextStep: NextStep(r.state),
 	}
 	paths, err := caFilesOf(o.tree())
 	if err != nil {

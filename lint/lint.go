@@ -35,6 +35,10 @@ type Options struct {
 	// IncludeCABF adds every other source zlint has: CA/Browser Forum,
 	// Mozilla, Apple, Chrome, ETSI and community lints.
 	IncludeCABF bool
+	// Unreadable, when set, is given each file that cannot be read or
+	// parsed, which is then skipped (an HTML report lists it and goes
+	// on); unset, such a file is bad input.
+	Unreadable func(path string, err error)
 }
 
 // Kind is what an Object is.
@@ -128,10 +132,12 @@ func Run(o Options) (*Report, error) {
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
-		if err != nil {
-			return nil, errs.WrapInput(err)
+		if err == nil {
+			err = rep.lintFile(reg, tg, data)
 		}
-		if err := rep.lintFile(reg, tg, data); err != nil {
+		if err != nil && o.Unreadable != nil {
+			o.Unreadable(tg.path, err)
+		} else if err != nil {
 			return nil, errs.WrapInput(err)
 		}
 	}

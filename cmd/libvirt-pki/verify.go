@@ -67,15 +67,24 @@ Exit status: 0 when nothing at or above --fail-on was found, 1 when something wa
 			return runVerify(opts)
 		},
 	}
+	opts.registerCheckFlags(cmd, 0)
 	fl := cmd.Flags()
-	opts.layoutFlags.register(fl, 0)
+	fl.StringVar(&opts.FailOn, "fail-on", "error", "exit 1 when a finding is at or above this severity: error or warning")
+	fl.StringVarP(&opts.Output, "output", "o", "table", "output format: table, json or junit")
+	return cmd
+}
+
+// registerCheckFlags registers the flags of what verify checks and how
+// (layout, hosts, sets, dates, permissions, the live checks): report
+// takes the same ones, so they mean the same in both.
+func (opts *VerifyOptions) registerCheckFlags(cmd *cobra.Command, layoutWith int) {
+	fl := cmd.Flags()
+	opts.layoutFlags.register(fl, layoutWith)
 	opts.Hosts.register(cmd)
 	opts.Sets.register(fl)
 	fl.Lookup("sets").Usage = "credential `SETS` to check, a comma list of " + strings.Join(credential.SetNames(), ", ") + " (default: libvirt and every set the tree holds)"
 	fl.IntVar(&opts.WarnDays, "warn-days", 30, "warn about certificates expiring within this many `DAYS`")
 	fl.StringVar(&opts.Perms, "perms", "", "permission profile: kolla, libvirt-system or libvirt-user (default: the layout's)")
-	fl.StringVar(&opts.FailOn, "fail-on", "error", "exit 1 when a finding is at or above this severity: error or warning")
-	fl.StringVarP(&opts.Output, "output", "o", "table", "output format: table, json or junit")
 	fl.StringArrayVar(&opts.Live, "live", nil, "also log in to libvirtd at `HOST[:PORT]` (port 16514 by default) with HOST's client credentials (repeatable)")
 	fl.BoolVar(&opts.LiveAll, "live-all", false, "log in to every host at each of its names, port 16514")
 	fl.StringArrayVar(&opts.LiveVNC, "live-vnc", nil, "also open a VeNCrypt session to QEMU's VNC server at `HOST[:PORT]` (port 5900 by default) with the console proxy's client pair (repeatable)")
@@ -89,7 +98,6 @@ Exit status: 0 when nothing at or above --fail-on was found, 1 when something wa
 	fl.StringVar(&opts.Authname, "authname", "nova", "SASL user for live checks")
 	fl.StringVar(&opts.Mech, "mech", "", "force a SASL mechanism (default: the server's choice, preferring SCRAM-SHA-256)")
 	fl.StringVar(&opts.URI, "uri", "qemu:///system", "the libvirt URI to open once logged in")
-	return cmd
 }
 
 func runVerify(opts *VerifyOptions) error {
@@ -105,26 +113,37 @@ func runVerify(opts *VerifyOptions) error {
 	default:
 		return usageErrorf("--output %q: want table, json or junit", opts.Output)
 	}
+	rep, _, err := opts.check(time.Time{})
+	if err != nil {
+		return err
+	}
+	return writeVerifyReport(opts, rep, failOn)
+}
+
+// check runs the offline check as of now (zero: the clock) and, when
+// asked, the live one; it returns the report and the tree it read.
+func (opts *VerifyOptions) check(now time.Time) (*verify.Report, verify.Options, error) {
+	var none verify.Options
 	l, err := layout.ByName(opts.LayoutName)
 	if err != nil {
-		return usageError{err}
+		return nil, none, usageError{err}
 	}
 	hosts, err := opts.Hosts.given()
 	if err != nil {
-		return err
+		return nil, none, err
 	}
 	root, _, _, err := opts.roots(l)
 	if err != nil {
-		return err
+		return nil, none, err
 	}
 	sets, proxies, err := opts.setsToCheck(l)
 	if err != nil {
-		return err
+		return nil, none, err
 	}
 	if l.ConfigRooted && !flagChanged(opts.changed, "authname") {
 		k, err := readKolla(opts.ConfigDir, opts.vault)
 		if err != nil {
-			return err
+			return nil, none, err
 		}
 		opts.Authname = k.authname()
 	}
@@ -133,17 +152,17 @@ func runVerify(opts *VerifyOptions) error {
 		passwords = filepath.Join(opts.ConfigDir, "passwords.yml")
 	}
 	vo := verify.Options{Layout: l, Root: root, Hosts: hosts, WarnDays: opts.WarnDays, Perms: opts.Perms, Sets: sets, ProxyHosts: proxies,
-		SASL: &verify.SASLOptions{PasswordsFile: passwords, Authname: opts.Authname}}
+		SASL: &verify.SASLOptions{PasswordsFile: passwords, Authname: opts.Authname}, Now: now}
 	if vo.Vault, err = opts.vault.keyring(); err != nil {
-		return err
+		return nil, none, err
 	}
 	rep, err := verify.Offline(vo)
 	if err != nil {
-		return usageError{err}
+		return nil, none, usageError{err}
 	}
 	if len(opts.Live) > 0 || opts.LiveAll || len(opts.LiveVNC) > 0 {
 		if opts.Concurrency < 1 || opts.Timeout <= 0 {
-			return usageErrorf("--concurrency and --timeout must be positive")
+			return nil, none, usageErrorf("--concurrency and --timeout must be positive")
 		}
 		lo := verify.LiveOptions{Endpoints: opts.Live, All: opts.LiveAll, VNCEndpoints: opts.LiveVNC, VNCFiles: opts.VNCFiles,
 			Authname: opts.Authname, Mech: opts.Mech, URI: opts.URI, Timeout: opts.Timeout, Concurrency: opts.Concurrency}
@@ -151,16 +170,16 @@ func runVerify(opts *VerifyOptions) error {
 		// one that needs it reports sasl-no-password.
 		if opts.PasswordFile != "" || opts.Passwords != "" {
 			if lo.Password, err = readPassword(opts.PasswordFile, opts.Passwords, opts.ConfigDir, opts.vault); err != nil {
-				return err
+				return nil, none, err
 			}
 		} else if pw, err := sasl.ReadPassword(filepath.Join(opts.ConfigDir, "passwords.yml"), sasl.SASLPasswordKey); err == nil {
 			lo.Password = pw
 		}
 		if err := verify.LiveCheck(context.Background(), vo, lo, hosts, rep); err != nil {
-			return usageError{err}
+			return nil, none, usageError{err}
 		}
 	}
-	return writeVerifyReport(opts, rep, failOn)
+	return rep, vo, nil
 }
 
 // writeVerifyReport writes the report in the format asked for; exit
