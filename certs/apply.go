@@ -34,7 +34,7 @@ func (p *Plan) Apply(progress func(done, total int)) error {
 // files it puts in place).
 func (p *Plan) apply(progress func(done, total int)) (err error) {
 	o := p.Opts
-	batch := newStage(o.Top, o.Root, o.CADir)
+	batch := newStage(o.Layout, o.Top, o.Root, o.CADir, o.Shared)
 	defer func() { err = batch.finish(err) }()
 	if err := p.stageCA(batch); err != nil {
 		return err
