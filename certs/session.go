@@ -116,7 +116,7 @@ func LockTrees(ctx context.Context, l layout.Layout, top, root, caDir string, op
 		// Two trees yet to be made may share their nearest existing
 		// ancestor, whose lock then guards both (as fsutil.LockTree
 		// guards a tree it will create).
-		if slices.ContainsFunc(g.locks, func(lk *fsutil.Locked) bool { return filepath.Dir(lk.Path()) == nearestDir(r) }) {
+		if slices.ContainsFunc(g.locks, func(lk *fsutil.Locked) bool { return lk.Path() == nearestDir(r) }) {
 			continue
 		}
 		lk, err := fsutil.LockTree(ctx, r, opts)
