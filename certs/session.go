@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -242,30 +241,18 @@ func newStage(l layout.Layout, top, root, caDir string, sharedRun bool) *stage {
 	return s
 }
 
-// pairDir is the deepest directory (relative to a unit's, "" for the unit
-// directory itself) holding every leaf certificate and key of l.
+// pairDir is the directory (relative to a unit's) holding every leaf
+// certificate and key of l.
 func pairDir(l layout.Layout) string {
-	var rels []string
+	var specs []layout.FileSpec
 	for _, k := range credential.Leaves(l) {
 		for _, role := range []layout.Role{k.Cert, k.Key} {
 			if spec, ok := l.Spec(role); ok {
-				rels = append(rels, path.Dir(spec.Rel))
+				specs = append(specs, spec)
 			}
 		}
 	}
-	if len(rels) == 0 {
-		return ""
-	}
-	common := rels[0]
-	for _, r := range rels[1:] {
-		for common != "." && r != common && !strings.HasPrefix(r, common+"/") {
-			common = path.Dir(common)
-		}
-	}
-	if common == "." {
-		return ""
-	}
-	return filepath.FromSlash(common)
+	return layout.CommonDir(specs)
 }
 
 // sharedPairOnDisk reports whether the shared directory root holds a leaf

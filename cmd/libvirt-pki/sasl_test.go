@@ -292,4 +292,6 @@ const (
 	saslDB   = "etc/libvirt/passwd.db"
 	saslConf = "etc/sasl2/libvirt.conf"
 	saslAuth = "var/lib/nova/.config/libvirt/auth.conf"
+	// root's auth.conf, the same as nova-compute's
+	saslAuthRoot = "root/.config/libvirt/auth.conf"
 )
