@@ -112,6 +112,9 @@ func fixMode(path string, mode fs.FileMode) error {
 // stage: a bundle puts many files in each directory, and each check
 // costs system calls.
 func (s *stage) mkdirsIn(tree layout.Tree, path string) error {
+	if swap := s.swaps.dirFor(path); swap != "" {
+		path = swap // the swap makes swap and what is below it
+	}
 	dir := filepath.Dir(path)
 	if _, done := s.dirs.Load(dir); done {
 		return nil

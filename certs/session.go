@@ -229,7 +229,7 @@ type swapRule struct {
 func newStage(l layout.Layout, top, root, caDir string, sharedRun bool) *stage {
 	s := &stage{roots: Roots(top, root, caDir)}
 	for _, r := range s.roots {
-		s.batches = append(s.batches, fsutil.NewBatch(r))
+		s.batches = append(s.batches, &fsutil.Batch{Root: r, DirMode: l.DirMode})
 	}
 	s.targets = make([][]string, len(s.roots))
 	s.swaps = swapRule{root: filepath.Clean(root), pairDir: pairDir(l)}
