@@ -2,10 +2,12 @@ package fsutil
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -96,18 +98,39 @@ func (b *Batch) checkPath(path string) error {
 // holding them all. dir must not be Root (which holds the journal and the
 // lock) and two swapped directories of a batch must not be nested. Safe
 // for concurrent use.
+//
+// A dir that is a mount point cannot be moved: its files are then staged
+// and renamed one by one (as WriteFile does), whole again after Recover.
 func (b *Batch) WriteFileIn(dir, path string, data []byte, perm fs.FileMode) error {
 	staged, err := b.stagedPath(dir, path)
+	if err == errMountPoint {
+		if err := os.MkdirAll(filepath.Dir(path), cmp.Or(b.DirMode, 0o755)); err != nil {
+			return err
+		}
+		return b.WriteFile(path, data, perm)
+	}
 	if err != nil {
 		return err
 	}
 	return writeStaged(staged, data, perm)
 }
 
+// errMountPoint says WriteFileIn's dir is a mount point.
+var errMountPoint = errors.New("a mount point")
+
 // ChownIn sets the owner and group of a file WriteFileIn staged (uid or
 // gid -1 keeps it), so the file has them from the instant it appears.
 func (b *Batch) ChownIn(dir, path string, uid, gid int) error {
 	staged, err := b.stagedPath(dir, path)
+	if err == errMountPoint {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		for _, p := range b.pending {
+			if p.swap == nil && p.path == path {
+				staged, err = p.tmp, nil
+			}
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -139,11 +162,24 @@ func (b *Batch) stagedPath(dir, path string) (string, error) {
 		if s.err = b.checkPath(dir); s.err == nil {
 			s.err = s.prepare()
 		}
+		if s.mountPoint {
+			b.dropSwap(s)
+		}
 	})
 	if s.err != nil {
 		return "", s.err
 	}
+	if s.mountPoint {
+		return "", errMountPoint
+	}
 	return s.stagedPath(path)
+}
+
+// dropSwap takes a swap that will not happen out of the commit's steps.
+func (b *Batch) dropSwap(s *dirSwap) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.pending = slices.DeleteFunc(b.pending, func(p pendingFile) bool { return p.swap == s })
 }
 
 // checkUnits refuses a commit whose steps would undo each other: a file
@@ -151,7 +187,7 @@ func (b *Batch) stagedPath(dir, path string) (string, error) {
 func (b *Batch) checkUnits() error {
 	for _, p := range b.pending {
 		for d := filepath.Dir(p.path); ; d = filepath.Dir(d) {
-			if s := b.swaps[d]; s != nil {
+			if s := b.swaps[d]; s != nil && !s.mountPoint {
 				return fmt.Errorf("%s: staged both on its own and inside %s, which is replaced whole", p.path, s.dir)
 			}
 			if filepath.Dir(d) == d {

@@ -28,6 +28,10 @@ type dirSwap struct {
 	// (zero when dir did not exist: then the copy is renamed into place).
 	newKey, oldKey fileKey
 
+	// mountPoint: dir is a mount point, which rename(2) cannot move, so
+	// its files are renamed into it one by one instead (WriteFile).
+	mountPoint bool
+
 	once sync.Once
 	err  error
 	mu   sync.Mutex      // guards made
@@ -64,6 +68,9 @@ func (s *dirSwap) prepare() error {
 		return err
 	case !missing && !fi.IsDir():
 		return fmt.Errorf("%s: is not a directory (a symlink or a file); refusing to replace it", s.dir)
+	case !missing && isMountPoint(s.dir):
+		s.mountPoint = true
+		return nil
 	}
 	parent := filepath.Dir(s.dir)
 	if missing {
@@ -93,6 +100,22 @@ func (s *dirSwap) prepare() error {
 		return fmt.Errorf("staging a copy of %s: %w", s.dir, err)
 	}
 	return nil
+}
+
+// isMountPoint reports whether dir is mounted on (a bind mount of a
+// directory onto itself included): its mount id differs from its
+// parent's, or, where statx cannot tell, its device.
+func isMountPoint(dir string) bool {
+	var a, b unix.Statx_t
+	const mask = unix.STATX_MNT_ID | unix.STATX_INO
+	if unix.Statx(unix.AT_FDCWD, dir, unix.AT_SYMLINK_NOFOLLOW, mask, &a) != nil ||
+		unix.Statx(unix.AT_FDCWD, filepath.Dir(dir), 0, mask, &b) != nil {
+		return false
+	}
+	if a.Mask&b.Mask&unix.STATX_MNT_ID != 0 {
+		return a.Mnt_id != b.Mnt_id
+	}
+	return a.Dev_major != b.Dev_major || a.Dev_minor != b.Dev_minor
 }
 
 // copyDirLinked fills the new directory dst with src's entries (fi is
