@@ -35,8 +35,11 @@
 // are single files, replaced by a rename. A Batch's Root (which holds the
 // journal and the lock) is never swapped, so a pair directly in a tree's
 // root (a --ca-dir given as its own tree) is replaced file by file and is
-// whole again only after Recover. The file system must support
-// RENAME_EXCHANGE (ext4, xfs, btrfs, tmpfs do).
+// whole again only after Recover; so is a directory that is a mount point
+// (rename(2) cannot move it). The file system must support
+// RENAME_EXCHANGE (ext4, xfs, btrfs, tmpfs do). A swapped directory is a
+// new inode: its mode and owner are copied, not its ACLs or extended
+// attributes (an SELinux label is the policy's default for the path).
 //
 // API, for a tree (a journal in its root) or directories of a host (Root
 // "/" and JournalDir a state directory, recovered with RecoverJournal):
