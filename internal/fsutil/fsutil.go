@@ -39,7 +39,7 @@
 // (rename(2) cannot move it). The file system must support
 // RENAME_EXCHANGE (ext4, xfs, btrfs, tmpfs do). A swapped directory is a
 // new inode: its mode and owner are copied, not its ACLs or extended
-// attributes (an SELinux label is the policy's default for the path).
+// attributes (its SELinux label is that of any directory made there).
 //
 // API, for a tree (a journal in its root) or directories of a host (Root
 // "/" and JournalDir a state directory, recovered with RecoverJournal):
