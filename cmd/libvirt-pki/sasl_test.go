@@ -83,19 +83,22 @@ func TestSASLStagingFailureWritesNothing(t *testing.T) {
 // place; the next run completes the unit.
 func TestSASLPartialWriteNamesWritten(t *testing.T) {
 	config := t.TempDir()
-	blocker := filepath.Join(config, "compute01", saslConf)
+	host2 := filepath.Join(config, "compute02")
 	restore := fsutil.SetFaultHook(func(i int, _ string) {
 		if i == 0 {
-			os.Mkdir(blocker, 0o755) // the next rename meets a directory
+			// compute01 is swapped in; compute02's swap finds no
+			// directory to exchange with.
+			os.Rename(host2, host2+"-away")
 		}
 	})
 	code, stderr := runSASLCLI(t, config, "compute01", "compute02")
 	restore()
 	written := filepath.Join(config, "compute01", saslDB)
-	if code != exitFailure || !strings.Contains(stderr, "already written before the failure: "+written+")") {
+	if code != exitFailure || !strings.Contains(stderr, "already written before the failure: ") || !strings.Contains(stderr, written) ||
+		strings.Contains(stderr, filepath.Join(config, "compute02", saslDB)) {
 		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
-	if err := os.Remove(blocker); err != nil {
+	if err := os.Rename(host2+"-away", host2); err != nil {
 		t.Fatal(err)
 	}
 	code, stderr = runSASLCLI(t, config, "compute01", "compute02")
@@ -170,7 +173,7 @@ func TestSASLWaitsForLock(t *testing.T) {
 	}
 	r := bufio.NewReader(stderr)
 	line, err := r.ReadString('\n') // blocks until the run is waiting
-	if err != nil || !strings.Contains(line, "waiting for "+filepath.Join(config, fsutil.LockFileName)) || !strings.Contains(line, fmt.Sprintf("pid %d", os.Getpid())) {
+	if err != nil || !strings.Contains(line, "waiting for the lock on "+config) || !strings.Contains(line, fmt.Sprintf("pid %d", os.Getpid())) {
 		t.Fatalf("first stderr line %q, %v", line, err)
 	}
 	if _, err := os.Stat(filepath.Join(config, "config")); !errors.Is(err, fs.ErrNotExist) {
@@ -292,4 +295,6 @@ const (
 	saslDB   = "etc/libvirt/passwd.db"
 	saslConf = "etc/sasl2/libvirt.conf"
 	saslAuth = "var/lib/nova/.config/libvirt/auth.conf"
+	// root's auth.conf, the same as nova-compute's
+	saslAuthRoot = "root/.config/libvirt/auth.conf"
 )
