@@ -192,4 +192,3 @@ func overriddenPaths(t *testing.T, root string, reloadFlags []string) {
 	}
 	os.Remove(conf)
 }
-
