@@ -65,3 +65,19 @@ func BenchmarkInstallReloadLibvirtd(b *testing.B) {
 		mustRunB(b, append(append([]string{"install", bundle}, hostFlags...), reload...)...)
 	}
 }
+
+// BenchmarkReloadLibvirtd is reload alone on a root libvirtd already
+// serving the installed files: virt-admin server-update-tls and the
+// live checks before and after (every listener unchanged).
+func BenchmarkReloadLibvirtd(b *testing.B) {
+	dir := b.TempDir()
+	first, _ := twoBundles(b, dir)
+	root := filepath.Join(dir, "root")
+	mustRunB(b, "install", first, "--root", root, "--host", "compute01", "--host", "127.0.0.1")
+	d := libvirttest.Start(b, libvirttest.Config{PKIDir: filepath.Join(root, "etc/pki")})
+	args := []string{"reload", "--root", root, "--admin-socket", d.AdminSocket(), "--qemu-uri", "", "--libvirtd-addr", d.Addr(), "--server-name", "127.0.0.1"}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		mustRunB(b, args...)
+	}
+}
