@@ -61,6 +61,10 @@ func findDaemons(ctx context.Context, o Options) ([]daemon, error) {
 	return out, nil
 }
 
+// noTLSService is what libvirt 9.0's server-update-tls says when the
+// daemon has no TLS listener.
+const noTLSService = "no tls service found"
+
 // overrideRE finds a TLS file path set in libvirtd.conf (or
 // virtproxyd.conf): uncommented key_file, cert_file, ca_file, crl_file.
 var overrideRE = regexp.MustCompile(`(?m)^\s*(key_file|cert_file|ca_file|crl_file)\s*=`)
@@ -104,6 +108,10 @@ func reloadDaemon(ctx context.Context, o Options, d daemon) Listener {
 	uri := d.server + ":///system?socket=" + d.socket
 	if _, err := runTool(ctx, o.VirtAdmin, "-c", uri, "server-update-tls", d.server); err != nil {
 		l.Status, l.Message = StatusFailed, fmt.Sprintf("virt-admin server-update-tls %s: %v", d.server, err)
+		if strings.Contains(err.Error(), noTLSService) {
+			// libvirt 9.0 with listen_tls = 0: nothing serves TLS.
+			l.Status, l.Message = StatusUnchanged, d.server+" has no TLS listener (listen_tls = 0): nothing to reload"
+		}
 		return l
 	}
 	after := served(ctx, o, live.Target{Host: d.server, Addr: addr, ServerName: o.ServerName}, creds)

@@ -157,6 +157,7 @@ func runTool(ctx context.Context, prog string, args ...string) ([]byte, error) {
 		if msg == "" {
 			msg = strings.TrimSpace(string(out))
 		}
+		msg = strings.Join(strings.Fields(strings.ReplaceAll(msg, "\n", "; ")), " ")
 		return out, fmt.Errorf("%s: %s", err, untrusted.Clean(msg, untrusted.MaxText))
 	}
 	return out, nil
