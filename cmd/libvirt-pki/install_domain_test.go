@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -44,16 +43,28 @@ func startDomain(t *testing.T, d *libvirttest.Daemon, name string, port int) {
 	t.Cleanup(func() {
 		libvirttest.Virsh(t, d.QEMUURI(), nil, "destroy", name)
 		// QEMU outlives a killed libvirtd: end ours by its pid if it is still there.
-		if out, err := exec.Command("pgrep", "-f", "guest="+name+",").Output(); err == nil {
-			for _, pid := range strings.Fields(string(out)) {
-				if n, err := strconv.Atoi(pid); err == nil {
-					if p, err := os.FindProcess(n); err == nil {
-						p.Kill()
-					}
-				}
+		for _, pid := range pidsWith("guest=" + name + ",") {
+			if p, err := os.FindProcess(pid); err == nil {
+				p.Kill()
 			}
 		}
 	})
+}
+
+// pidsWith lists the processes whose command line holds arg.
+func pidsWith(arg string) []int {
+	var out []int
+	cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, f := range cmdlines {
+		data, err := os.ReadFile(f)
+		if err != nil || !strings.Contains(string(data), arg) {
+			continue
+		}
+		if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(f))); err == nil {
+			out = append(out, pid)
+		}
+	}
+	return out
 }
 
 // TestReloadLibvirtDomainVNC: a root libvirtd 9.0 with its QEMU driver
