@@ -98,10 +98,7 @@ func checkOverrides(o Options, rep *Report) error {
 // reloadDaemon runs virt-admin server-update-tls on d and checks its TLS
 // listener before and after.
 func reloadDaemon(ctx context.Context, o Options, d daemon) Listener {
-	addr := o.LibvirtdAddr
-	if addr == "" {
-		addr = net.JoinHostPort(o.ServerName, live.DefaultPort)
-	}
+	addr := libvirtdAddr(o)
 	l := Listener{Kind: d.server, Name: d.socket, Addr: addr}
 	creds := credentials(o.Root, layout.CACert, layout.ClientCert, layout.ClientKey)
 	before := served(ctx, o, live.Target{Host: d.server, Addr: addr, ServerName: o.ServerName}, creds)
@@ -117,6 +114,14 @@ func reloadDaemon(ctx context.Context, o Options, d daemon) Listener {
 	after := served(ctx, o, live.Target{Host: d.server, Addr: addr, ServerName: o.ServerName}, creds)
 	judge(&l, before.ServerCert, after, rooted(o.Root, layout.ServerCert))
 	return l
+}
+
+// libvirtdAddr is where libvirtd's TLS listener is checked.
+func libvirtdAddr(o Options) string {
+	if o.LibvirtdAddr != "" {
+		return o.LibvirtdAddr
+	}
+	return net.JoinHostPort(o.ServerName, live.DefaultPort)
 }
 
 // judge sets a listener's status from what it served (after the reload)
