@@ -142,7 +142,7 @@ func snapshotFiles(dir string) (map[string]string, error) {
 		if err != nil {
 			return err
 		}
-		if d.Type().IsRegular() && d.Name() != fsutil.LockFileName {
+		if d.Type().IsRegular() {
 			data, err := os.ReadFile(p)
 			if err != nil {
 				return err
