@@ -52,13 +52,22 @@ func findDaemons(ctx context.Context, o Options) ([]daemon, error) {
 		return out, nil
 	}
 	for _, s := range DefaultAdminSockets {
-		var d net.Dialer
-		if c, err := d.DialContext(ctx, "unix", s); err == nil {
-			c.Close()
+		if answers(ctx, s) {
 			out = append(out, daemon{s, serverOf(s)})
 		}
 	}
 	return out, nil
+}
+
+// answers reports whether a daemon accepts a connection on its admin
+// socket.
+func answers(ctx context.Context, socket string) bool {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", socket)
+	if err == nil {
+		c.Close()
+	}
+	return err == nil
 }
 
 // noTLSService is what libvirt 9.0's server-update-tls says when the
@@ -105,9 +114,12 @@ func reloadDaemon(ctx context.Context, o Options, d daemon) Listener {
 	uri := d.server + ":///system?socket=" + d.socket
 	if _, err := runTool(ctx, o.VirtAdmin, "-c", uri, "server-update-tls", d.server); err != nil {
 		l.Status, l.Message = StatusFailed, fmt.Sprintf("virt-admin server-update-tls %s: %v", d.server, err)
-		if strings.Contains(err.Error(), noTLSService) {
+		switch {
+		case strings.Contains(err.Error(), noTLSService):
 			// libvirt 9.0 with listen_tls = 0: nothing serves TLS.
 			l.Status, l.Message = StatusUnchanged, d.server+" has no TLS listener (listen_tls = 0): nothing to reload"
+		case !answers(ctx, d.socket):
+			l.Message = fmt.Sprintf("%s exited during server-update-tls (%v). libvirt 9.0 was measured to crash (SIGSEGV in GnuTLS) when a TLS handshake runs during the reload; systemd restarts it (Restart=on-failure) and it then reads the installed files: check systemctl status %s, then run libvirt-pki reload again", d.server, err, d.server)
 		}
 		return l
 	}
