@@ -322,16 +322,16 @@ func (s *stage) Abort() {
 
 // Commit commits every batch in order. On a failure it aborts the rest and
 // returns an errs.Partial naming every file already in place: the earlier
-// batches', and those of the failing batch its journal had renamed (the
-// next run's Recover completes that batch).
+// batches', and those the failing batch had put in place (the next run's
+// Recover completes that batch).
 func (s *stage) Commit() error {
 	for i, b := range s.batches {
-		journal := filepath.Join(s.roots[i], fsutil.JournalFileName)
-		_, before := os.Lstat(journal)
 		if err := b.Commit(); err != nil {
 			s.Abort()
-			if before != nil { // the journal left, if any, is this batch's
-				s.written = append(s.written, renamedSoFar(journal, s.targets[i])...)
+			for _, t := range s.targets[i] {
+				if b.Placed(t) {
+					s.written = append(s.written, t)
+				}
 			}
 			return errs.AfterWrites(err, s.written)
 		}
@@ -351,26 +351,4 @@ func (s *stage) finish(err error) error {
 		return err
 	}
 	return s.Commit()
-}
-
-// renamedSoFar lists the targets of a batch whose commit failed midway
-// (its journal is kept) that are already in place: those with no staged
-// temporary file left beside them. The lock makes every such file ours.
-func renamedSoFar(journal string, targets []string) []string {
-	if _, err := os.Lstat(journal); err != nil {
-		return nil // failed before the first rename: nothing in place
-	}
-	var out []string
-	for _, t := range targets {
-		pending, _ := filepath.Glob(filepath.Join(filepath.Dir(t), "."+globEscape(filepath.Base(t))+".tmp-*"))
-		if len(pending) == 0 {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
-func globEscape(s string) string {
-	r := strings.NewReplacer(`*`, `\*`, `?`, `\?`, `[`, `\[`, `\`, `\\`)
-	return r.Replace(s)
 }

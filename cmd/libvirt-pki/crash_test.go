@@ -114,6 +114,10 @@ func crashScenarios() []crashScenario {
 		{name: "rotate-reissue", setup: [][2][]string{issue, start}, verb: reissue[0], target: certs.StateReissued},
 		{name: "rotate-finish", setup: [][2][]string{issue, start, reissue}, verb: []string{"rotate-ca", "finish"}, target: certs.StateNone},
 		{name: "revoke", setup: [][2][]string{issue}, verb: []string{"revoke"}, extra: []string{"--host", "c1"}},
+		// One pair for all hosts: Kolla keeps it in the shared directory,
+		// beside every host's directory.
+		{name: "certificates-shared-rotate-keys", setup: [][2][]string{{{"certificates"}, append(hosts, "--mode", "shared")}},
+			verb: []string{"certificates"}, extra: append(hosts, "--mode", "shared", "--force", "--rotate-keys")},
 	}
 }
 

@@ -40,6 +40,7 @@ type Batch struct {
 	mu      sync.Mutex
 	pending []pendingFile // in staging order; a swap's entry stands for all its files
 	swaps   map[string]*dirSwap
+	placed  map[string]bool // targets and swapped directories Commit put in place
 	done    bool
 }
 
@@ -197,6 +198,7 @@ func (b *Batch) Commit() error {
 	// failed rename, to the journal): a later Abort must not touch them.
 	pending := b.pending
 	b.pending = nil
+	b.placed = map[string]bool{}
 	for i, p := range pending {
 		if err := p.put(); err != nil {
 			if journal != "" {
@@ -205,8 +207,10 @@ func (b *Batch) Commit() error {
 			for _, rest := range pending[i:] {
 				rest.remove()
 			}
+			removeOldCopies(pending[:i])
 			return err
 		}
+		b.placed[p.path] = true
 		faultHook(i, p.path)
 	}
 	if err := syncAll(pending); err != nil {
@@ -219,6 +223,22 @@ func (b *Batch) Commit() error {
 	}
 	removeOldCopies(pending)
 	return nil
+}
+
+// Placed reports whether Commit put path in place: its own rename, or the
+// swap of the directory WriteFileIn staged it in. After a failed Commit,
+// it tells what was written.
+func (b *Batch) Placed(path string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for d := path; ; d = filepath.Dir(d) {
+		if b.placed[d] {
+			return true
+		}
+		if filepath.Dir(d) == d {
+			return false
+		}
+	}
 }
 
 func (b *Batch) journalDir() string {

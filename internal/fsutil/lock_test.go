@@ -180,3 +180,16 @@ func TestLockTreeMovesDown(t *testing.T) {
 		t.Fatalf("locked %s, want root's lock", l.Path())
 	}
 }
+
+// BenchmarkLockTree is one run's locking: the tree's directory, then a
+// shared lock on each ancestor.
+func BenchmarkLockTree(b *testing.B) {
+	root := b.TempDir()
+	for i := 0; i < b.N; i++ {
+		l, err := LockTree(context.Background(), root, LockOptions{NoWait: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		l.Unlock()
+	}
+}
