@@ -60,7 +60,33 @@ type Config struct {
 	// ("127.0.0.1 compute01.example.org compute01") makes the FQDN the
 	// host's canonical name, so the SASL realm libvirtd computes.
 	Hostname, HostsFile string
+	// PKIDir, a directory that stands for a host's /etc/pki, runs
+	// libvirtd as root in a private mount namespace where PKIDir is
+	// bound over /etc/pki (on an overlay of /etc holding an empty pki
+	// directory, or SystemEtc's), so the daemon reads libvirt's default
+	// paths there and sees every later change made to PKIDir from
+	// outside: what an install on a host does under a running daemon.
+	// Its admin socket is <Dir>/run/libvirt-admin-sock. Needs root.
+	PKIDir string
+	// QEMUConf, with PKIDir, loads libvirt's QEMU driver (only it) and
+	// gives it this qemu.conf at /etc/libvirt/qemu.conf, so the daemon
+	// runs real QEMU guests reading /etc/pki (URI
+	// Daemon.QEMUURI). A test qemu.conf wants security_driver "none",
+	// user and group "root", cgroup_controllers [] and stdio_handler
+	// "file" (no virtlogd), vnc_listen "127.0.0.1".
+	QEMUConf string
 }
+
+// QEMUURI is the URI of the daemon's QEMU driver (Config.QEMUConf).
+func (d *Daemon) QEMUURI() string {
+	return "qemu:///system?socket=" + filepath.Join(d.Dir, "run", "libvirt-sock")
+}
+
+// AdminSocket is the daemon's admin socket, for virt-admin.
+func (d *Daemon) AdminSocket() string { return filepath.Join(d.Dir, "run", "libvirt-admin-sock") }
+
+// PID is the daemon's process id (the process libvirtd runs as).
+func (d *Daemon) PID() int { return d.cmd.Process.Pid }
 
 // Daemon is a running libvirtd.
 type Daemon struct {
@@ -104,6 +130,15 @@ func Launch(t testing.TB, cfg Config) (*Daemon, error) {
 		sasldb: copyIn(t, dir, cfg.SASLDB, "passwd.db"),
 		log:    filepath.Join(dir, "libvirtd.log"),
 	}
+	if cfg.PKIDir != "" && cfg.SystemEtc == "" {
+		cfg.SystemEtc = filepath.Join(dir, "etc")
+		if err := os.MkdirAll(filepath.Join(cfg.SystemEtc, "pki"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if cfg.QEMUConf != "" {
+			enableQEMUDriver(t, dir, cfg)
+		}
+	}
 	switch {
 	case cfg.SystemEtc != "":
 		requireRoot(t)
@@ -135,6 +170,22 @@ func Launch(t testing.TB, cfg Config) (*Daemon, error) {
 	go func() { cmd.Wait(); close(d.done) }()
 	t.Cleanup(d.stop)
 	return d, d.waitListening(t, &stderr)
+}
+
+// enableQEMUDriver writes cfg.QEMUConf as the overlay's
+// libvirt/qemu.conf and links libvirt's QEMU driver module alone into
+// the daemon's driver directory.
+func enableQEMUDriver(t testing.TB, dir string, cfg Config) {
+	t.Helper()
+	mods, _ := filepath.Glob("/usr/lib/*/libvirt/connection-driver/libvirt_driver_qemu.so")
+	if len(mods) == 0 {
+		t.Fatal("libvirttest: libvirt's QEMU driver (libvirt_driver_qemu.so) is not installed (Debian: libvirt-daemon-driver-qemu)")
+	}
+	if err := os.Symlink(mods[0], filepath.Join(dir, "nodrivers", filepath.Base(mods[0]))); err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(cfg.SystemEtc, "libvirt"), 0o755)
+	writeFile(t, filepath.Join(cfg.SystemEtc, "libvirt", "qemu.conf"), []byte(cfg.QEMUConf), 0o644)
 }
 
 // daemonFiles are the paths of the daemon's own copies of the files Config
@@ -246,7 +297,10 @@ func daemonCommand(t testing.TB, libvirtd, dir, confPath string, cfg Config) *ex
 		if cfg.Hostname != "" {
 			flags = "-mu"
 		}
-		args = append([]string{flags, "sh", "-c", namespaceScript, "sh", cfg.SystemEtc, cfg.Hostname, cfg.HostsFile, name}, args...)
+		if strings.ContainsAny(cfg.PKIDir, ",:") {
+			t.Fatalf("libvirttest: %s cannot be bound by this script", cfg.PKIDir)
+		}
+		args = append([]string{flags, "sh", "-c", namespaceScript, "sh", cfg.SystemEtc, cfg.Hostname, cfg.HostsFile, cfg.PKIDir, name}, args...)
 		name = unshare
 	} else if os.Geteuid() == 0 {
 		// Root: drop to nobody, as the facts file recipe does, so the
@@ -289,17 +343,19 @@ func SystemEtcCommand(t testing.TB, etc string, args ...string) *exec.Cmd {
 // namespaceScript runs in a new mount namespace: it makes every mount
 // private (nothing leaks to the host), lays $1 over /etc with an overlay
 // and empty file systems over the directories a root libvirtd writes,
-// sets the host name to $2 (in a new UTS namespace) and lays $3 over
-// /etc/hosts when given, then runs the rest of its arguments.
+// sets the host name to $2 (in a new UTS namespace), lays $3 over
+// /etc/hosts and binds $4 over /etc/pki when given, then runs the rest
+// of its arguments.
 const namespaceScript = `set -e
 mount --make-rprivate /
 mount -t overlay overlay -o "lowerdir=$1:/etc" /etc
 if [ -n "$2" ]; then echo "$2" > /proc/sys/kernel/hostname; fi
 if [ -n "$3" ]; then mount --bind "$3" /etc/hosts; fi
+if [ -n "$4" ]; then mount --bind "$4" /etc/pki; fi
 for d in /run /var/lib/libvirt /var/cache/libvirt /var/log/libvirt; do
   if [ -d "$d" ] && [ ! -L "$d" ]; then mount -t tmpfs tmpfs "$d"; fi
 done
-shift 3
+shift 4
 exec "$@"`
 
 // requireRoot stops a test that needs root: a failure in CI (which runs
