@@ -28,7 +28,6 @@ func ProfileByName(name string) (Profile, bool) {
 	return Profile{}, false
 }
 
-
 // ProfileOfCSR returns the leaf profile whose extended key usage the
 // CSR requests (certmonger's -U): serverAuth or clientAuth, alone.
 func ProfileOfCSR(cr *x509.CertificateRequest) (Profile, error) {

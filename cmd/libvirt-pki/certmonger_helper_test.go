@@ -142,7 +142,9 @@ func TestCertmongerHelper(t *testing.T) {
 		{name: "poll", conf: good, env: map[string]string{"CERTMONGER_OPERATION": "POLL", "CERTMONGER_CSR": clientCSR, "CERTMONGER_CA_COOKIE": "x"}, check: issued(ecKey, pki.ClientProfile, "compute1", "compute1.example.org")},
 		{name: "identify", conf: good, env: map[string]string{"CERTMONGER_OPERATION": "IDENTIFY"}, stdout: []string{"libvirt-pki certmonger-helper"}},
 		{name: "fetch roots", conf: good, env: map[string]string{"CERTMONGER_OPERATION": "FETCH-ROOTS"},
-			check: func(out string) bool { return out == "cfssltest signing CA\n"+string(pki.EncodeCertsPEM(signer.CA.Cert)) }},
+			check: func(out string) bool {
+				return out == "cfssltest signing CA\n"+string(pki.EncodeCertsPEM(signer.CA.Cert))
+			}},
 		{name: "templates", conf: good, env: map[string]string{"CERTMONGER_OPERATION": "GET-SUPPORTED-TEMPLATES"}, check: func(out string) bool { return out == "server\nclient\n" }},
 		{name: "default template", conf: good, env: map[string]string{"CERTMONGER_OPERATION": "GET-DEFAULT-TEMPLATE"}, check: func(out string) bool { return out == "" }},
 		{name: "unknown operation", conf: good, env: map[string]string{"CERTMONGER_OPERATION": "FETCH-SCEP-CA-CAPS"}, code: 6, stdout: []string{"not supported"}},
