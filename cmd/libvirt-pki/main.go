@@ -84,6 +84,7 @@ shared server and client certificates laid out where Kolla Ansible looks for the
 	root.AddCommand(NewCmdVersion(ios), NewCmdCertificates(ios, nil), NewCmdVerify(ios, nil), NewCmdExpiry(ios, nil), NewCmdRevoke(ios, nil), NewCmdPasswords(ios, nil), NewCmdSASL(ios, nil), NewCmdSASLDB(ios), NewCmdRenew(ios, nil), NewCmdRotateCA(ios, nil), NewCmdGenDocs())
 	root.AddCommand(NewCmdLint(ios, nil))
 	root.AddCommand(NewCmdCertmongerHelper(ios, nil))
+	root.AddCommand(NewCmdEnroll(ios, nil), NewCmdUnenroll(ios, nil))
 	addVersionFlag(root)
 	return root
 }

@@ -1,0 +1,241 @@
+package main
+
+import (
+	"crypto/x509"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/libvirt-pki/libvirt-pki/certmonger"
+	"github.com/libvirt-pki/libvirt-pki/internal/certmongertest"
+	"github.com/libvirt-pki/libvirt-pki/internal/cfssltest"
+	"github.com/libvirt-pki/libvirt-pki/layout"
+	"github.com/libvirt-pki/libvirt-pki/pki"
+)
+
+// Enrollment through a real certmonger (internal/certmongertest: its
+// own bus and state, nothing of the machine's) and a real multirootca:
+// certmonger runs libvirt-pki as its helper and post-save command (this
+// test binary under the name libvirt-pki, as testscript runs it).
+
+// selfAsProgram links this test binary as DIR/libvirt-pki: run under
+// that name it is the CLI (TestMain).
+func selfAsProgram(t *testing.T) string {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog := filepath.Join(t.TempDir(), "libvirt-pki")
+	if err := os.Symlink(exe, prog); err != nil {
+		t.Fatal(err)
+	}
+	return prog
+}
+
+// postSaveRecorder is a post-save command that appends a line to a log
+// each time certmonger runs it.
+func postSaveRecorder(t *testing.T) (command, log string) {
+	dir := t.TempDir()
+	log = filepath.Join(dir, "post-save.log")
+	script := filepath.Join(dir, "post-save.sh")
+	os.WriteFile(script, []byte("#!/bin/sh\necho saved >> "+log+"\n"), 0o755)
+	return script, log
+}
+
+// waitStatus polls certmonger until request id is in one of the states
+// (a bound on a hang, not a timed assertion) and returns it.
+func waitStatus(t *testing.T, id string, states ...string) certmonger.Tracked {
+	t.Helper()
+	c := certmonger.ClientFromEnv()
+	var last certmonger.Tracked
+	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		all, err := c.List()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tr, ok := findTracked(all, id); ok {
+			last = tr
+			if slices.Contains(states, tr.Status) {
+				return tr
+			}
+		}
+	}
+	t.Fatalf("request %s: status %q (%s), want %v", id, last.Status, last.CAError, states)
+	return last
+}
+
+// enrolledFiles checks every file of the libvirt set under root: issued
+// by ca for its key, with the table's mode, and the CA copy.
+func enrolledFiles(t *testing.T, root string, ca *pki.CA) {
+	t.Helper()
+	for _, pair := range [][2]layout.Role{{layout.ServerCert, layout.ServerKey}, {layout.ClientCert, layout.ClientKey}} {
+		certSpec, _ := layout.Libvirt.Spec(pair[0])
+		keySpec, _ := layout.Libvirt.Spec(pair[1])
+		certs, err := pki.ReadCertsFile(filepath.Join(root, certSpec.Rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyPEM, err := os.ReadFile(filepath.Join(root, keySpec.Rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, err := pki.ParseKey(keyPEM)
+		if err != nil || !pki.KeyMatches(key.Signer, certs[0]) || ca.Signed(certs[0]) != nil {
+			t.Fatalf("%s: not a certificate of the signer for %s (%v)", certSpec.Rel, keySpec.Rel, err)
+		}
+		for _, f := range []layout.FileSpec{certSpec, keySpec} {
+			if fi, err := os.Stat(filepath.Join(root, f.Rel)); err != nil || fi.Mode().Perm() != f.Mode {
+				t.Errorf("%s: mode %v, want %v (%v)", f.Rel, fi.Mode().Perm(), f.Mode, err)
+			}
+		}
+	}
+	caSpec, _ := layout.Libvirt.Spec(layout.CACert)
+	got, err := os.ReadFile(filepath.Join(root, caSpec.Rel))
+	if err != nil || !strings.Contains(string(got), strings.TrimSpace(string(pki.EncodeCertsPEM(ca.Cert)))) {
+		t.Errorf("%s: not the signer's CA (%v): %q", caSpec.Rel, err, got)
+	}
+}
+
+func serial(t *testing.T, file string) string {
+	t.Helper()
+	certs, err := pki.ReadCertsFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pki.SerialHex(certs[0])
+}
+
+func TestEnrollCertmonger(t *testing.T) {
+	bus := certmongertest.Start(t)
+	bus.Setenv(t)
+	signer := cfssltest.Start(t, cfssltest.Options{})
+	conf := helperConfig(t, signer.URL, signer.AuthKey, signer.Label, signer.TLSCAFile)
+	prog := selfAsProgram(t)
+	post, postLog := postSaveRecorder(t)
+	root := t.TempDir()
+	args := []string{"enroll", "--root", root, "--host", "compute1.example.org=compute1,127.0.0.1", "--program", prog, "--helper-config", conf, "--post-save", post}
+
+	dry := mustCLI(t, append(args, "--dry-run")...)
+	if !strings.Contains(dry, "getcert add-ca -s -c libvirt-pki -e ") || strings.Count(dry, "getcert request -s ") != 2 {
+		t.Fatalf("--dry-run:\n%s", dry)
+	}
+	if entries, _ := os.ReadDir(root); len(entries) > 0 {
+		t.Fatalf("--dry-run wrote %v", entries)
+	}
+	mustCLI(t, args...)
+	for _, id := range []string{"libvirt-pki-server", "libvirt-pki-client"} {
+		waitStatus(t, id, "MONITORING")
+	}
+	enrolledFiles(t, root, signer.CA)
+	serverCert := filepath.Join(root, "etc/pki/libvirt/servercert.pem")
+	if got := pki.SANsOf(mustCert(t, serverCert)).Strings(); !slices.Equal(got, []string{"compute1", "compute1.example.org", "127.0.0.1"}) {
+		t.Errorf("server SANs %q", got)
+	}
+	for name, text := range map[string]string{"certmonger's log": bus.Log(), "the signer's log": readLog(signer.Dir, "signer.log")} {
+		if strings.Contains(text, "PRIVATE KEY") {
+			t.Errorf("%s holds a private key", name)
+		}
+	}
+
+	// A second run changes nothing.
+	before := snapshotTree(t, root)
+	if out := mustCLI(t, args...); !strings.Contains(out, "0 requests made, 2 unchanged") {
+		t.Errorf("second enroll: %s", out)
+	}
+	if dry := mustCLI(t, append(args, "--dry-run")...); dry != "" {
+		t.Errorf("second --dry-run: %q", dry)
+	}
+	if after := snapshotTree(t, root); !maps.Equal(before, after) {
+		t.Errorf("second enroll rewrote files")
+	}
+
+	// Forced renewal: a new certificate, and the post-save command ran.
+	old := serial(t, serverCert)
+	saves := countLines(postLog)
+	if _, err := bus.Getcert("resubmit", "-i", "libvirt-pki-server"); err != nil {
+		t.Fatal(err)
+	}
+	waitSaved(t, serverCert, old)
+	waitStatus(t, "libvirt-pki-server", "MONITORING")
+	if countLines(postLog) <= saves {
+		t.Errorf("post-save command did not run: %d saves before, %d after", saves, countLines(postLog))
+	}
+
+	// Signer down: CA_UNREACHABLE, files unchanged; back: issued.
+	signer.Stop()
+	before = snapshotTree(t, root)
+	bus.Getcert("resubmit", "-i", "libvirt-pki-client")
+	tr := waitStatus(t, "libvirt-pki-client", "CA_UNREACHABLE")
+	t.Logf("signer down: %+v", tr)
+	if !strings.Contains(tr.CAError, "unreachable") {
+		t.Errorf("ca-error %q", tr.CAError)
+	}
+	if after := snapshotTree(t, root); !maps.Equal(before, after) {
+		t.Errorf("files changed while the signer was down")
+	}
+	signer.Restart()
+	bus.Getcert("resubmit", "-i", "libvirt-pki-client")
+	waitStatus(t, "libvirt-pki-client", "MONITORING")
+
+	// unenroll: nothing tracked, the files stay.
+	mustCLI(t, "unenroll")
+	all, _ := certmonger.ClientFromEnv().List()
+	if len(all) != 0 {
+		t.Errorf("still tracked after unenroll: %v", all)
+	}
+	enrolledFiles(t, root, signer.CA)
+}
+
+// snapshotTree maps each file under root to its mode, time and content:
+// a rewrite with the same bytes shows too.
+func snapshotTree(t *testing.T, root string) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			fi, _ := d.Info()
+			data, _ := os.ReadFile(p)
+			m[p] = fmt.Sprintf("%v %v %s", fi.Mode(), fi.ModTime().UnixNano(), data)
+		}
+		return nil
+	})
+	return m
+}
+
+func mustCert(t *testing.T, file string) *x509.Certificate {
+	t.Helper()
+	certs, err := pki.ReadCertsFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return certs[0]
+}
+
+func readLog(dir, name string) string {
+	data, _ := os.ReadFile(filepath.Join(dir, name))
+	return string(data)
+}
+
+func countLines(file string) int {
+	data, _ := os.ReadFile(file)
+	return strings.Count(string(data), "\n")
+}
+
+// waitSaved polls until file holds a certificate whose serial is not
+// old (a bound on a hang, not a timed assertion).
+func waitSaved(t *testing.T, file, old string) {
+	t.Helper()
+	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if certs, err := pki.ReadCertsFile(file); err == nil && pki.SerialHex(certs[0]) != old {
+			return
+		}
+	}
+	t.Fatalf("%s: still serial %s", file, old)
+}
