@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"maps"
@@ -238,4 +239,74 @@ func waitSaved(t *testing.T, file, old string) {
 		}
 	}
 	t.Fatalf("%s: still serial %s", file, old)
+}
+
+// TestEnrollRefused: a signer whose policy refuses the host's name, and
+// one without our server profile: certmonger reports CA_REJECTED with
+// the signer's words, and nothing is saved.
+func TestEnrollRefused(t *testing.T) {
+	bus := certmongertest.Start(t)
+	bus.Setenv(t)
+	prog := selfAsProgram(t)
+	cases := []struct {
+		name   string
+		config []byte
+		host   string
+		id     string
+		reason string
+	}{
+		{"name outside the policy", whitelistConfig(t), "compute1.example.com", "libvirt-pki-server", "bad request"},
+		{"no server profile", withoutProfiles(t, "server-ecdsa", "server-rsa"), "compute1.example.org", "libvirt-pki-server", "(profile-refused)"},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			signer := cfssltest.Start(t, cfssltest.Options{Config: c.config})
+			conf := helperConfig(t, signer.URL, signer.AuthKey, signer.Label, signer.TLSCAFile)
+			root := t.TempDir()
+			ca := fmt.Sprintf("refusing-%d", i)
+			mustCLI(t, "enroll", "--root", root, "--host", c.host, "--program", prog, "--helper-config", conf, "--post-save", "true", "--ca-name", ca)
+			tr := waitStatus(t, c.id, "CA_REJECTED")
+			if !strings.Contains(tr.CAError, c.reason) {
+				t.Errorf("ca-error %q lacks %q", tr.CAError, c.reason)
+			}
+			if _, err := os.Stat(filepath.Join(root, "etc/pki/libvirt/servercert.pem")); !os.IsNotExist(err) {
+				t.Errorf("a server certificate was saved: %v", err)
+			}
+			mustCLI(t, "unenroll", "--ca-name", ca)
+		})
+	}
+}
+
+// withoutProfiles is pki.SignerConfig without the named profiles.
+func withoutProfiles(t *testing.T, names ...string) []byte {
+	var cfg map[string]any
+	data, _ := pki.SignerConfig("", "file:"+cfssltest.AuthKeyFile)
+	json.Unmarshal(data, &cfg)
+	for _, n := range names {
+		delete(cfg["signing"].(map[string]any)["profiles"].(map[string]any), n)
+	}
+	out, _ := json.Marshal(cfg)
+	return out
+}
+
+// TestEnrollNoCertmonger: without getcert, or with no certmonger on the
+// bus, enroll says what to install or start in one line, exits 2 and
+// creates nothing.
+func TestEnrollNoCertmonger(t *testing.T) {
+	bus := certmongertest.NewBus(t) // a bus without certmonger
+	bus.Setenv(t)
+	root := t.TempDir()
+	args := []string{"enroll", "--root", root, "--host", "compute1", "--helper-config", "/nonexistent.conf"}
+	code, out, errOut := cli(t, args...)
+	if code != exitUsage || !strings.Contains(errOut, "certmonger is not running") || strings.Count(errOut, "\n") != 1 || out != "" {
+		t.Errorf("no certmonger on the bus: exit %d, %q %q", code, out, errOut)
+	}
+	t.Setenv("PATH", t.TempDir())
+	code, out, errOut = cli(t, args...)
+	if code != exitUsage || !strings.Contains(errOut, "apt-get install certmonger") || strings.Count(errOut, "\n") != 1 || out != "" {
+		t.Errorf("no getcert: exit %d, %q %q", code, out, errOut)
+	}
+	if entries, _ := os.ReadDir(root); len(entries) > 0 {
+		t.Errorf("created %v", entries)
+	}
 }

@@ -49,6 +49,23 @@ func (b *Bus) Setenv(t *testing.T) {
 	}
 }
 
+// busConfig is a session bus with no service directories: Debian's
+// session.conf would let a client start certmonger-session (which keeps
+// its state under root's ~/.config) when no certmonger is on the bus.
+const busConfig = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path=%s</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+`
+
 // NewBus starts a private session bus; the test's cleanup stops it.
 func NewBus(t testing.TB) *Bus {
 	t.Helper()
@@ -60,8 +77,12 @@ func NewBus(t testing.TB) *Bus {
 	}
 	daemon := peer.Require(t, "dbus-daemon")[0]
 	b := &Bus{Dir: t.TempDir(), t: t}
-	cmd := exec.Command(daemon, "--session", "--nofork", "--nopidfile", "--print-address=1",
-		"--address=unix:path="+filepath.Join(b.Dir, "bus"))
+	conf := filepath.Join(b.Dir, "bus.conf")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf(busConfig, filepath.Join(b.Dir, "bus"))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(daemon, "--config-file="+conf, "--nofork", "--nopidfile", "--print-address=1")
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/bin", "HOME=" + b.Dir}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
