@@ -120,14 +120,16 @@ func TestEnrollCertmonger(t *testing.T) {
 	conf := helperConfig(t, signer.URL, signer.AuthKey, signer.Label, signer.TLSCAFile)
 	prog := selfAsProgram(t)
 	post, postLog := postSaveRecorder(t)
-	root := t.TempDir()
+	out := t.TempDir()
+	root := filepath.Join(out, "compute1") // the host's root is its directory of a libvirt layout tree
+	verifyArgs := []string{"verify", "--layout", "libvirt", "--out", out, "--host", "compute1=compute1.example.org,127.0.0.1", "--sets", "libvirt", "--certmonger"}
 	args := []string{"enroll", "--root", root, "--host", "compute1.example.org=compute1,127.0.0.1", "--program", prog, "--helper-config", conf, "--post-save", post}
 
 	dry := mustCLI(t, append(args, "--dry-run")...)
 	if !strings.Contains(dry, "getcert add-ca -s -c libvirt-pki -e ") || strings.Count(dry, "getcert request -s ") != 2 {
 		t.Fatalf("--dry-run:\n%s", dry)
 	}
-	if entries, _ := os.ReadDir(root); len(entries) > 0 {
+	if entries, _ := os.ReadDir(out); len(entries) > 0 {
 		t.Fatalf("--dry-run wrote %v", entries)
 	}
 	mustCLI(t, args...)
@@ -135,6 +137,10 @@ func TestEnrollCertmonger(t *testing.T) {
 		waitStatus(t, id, "MONITORING")
 	}
 	enrolledFiles(t, root, signer.CA)
+	mustCLI(t, verifyArgs...)
+	if exp := mustCLI(t, "expiry", "--layout", "libvirt", "--out", out, "--certmonger", "--warn-days", "7"); !strings.Contains(exp, "libvirt-pki-server") || !strings.Contains(exp, "MONITORING") {
+		t.Errorf("expiry --certmonger:\n%s", exp)
+	}
 	serverCert := filepath.Join(root, "etc/pki/libvirt/servercert.pem")
 	if got := pki.SANsOf(mustCert(t, serverCert)).Strings(); !slices.Equal(got, []string{"compute1", "compute1.example.org", "127.0.0.1"}) {
 		t.Errorf("server SANs %q", got)
@@ -180,6 +186,9 @@ func TestEnrollCertmonger(t *testing.T) {
 	}
 	if after := snapshotTree(t, root); !maps.Equal(before, after) {
 		t.Errorf("files changed while the signer was down")
+	}
+	if code, rep, _ := cli(t, verifyArgs...); code != exitFailure || !strings.Contains(rep, "certmonger-request") || !strings.Contains(rep, "CA_UNREACHABLE") {
+		t.Errorf("verify with the signer down: exit %d\n%s", code, rep)
 	}
 	signer.Restart()
 	bus.Getcert("resubmit", "-i", "libvirt-pki-client")
@@ -271,6 +280,9 @@ func TestEnrollRefused(t *testing.T) {
 			}
 			if _, err := os.Stat(filepath.Join(root, "etc/pki/libvirt/servercert.pem")); !os.IsNotExist(err) {
 				t.Errorf("a server certificate was saved: %v", err)
+			}
+			if code, rep, _ := cli(t, "verify", "--layout", "libvirt", "--out", filepath.Dir(root), "--certmonger"); code != exitFailure || !strings.Contains(rep, "CA_REJECTED") || !strings.Contains(rep, c.reason) {
+				t.Errorf("verify --certmonger: exit %d\n%s", code, rep)
 			}
 			mustCLI(t, "unenroll", "--ca-name", ca)
 		})

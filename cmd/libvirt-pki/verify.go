@@ -37,6 +37,7 @@ type VerifyOptions struct {
 	Authname     string
 	Mech         string
 	URI          string
+	Certmonger   bool // --certmonger (certmonger_state.go)
 
 	changed func(flag string) bool
 }
@@ -89,6 +90,7 @@ Exit status: 0 when nothing at or above --fail-on was found, 1 when something wa
 	fl.StringVar(&opts.Authname, "authname", "nova", "SASL user for live checks")
 	fl.StringVar(&opts.Mech, "mech", "", "force a SASL mechanism (default: the server's choice, preferring SCRAM-SHA-256)")
 	fl.StringVar(&opts.URI, "uri", "qemu:///system", "the libvirt URI to open once logged in")
+	registerCertmongerFlag(fl, &opts.Certmonger)
 	return cmd
 }
 
@@ -159,6 +161,9 @@ func runVerify(opts *VerifyOptions) error {
 		if err := verify.LiveCheck(context.Background(), vo, lo, hosts, rep); err != nil {
 			return usageError{err}
 		}
+	}
+	if err := addCertmongerFindings(opts.Certmonger, rep); err != nil {
+		return err
 	}
 	return writeVerifyReport(opts, rep, failOn)
 }
