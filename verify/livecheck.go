@@ -296,11 +296,11 @@ func (c *checker) staleFinding(r live.Result) (Finding, bool) {
 	if path == "" {
 		return Finding{}, false // missing-file says so
 	}
-	certs, err := pki.ReadCertsFile(path)
-	if err != nil || bytes.Equal(certs[0].Raw, r.ServerCert.Raw) {
+	disk, stale := StaleCertificate(r.ServerCert, path)
+	if !stale {
 		return Finding{}, false
 	}
-	disk, served := certs[0], r.ServerCert
+	served := r.ServerCert
 	what, restart := "libvirtd", "restart libvirtd (Kolla: the nova_libvirt container) to load them"
 	if r.Target.Service == live.ServiceVNC {
 		what, restart = "QEMU's VNC server", "QEMU reads them when the guest starts: stop and start (or migrate) the guest to load them"
@@ -309,6 +309,25 @@ func (c *checker) staleFinding(r live.Result) (Finding, bool) {
 		"%s at %s presents certificate serial %s (valid until %s), but %s holds serial %s (valid until %s): the files were renewed and the server still uses the old ones; %s",
 		what, r.Target.Addr, untrusted.Clean(pki.SerialHex(served), untrusted.MaxName), served.NotAfter.UTC().Format(time.RFC3339),
 		path, pki.SerialHex(disk), disk.NotAfter.UTC().Format(time.RFC3339), restart)}, true
+}
+
+// StaleCertificate compares served, the leaf a server presented, with
+// the certificate file at path (its host's files): stale when they
+// differ, the files having been renewed while the server kept what it
+// read at start. disk is the file's leaf; an unreadable file is not
+// stale (the offline check says why).
+func StaleCertificate(served *x509.Certificate, path string) (disk *x509.Certificate, stale bool) {
+	certs, err := pki.ReadCertsFile(path)
+	if err != nil || served == nil {
+		return nil, false
+	}
+	return certs[0], !bytes.Equal(certs[0].Raw, served.Raw)
+}
+
+// LoadCredentials reads the client credentials of a live check: a CA
+// file and a client certificate and key (PEM, bounded reads).
+func LoadCredentials(caPath, certPath, keyPath string) (live.Credentials, error) {
+	return loadPair(caPath, certPath, keyPath)
 }
 
 // sasldbRealms reads the realms host's sasldb in the tree (the layout's
