@@ -322,3 +322,5 @@ func TestEnrollNoCertmonger(t *testing.T) {
 		t.Errorf("created %v", entries)
 	}
 }
+
+func sleepTick() { time.Sleep(100 * time.Millisecond) }
