@@ -308,9 +308,11 @@ func runUnenroll(o *EnrollOptions, ios *IOStreams) error {
 		return err
 	}
 	var steps [][]string
+	stopped := 0
 	for _, t := range tracked {
 		if strings.HasPrefix(t.ID, certmonger.IDPrefix) && t.CA == o.CAName {
 			steps = append(steps, []string{"stop-tracking", "-i", t.ID})
+			stopped++
 		}
 	}
 	if _, known, err := c.HasCA(o.CAName); err != nil {
@@ -329,7 +331,7 @@ func runUnenroll(o *EnrollOptions, ios *IOStreams) error {
 		fmt.Fprintf(ios.Out, "%s %s\n", s[0], s[len(s)-1])
 	}
 	if !o.DryRun {
-		fmt.Fprintf(ios.Out, "unenroll: certmonger no longer tracks %d requests; their keys and certificates stay where they are.\n", len(steps)-1)
+		fmt.Fprintf(ios.Out, "unenroll: certmonger no longer tracks %d requests; their keys and certificates stay where they are.\n", stopped)
 	}
 	return nil
 }
