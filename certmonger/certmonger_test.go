@@ -1,6 +1,7 @@
 package certmonger
 
 import (
+	"crypto/x509"
 	"slices"
 	"strings"
 	"testing"
@@ -80,8 +81,8 @@ func TestPlan(t *testing.T) {
 		t.Fatalf("ids %q, want %q", ids, want)
 	}
 	got := strings.Join(reqs[2].Args(), " ")
-	want := "request -I libvirt-pki-qemu-server -c ca -f /r/etc/pki/qemu/server-cert.pem -k /r/etc/pki/qemu/server-key.pem -G RSA -g 3072 -N CN=compute1 -T server -U id-kp-serverAuth " +
-		"-o root:qemu -m 0640 -O root:root -M 0644 -D compute1 -D compute1.example.org -A 192.0.2.1 -F /r/etc/pki/qemu/ca-cert.pem -C p"
+	want := "request -I libvirt-pki-qemu-server -c ca -f /r/etc/pki/qemu/server-cert.pem -k /r/etc/pki/qemu/server-key.pem -G RSA -g 3072 " +
+		"-o root:qemu -m 0640 -O root:root -M 0644 -N CN=compute1 -T server -U id-kp-serverAuth -D compute1 -D compute1.example.org -A 192.0.2.1 -F /r/etc/pki/qemu/ca-cert.pem -C p"
 	if got != want {
 		t.Errorf("qemu-server:\n got %s\nwant %s", got, want)
 	}
@@ -104,5 +105,48 @@ func TestShellQuote(t *testing.T) {
 		if got := ShellQuote(in); got != want {
 			t.Errorf("ShellQuote(%q) = %s, want %s", in, got, want)
 		}
+	}
+}
+
+// TestCompare: what getcert list and the saved certificate show decides
+// between nothing, resubmit, rekey and a new request.
+func TestCompare(t *testing.T) {
+	host, _ := layout.ParseHostSpec("compute1=192.0.2.1")
+	reqs, _ := Plan(PlanOptions{Layout: layout.Libvirt, Root: "/r", Sets: []string{"libvirt"}, Host: host, Algo: pki.ECDSAP256, CA: "ca", PostSave: "p"})
+	r := reqs[0]
+	ca, _ := pki.NewCA(pki.CAOptions{CommonName: "ca", Algo: pki.ECDSAP256, Days: 30})
+	issue := func(algo pki.KeyAlgo, names ...string) *x509.Certificate {
+		key, _ := pki.GenerateKey(algo)
+		h, _ := layout.ParseHostSpec(names[0] + "=" + strings.Join(names[1:], ","))
+		h.Name = "compute1"
+		cert, _, err := ca.Issue(pki.LeafRequest{Profile: pki.ServerProfile, CommonName: "compute1", SANs: h.SANs, Key: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cert
+	}
+	tracked := Tracked{ID: r.ID, CertFile: r.CertFile, KeyFile: r.KeyFile, CA: "ca", Profile: "server", PostSave: "p"}
+	moved, otherPost := tracked, tracked
+	moved.CertFile = "/elsewhere.pem"
+	otherPost.PostSave = "q"
+	for _, c := range []struct {
+		name string
+		t    Tracked
+		cert *x509.Certificate
+		want Change
+	}{
+		{"as planned, pending", tracked, nil, Unchanged},
+		{"as planned, issued", tracked, issue(pki.ECDSAP256, "compute1", "192.0.2.1"), Unchanged},
+		{"another name", tracked, issue(pki.ECDSAP256, "compute1", "192.0.2.2"), Resubmit},
+		{"another post-save", otherPost, nil, Resubmit},
+		{"another key algorithm", tracked, issue(pki.RSA2048, "compute1", "192.0.2.1"), Rekey},
+		{"another file", moved, nil, Replace},
+	} {
+		if got := r.Compare(c.t, c.cert); got != c.want {
+			t.Errorf("%s: %d, want %d", c.name, got, c.want)
+		}
+	}
+	if got := strings.Join(r.ChangeArgs(Rekey)[:7], " "); got != "rekey -i libvirt-pki-server -G EC -g 256" {
+		t.Errorf("rekey: %s", got)
 	}
 }

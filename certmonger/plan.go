@@ -117,9 +117,15 @@ func extUsageName(p pki.Profile) string {
 // mode asked for, and saves the certificate and the CA's roots.
 func (r Request) Args() []string {
 	args := []string{"request", "-I", r.ID, "-c", r.CA, "-f", r.CertFile, "-k", r.KeyFile,
-		"-G", r.KeyType, "-g", strconv.Itoa(r.KeyBits), "-N", r.Subject,
-		"-T", r.Kind.Profile.Name, "-U", extUsageName(r.Kind.Profile),
+		"-G", r.KeyType, "-g", strconv.Itoa(r.KeyBits),
 		"-o", r.KeyOwner, "-m", fmt.Sprintf("%04o", r.KeyMode), "-O", r.CertOwner, "-M", fmt.Sprintf("%04o", r.CertMode)}
+	return append(args, r.settings()...)
+}
+
+// settings are the options request, resubmit and rekey share: the
+// names, the profile, the CA copy and the post-save command.
+func (r Request) settings() []string {
+	args := []string{"-N", r.Subject, "-T", r.Kind.Profile.Name, "-U", extUsageName(r.Kind.Profile)}
 	for _, d := range r.DNS {
 		args = append(args, "-D", d)
 	}
@@ -135,12 +141,56 @@ func (r Request) Args() []string {
 	return args
 }
 
-// Matches reports whether certmonger already tracks r as planned, as far
-// as getcert list shows a request: its files, CA, profile and post-save
-// command.
-func (r Request) Matches(t Tracked) bool {
-	return t.ID == r.ID && t.CertFile == r.CertFile && t.KeyFile == r.KeyFile && t.CA == r.CA &&
-		t.Profile == r.Kind.Profile.Name && t.PostSave == r.PostSave
+// Change is what a tracked request needs to become r.
+type Change int
+
+// The changes, least first.
+const (
+	Unchanged Change = iota
+	Resubmit         // new names, profile, CA copy or post-save command: same key, new certificate
+	Rekey            // another key algorithm: new key, new certificate
+	Replace          // other files or CA: stop tracking, request anew
+)
+
+// Compare says how certmonger's request t (and its certificate, cert,
+// nil before one is issued) differs from r: getcert list shows the
+// files, the CA, the profile and the post-save command; the certificate
+// shows the names and the key.
+func (r Request) Compare(t Tracked, cert *x509.Certificate) Change {
+	switch {
+	case t.CertFile != r.CertFile || t.KeyFile != r.KeyFile || t.CA != r.CA:
+		return Replace
+	case cert != nil && !r.keyMatches(cert):
+		return Rekey
+	case t.Profile != r.Kind.Profile.Name || t.PostSave != r.PostSave || cert != nil && !r.namesMatch(cert):
+		return Resubmit
+	}
+	return Unchanged
+}
+
+func (r Request) keyMatches(cert *x509.Certificate) bool {
+	typ, bits, err := keyArgs(pki.AlgoOf(cert.PublicKey))
+	return err == nil && typ == r.KeyType && bits == r.KeyBits
+}
+
+func (r Request) namesMatch(cert *x509.Certificate) bool {
+	want := append(slices.Clone(r.DNS), r.IPs...)
+	for i := range want {
+		want[i] = strings.ToLower(want[i])
+	}
+	slices.Sort(want)
+	have := slices.Sorted(slices.Values(pki.SANsOf(cert).Strings()))
+	return slices.Equal(have, slices.Compact(want)) && "CN="+cert.Subject.CommonName == r.Subject
+}
+
+// ChangeArgs is the getcert command line that makes a tracked request
+// into r: resubmit, or rekey, with every setting they can change.
+func (r Request) ChangeArgs(c Change) []string {
+	args := []string{"resubmit", "-i", r.ID}
+	if c == Rekey {
+		args = []string{"rekey", "-i", r.ID, "-G", r.KeyType, "-g", strconv.Itoa(r.KeyBits)}
+	}
+	return append(args, r.settings()...)
 }
 
 // AddCAArgs is the getcert command line that registers our helper.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/x509"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"github.com/libvirt-pki/libvirt-pki/certmonger"
 	"github.com/libvirt-pki/libvirt-pki/credential"
 	"github.com/libvirt-pki/libvirt-pki/errs"
+	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
 	"github.com/libvirt-pki/libvirt-pki/layout"
 	"github.com/libvirt-pki/libvirt-pki/pki"
 )
@@ -251,12 +253,25 @@ func enrollSteps(c certmonger.Client, ca, helper string, requests []certmonger.R
 	}
 	for _, r := range requests {
 		t, found := findTracked(tracked, r.ID)
+		change := certmonger.Replace
+		if found {
+			// While certmonger works on a request the saved
+			// certificate is the one it replaces: judge what it shows.
+			var cert *x509.Certificate
+			if t.Status == "MONITORING" {
+				cert = issuedCert(r.CertFile)
+			}
+			change = r.Compare(t, cert)
+		}
 		switch {
-		case found && r.Matches(t):
+		case change == certmonger.Unchanged:
 			unchanged++
 			continue
-		case found:
+		case change == certmonger.Replace && found:
 			steps = append(steps, enrollStep{[]string{"stop-tracking", "-i", r.ID}, "replaced request " + r.ID})
+		case change != certmonger.Replace:
+			steps = append(steps, enrollStep{r.ChangeArgs(change), fmt.Sprintf("%s %s: %s", r.ChangeArgs(change)[0], r.ID, r.CertFile)})
+			continue
 		}
 		steps = append(steps, enrollStep{r.Args(), fmt.Sprintf("requested %s: %s", r.ID, r.CertFile)})
 	}
@@ -266,7 +281,7 @@ func enrollSteps(c certmonger.Client, ca, helper string, requests []certmonger.R
 func countCA(steps []enrollStep) int {
 	n := 0
 	for _, s := range steps {
-		if s.args[0] != "request" {
+		if s.args[0] == "add-ca" || s.args[0] == "modify-ca" || s.args[0] == "stop-tracking" {
 			n++
 		}
 	}
@@ -334,4 +349,18 @@ func runUnenroll(o *EnrollOptions, ios *IOStreams) error {
 		fmt.Fprintf(ios.Out, "unenroll: certmonger no longer tracks %d requests; their keys and certificates stay where they are.\n", stopped)
 	}
 	return nil
+}
+
+// issuedCert is the certificate certmonger saved at file, nil when there
+// is none (yet) or it does not parse.
+func issuedCert(file string) *x509.Certificate {
+	data, err := fsutil.ReadFile(file, 1<<20)
+	if err != nil {
+		return nil
+	}
+	certs, err := pki.ParseCertsPEM(data)
+	if err != nil {
+		return nil
+	}
+	return certs[0]
 }

@@ -194,6 +194,33 @@ func TestEnrollCertmonger(t *testing.T) {
 	bus.Getcert("resubmit", "-i", "libvirt-pki-client")
 	waitStatus(t, "libvirt-pki-client", "MONITORING")
 
+	// A new name: the request is resubmitted with the same key; another
+	// key algorithm: rekeyed.
+	keyFile := filepath.Join(root, "etc/pki/libvirt/private/serverkey.pem")
+	oldKey := readLog(keyFile, "")
+	moreNames := append(slices.Clone(args), "--host", "compute1.example.org=compute1,127.0.0.1,192.0.2.7")
+	if out := mustCLI(t, moreNames...); !strings.Contains(out, "resubmit libvirt-pki-server") {
+		t.Fatalf("enroll with a new name:\n%s", out)
+	}
+	waitNames(t, serverCert, "192.0.2.7")
+	waitNames(t, filepath.Join(root, "etc/pki/libvirt/clientcert.pem"), "192.0.2.7")
+	waitStatus(t, "libvirt-pki-server", "MONITORING")
+	waitStatus(t, "libvirt-pki-client", "MONITORING")
+	if readLog(keyFile, "") != oldKey {
+		t.Errorf("a new name changed the key")
+	}
+	rsa := append(slices.Clone(moreNames), "--key-algo", "rsa-2048")
+	if out := mustCLI(t, rsa...); !strings.Contains(out, "rekey libvirt-pki-server") {
+		t.Fatalf("enroll with another key algorithm:\n%s", out)
+	}
+	waitKeyAlgo(t, serverCert, pki.RSA2048)
+	waitKeyAlgo(t, filepath.Join(root, "etc/pki/libvirt/clientcert.pem"), pki.RSA2048)
+	waitStatus(t, "libvirt-pki-server", "MONITORING")
+	waitStatus(t, "libvirt-pki-client", "MONITORING")
+	if out := mustCLI(t, rsa...); !strings.Contains(out, "0 requests made, 2 unchanged") {
+		t.Errorf("enroll again after the changes:\n%s", out)
+	}
+
 	// unenroll: nothing tracked, the files stay.
 	mustCLI(t, "unenroll")
 	all, _ := certmonger.ClientFromEnv().List()
@@ -324,3 +351,27 @@ func TestEnrollNoCertmonger(t *testing.T) {
 }
 
 func sleepTick() { time.Sleep(100 * time.Millisecond) }
+
+// waitNames polls until the certificate in file carries name.
+func waitNames(t *testing.T, file, name string) {
+	t.Helper()
+	for i := 0; i < 900; i++ {
+		if certs, err := pki.ReadCertsFile(file); err == nil && slices.Contains(pki.SANsOf(certs[0]).Strings(), name) {
+			return
+		}
+		sleepTick()
+	}
+	t.Fatalf("%s never carried %s", file, name)
+}
+
+// waitKeyAlgo polls until the certificate in file is for a key of algo.
+func waitKeyAlgo(t *testing.T, file string, algo pki.KeyAlgo) {
+	t.Helper()
+	for i := 0; i < 900; i++ {
+		if certs, err := pki.ReadCertsFile(file); err == nil && pki.AlgoOf(certs[0].PublicKey) == algo {
+			return
+		}
+		sleepTick()
+	}
+	t.Fatalf("%s never had a %s key", file, algo)
+}

@@ -30,7 +30,7 @@ func TestEnrollLibvirtdRenewal(t *testing.T) {
 
 	// Enroll once so that libvirtd has files to start on; then again
 	// with a post-save command that reaches this libvirtd, which
-	// replaces the requests (their post-save command changed).
+	// resubmits the requests (their post-save command changed).
 	mustCLI(t, append(enroll, "--post-save", "true")...)
 	waitStatus(t, "libvirt-pki-server", "MONITORING")
 	waitStatus(t, "libvirt-pki-client", "MONITORING")
@@ -38,7 +38,7 @@ func TestEnrollLibvirtdRenewal(t *testing.T) {
 	// certmonger splits the command itself (no shell): --qemu-uri= for
 	// an empty value, as '' would not survive.
 	post := PostSaveCommand(prog, root) + " --admin-socket " + d.AdminSocket() + " --qemu-uri= --libvirtd-addr " + d.Addr() + " --server-name 127.0.0.1"
-	if got := mustCLI(t, append(enroll, "--post-save", post)...); !strings.Contains(got, "replaced request libvirt-pki-server") {
+	if got := mustCLI(t, append(enroll, "--post-save", post)...); !strings.Contains(got, "resubmit libvirt-pki-server") {
 		t.Fatalf("re-enroll with a new post-save command:\n%s", got)
 	}
 	serverCert := filepath.Join(root, "etc/pki/libvirt/servercert.pem")
