@@ -89,6 +89,10 @@ func TestPlan(t *testing.T) {
 	if p := reqs[4]; p.KeyOwner != "root:nova" || p.CAFile != "/r/etc/pki/nova-novncproxy/ca-cert.pem" || p.Kind.Profile.Name != "client" {
 		t.Errorf("novncproxy: %+v", p)
 	}
+	keep, _ := Plan(PlanOptions{Layout: layout.Libvirt, Root: "/r", Sets: []string{"libvirt"}, Host: host, Algo: pki.ECDSAP256, CA: "ca", KeepCAFiles: true})
+	if a := strings.Join(keep[0].Args(), " "); strings.Contains(a, "-F") || reqs[0].CAMode != 0o644 {
+		t.Errorf("--keep-ca-files: %s; CA mode %v", a, reqs[0].CAMode)
+	}
 	for _, a := range []struct {
 		algo pki.KeyAlgo
 		typ  string

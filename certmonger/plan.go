@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io/fs"
+	"os/user"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -28,6 +29,7 @@ type Request struct {
 	Kind                credential.Kind
 	CertFile, KeyFile   string
 	CAFile              string // "" when the set has no CA copy
+	CAMode              fs.FileMode
 	Subject             string // CN=...
 	DNS, IPs            []string
 	KeyType             string // RSA or EC (getcert -G)
@@ -46,6 +48,10 @@ type PlanOptions struct {
 	Algo     pki.KeyAlgo
 	CA       string // certmonger's name for our CA
 	PostSave string // the post-save command line
+	// KeepCAFiles leaves the CA copies alone (no getcert -F): while a
+	// migration's peers still present certificates of another CA, the
+	// bundle the deploy host wrote must stay.
+	KeepCAFiles bool
 }
 
 // Plan lists the requests for every leaf kind of the sets the layout
@@ -67,8 +73,8 @@ func Plan(o PlanOptions) ([]Request, error) {
 			Subject: "CN=" + k.CommonName(o.Host.Name), KeyType: keyType, KeyBits: bits,
 			KeyOwner: key.OwnerName() + ":" + key.GroupName(), CertOwner: cert.OwnerName() + ":" + cert.GroupName(),
 			KeyMode: key.Mode, CertMode: cert.Mode, PostSave: o.PostSave}
-		if ca, ok := caCopy(o.Layout, k.Set); ok {
-			r.CAFile = filepath.Join(o.Root, ca.Rel)
+		if ca, ok := caCopy(o.Layout, k.Set); ok && !o.KeepCAFiles {
+			r.CAFile, r.CAMode = filepath.Join(o.Root, ca.Rel), ca.Mode
 		}
 		sans := k.SANs(o.Host)
 		r.DNS = slices.Clone(sans.DNS)
@@ -205,4 +211,29 @@ func ShellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// FallBackOwners gives root the files whose table owner or group does
+// not exist on this host (getcert refuses an unknown one: a Debian host
+// has no qemu group, a compute host no nova user), as install does, and
+// says so in one note each.
+func FallBackOwners(reqs []Request) (notes []string) {
+	for i := range reqs {
+		for _, o := range []struct {
+			owner *string
+			file  string
+		}{{&reqs[i].KeyOwner, reqs[i].KeyFile}, {&reqs[i].CertOwner, reqs[i].CertFile}} {
+			usr, grp, _ := strings.Cut(*o.owner, ":")
+			if _, err := user.Lookup(usr); err != nil {
+				notes = append(notes, fmt.Sprintf("%s: user %s does not exist on this host: owned by root (create the user and run enroll again)", o.file, usr))
+				usr = "root"
+			}
+			if _, err := user.LookupGroup(grp); err != nil {
+				notes = append(notes, fmt.Sprintf("%s: group %s does not exist on this host: group root (create the group and run enroll again)", o.file, grp))
+				grp = "root"
+			}
+			*o.owner = usr + ":" + grp
+		}
+	}
+	return notes
 }

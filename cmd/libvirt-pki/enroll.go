@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -26,7 +27,7 @@ type EnrollOptions struct {
 	Root, Sets, Host, KeyAlgo, CAName string
 	HelperConfig, Program, PostSave   string
 	Remote                            remoteFlags
-	DryRun                            bool
+	DryRun, KeepCAFiles               bool
 	client                            certmonger.Client
 }
 
@@ -87,6 +88,7 @@ func (o *EnrollOptions) register(cmd *cobra.Command, enroll bool) {
 	fl.StringVar(&o.KeyAlgo, "key-algo", string(pki.ECDSAP256), "key algorithm certmonger makes: ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072, rsa-4096")
 	fl.StringVar(&o.HelperConfig, "helper-config", DefaultHelperConfig, "the certmonger-helper's settings `FILE` (unless --remote-signer puts them on its command line)")
 	fl.StringVar(&o.Program, "program", "", "the libvirt-pki `PATH` certmonger runs for the helper and the post-save command (default: this one)")
+	fl.BoolVar(&o.KeepCAFiles, "keep-ca-files", false, "leave the CA copies as they are instead of having certmonger write the signer's CA to them (during a migration, while peers still present certificates of the old CA: docs/certmonger.md)")
 	fl.StringVar(&o.PostSave, "post-save", "", "post-save `COMMAND` certmonger runs after saving a certificate (default: libvirt-pki reload --root DIR)")
 	o.Remote.register(fl)
 }
@@ -158,7 +160,7 @@ func (o *EnrollOptions) plan() (requests []certmonger.Request, helper string, er
 	if post == "" {
 		post = PostSaveCommand(program, root)
 	}
-	requests, err = certmonger.Plan(certmonger.PlanOptions{Layout: layout.Libvirt, Root: root, Sets: sets, Host: host, Algo: algo, CA: o.CAName, PostSave: post})
+	requests, err = certmonger.Plan(certmonger.PlanOptions{Layout: layout.Libvirt, Root: root, Sets: sets, Host: host, Algo: algo, CA: o.CAName, PostSave: post, KeepCAFiles: o.KeepCAFiles})
 	if err != nil {
 		return nil, "", errs.WrapInput(err)
 	}
@@ -201,6 +203,9 @@ func runEnroll(o *EnrollOptions, ios *IOStreams) error {
 	if err := c.Ping(); err != nil {
 		return errs.WrapInput(err)
 	}
+	for _, n := range certmonger.FallBackOwners(requests) {
+		fmt.Fprintln(ios.ErrOut, "note: "+n)
+	}
 	steps, unchanged, err := enrollSteps(c, o.CAName, helper, requests)
 	if err != nil {
 		return err
@@ -219,6 +224,11 @@ func runEnroll(o *EnrollOptions, ios *IOStreams) error {
 			}
 			done = append(done, dir)
 		}
+	}
+	created, err := createCAFiles(requests)
+	done = append(done, created...)
+	if err != nil {
+		return errs.AfterWrites(err, done)
 	}
 	for _, s := range steps {
 		if err := c.Do(s.args); err != nil {
@@ -363,4 +373,31 @@ func issuedCert(file string) *x509.Certificate {
 		return nil
 	}
 	return certs[0]
+}
+
+// createCAFiles makes each missing CA copy, empty, with the table's
+// mode: certmonger keeps the mode of a file it saves into, and makes a
+// new one 0600, which QEMU and nova (not root) could not read.
+func createCAFiles(requests []certmonger.Request) (created []string, err error) {
+	for _, r := range requests {
+		if r.CAFile == "" {
+			continue
+		}
+		f, err := os.OpenFile(r.CAFile, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, r.CAMode)
+		if os.IsExist(err) {
+			continue
+		}
+		if err != nil {
+			return created, fmt.Errorf("create %s: %v", r.CAFile, err)
+		}
+		err = f.Chmod(r.CAMode) // past the umask
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return created, fmt.Errorf("create %s: %v", r.CAFile, err)
+		}
+		created = append(created, r.CAFile)
+	}
+	return created, nil
 }

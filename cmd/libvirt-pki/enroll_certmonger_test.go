@@ -7,13 +7,17 @@ import (
 	"io/fs"
 	"maps"
 	"os"
+	"os/user"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/libvirt-pki/libvirt-pki/certmonger"
+	"github.com/libvirt-pki/libvirt-pki/credential"
 	"github.com/libvirt-pki/libvirt-pki/internal/certmongertest"
 	"github.com/libvirt-pki/libvirt-pki/internal/cfssltest"
 	"github.com/libvirt-pki/libvirt-pki/layout"
@@ -101,6 +105,9 @@ func enrolledFiles(t *testing.T, root string, ca *pki.CA) {
 	got, err := os.ReadFile(filepath.Join(root, caSpec.Rel))
 	if err != nil || !strings.Contains(string(got), strings.TrimSpace(string(pki.EncodeCertsPEM(ca.Cert)))) {
 		t.Errorf("%s: not the signer's CA (%v): %q", caSpec.Rel, err, got)
+	}
+	if fi, err := os.Stat(filepath.Join(root, caSpec.Rel)); err != nil || fi.Mode().Perm() != caSpec.Mode {
+		t.Errorf("%s: mode %v (%v), want %v", caSpec.Rel, fi.Mode().Perm(), err, caSpec.Mode)
 	}
 }
 
@@ -374,4 +381,60 @@ func waitKeyAlgo(t *testing.T, file string, algo pki.KeyAlgo) {
 		sleepTick()
 	}
 	t.Fatalf("%s never had a %s key", file, algo)
+}
+
+// TestEnrollQEMUAndProxy: the qemu, vnc and spice sets of a compute host
+// and the novncproxy set of a console proxy host, issued through a real
+// certmonger at the layout's paths with the table's modes, each set's CA
+// copy written; an owner or group the host lacks (Debian has no qemu
+// group) falls back to root with a note.
+func TestEnrollQEMUAndProxy(t *testing.T) {
+	bus := certmongertest.Start(t)
+	bus.Setenv(t)
+	signer := cfssltest.Start(t, cfssltest.Options{})
+	conf := helperConfig(t, signer.URL, signer.AuthKey, signer.Label, signer.TLSCAFile)
+	prog := selfAsProgram(t)
+	root := t.TempDir()
+	code, out, errOut := cli(t, "enroll", "--root", root, "--sets", "qemu,vnc,spice,novncproxy", "--host", "compute1=127.0.0.1",
+		"--program", prog, "--helper-config", conf, "--post-save", "true")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	kinds := credential.Selected(layout.Libvirt, []string{"qemu", "vnc", "spice", "novncproxy"}, credential.Compute)
+	kinds = append(kinds, credential.Selected(layout.Libvirt, []string{"novncproxy"}, credential.Proxy)...)
+	for _, k := range kinds {
+		spec, _ := layout.Libvirt.Spec(k.Cert)
+		file := filepath.Join(root, spec.Rel)
+		if k.IsCA() {
+			continue
+		}
+		waitStatus(t, certmonger.IDPrefix+k.Name, "MONITORING")
+		if err := signer.CA.Signed(mustCert(t, file)); err != nil {
+			t.Errorf("%s: %v", spec.Rel, err)
+		}
+		keySpec, _ := layout.Libvirt.Spec(k.Key)
+		fi, err := os.Stat(filepath.Join(root, keySpec.Rel))
+		if err != nil || fi.Mode().Perm() != keySpec.Mode {
+			t.Errorf("%s: %v (%v), want %v", keySpec.Rel, fi.Mode().Perm(), err, keySpec.Mode)
+		}
+		wantGID := 0
+		if g, err := user.LookupGroup(keySpec.GroupName()); err == nil {
+			wantGID, _ = strconv.Atoi(g.Gid)
+		} else if !strings.Contains(errOut, "group "+keySpec.GroupName()+" does not exist") {
+			t.Errorf("no note about the missing group %s: %q", keySpec.GroupName(), errOut)
+		}
+		if gid := int(fi.Sys().(*syscall.Stat_t).Gid); gid != wantGID {
+			t.Errorf("%s: group %d, want %d", keySpec.Rel, gid, wantGID)
+		}
+	}
+	for _, k := range kinds {
+		if spec, _ := layout.Libvirt.Spec(k.Cert); k.IsCA() {
+			if got, err := os.ReadFile(filepath.Join(root, spec.Rel)); err != nil || !strings.Contains(string(got), strings.TrimSpace(string(pki.EncodeCertsPEM(signer.CA.Cert)))) {
+				t.Errorf("%s: not the signer's CA (%v)", spec.Rel, err)
+			}
+			if fi, err := os.Stat(filepath.Join(root, spec.Rel)); err != nil || fi.Mode().Perm() != spec.Mode {
+				t.Errorf("%s: mode %v (%v), want %v", spec.Rel, fi.Mode().Perm(), err, spec.Mode)
+			}
+		}
+	}
 }
