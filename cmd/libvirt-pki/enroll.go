@@ -238,7 +238,7 @@ func runEnroll(o *EnrollOptions, ios *IOStreams) error {
 		fmt.Fprintln(ios.Out, s.what)
 	}
 	fmt.Fprintf(ios.Out, "enroll: %d requests made, %d unchanged (certmonger CA %q). certmonger makes each key here and saves each certificate as the signer issues it: `getcert list` shows progress, `libvirt-pki verify --root %s` checks the result.\n",
-		len(steps)-countCA(steps), unchanged, o.CAName, o.Root)
+		requestsMade(steps), unchanged, o.CAName, o.Root)
 	return nil
 }
 
@@ -284,14 +284,22 @@ func enrollSteps(c certmonger.Client, ca, helper string, requests []certmonger.R
 			continue
 		}
 		steps = append(steps, enrollStep{r.Args(), fmt.Sprintf("requested %s: %s", r.ID, r.CertFile)})
+		if _, err := os.Lstat(r.KeyFile); err == nil {
+			// certmonger would adopt a key made elsewhere (the deploy
+			// host's, when migrating) and keep it across renewals.
+			steps = append(steps, enrollStep{r.ChangeArgs(certmonger.Rekey), fmt.Sprintf("rekey %s: the key at %s was not made here by certmonger", r.ID, r.KeyFile)})
+		}
 	}
 	return steps, unchanged, nil
 }
 
-func countCA(steps []enrollStep) int {
+// requestsMade counts the requests made or changed: not the CA's
+// steps, a stop-tracking, or the rekey after adopting a key.
+func requestsMade(steps []enrollStep) int {
 	n := 0
 	for _, s := range steps {
-		if s.args[0] == "add-ca" || s.args[0] == "modify-ca" || s.args[0] == "stop-tracking" {
+		adopted := strings.Contains(s.what, "was not made here")
+		if (s.args[0] == "request" || s.args[0] == "resubmit" || s.args[0] == "rekey") && !adopted {
 			n++
 		}
 	}
