@@ -203,6 +203,11 @@ func runEnroll(o *EnrollOptions, ios *IOStreams) error {
 	if err := c.Ping(); err != nil {
 		return errs.WrapInput(err)
 	}
+	if o.Remote.URL == "" {
+		if _, err := fsutil.ReadFileFollow(o.HelperConfig, 64<<10); err != nil {
+			return errs.Inputf("--helper-config: %v: write the signer's settings there (remote-signer = URL, remote-auth-key-file = FILE; docs/certmonger.md) or give --remote-signer", err)
+		}
+	}
 	for _, n := range certmonger.FallBackOwners(requests) {
 		fmt.Fprintln(ios.ErrOut, "note: "+n)
 	}

@@ -395,6 +395,12 @@ func TestEnrollQEMUAndProxy(t *testing.T) {
 	conf := helperConfig(t, signer.URL, signer.AuthKey, signer.Label, signer.TLSCAFile)
 	prog := selfAsProgram(t)
 	root := t.TempDir()
+	if code, _, errOut := cli(t, "enroll", "--root", root, "--program", prog, "--helper-config", filepath.Join(root, "absent.conf")); code != exitUsage || !strings.Contains(errOut, "--helper-config") {
+		t.Errorf("without the helper's settings: exit %d, %q", code, errOut)
+	}
+	if entries, _ := os.ReadDir(root); len(entries) > 0 {
+		t.Errorf("created %v without the helper's settings", entries)
+	}
 	code, out, errOut := cli(t, "enroll", "--root", root, "--sets", "qemu,vnc,spice,novncproxy", "--host", "compute1=127.0.0.1",
 		"--program", prog, "--helper-config", conf, "--post-save", "true")
 	if code != 0 {
