@@ -263,7 +263,7 @@ func firstOrg(c *x509.Certificate) string {
 // unit: on an error before the commit nothing is replaced.
 func (r *RenewResult) apply() (err error) {
 	o := r.opts
-	batch := newStage(o.Top, o.Root, o.CADir)
+	batch := newStage(o.Layout, o.Top, o.Root, o.CADir, false)
 	defer func() { err = batch.finish(err) }()
 	return r.stage(batch)
 }

@@ -151,7 +151,7 @@ func Revoke(o RevokeOptions) (*RevokeResult, error) {
 // CRL and puts them in place together (the CA directory's first, see
 // Roots).
 func writeRevocation(o RevokeOptions, list, number, crlPEM []byte, crlFiles []string) (err error) {
-	batch := newStage(o.Top, o.Root, o.CADir)
+	batch := newStage(o.Layout, o.Top, o.Root, o.CADir, false)
 	defer func() { err = batch.finish(err) }()
 	// With an external CA (--ca-cert) nothing made the CA directory yet.
 	if err := fsutil.MkdirAll(o.CADir, 0o700); err != nil {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -30,9 +29,11 @@ type Change struct {
 	Path   string `json:"path"` // absolute, under the root
 	Action string `json:"action"`
 	// Why says what differs for a replace: contents, mode, owner.
-	Why   string      `json:"why,omitempty"`
-	Mode  fs.FileMode `json:"-"`
-	Unit  string      `json:"unit"` // the directory swapped as one, or the file itself
+	Why  string      `json:"why,omitempty"`
+	Mode fs.FileMode `json:"-"`
+	// Perm is Mode in octal, for JSON.
+	Perm  string `json:"mode"`
+	Unit  string `json:"unit"` // the directory swapped as one, or the file itself
 	file  File
 	uid   int
 	gid   int
@@ -73,20 +74,12 @@ func pairDirs(l layout.Layout) []string {
 		if !k.PerHost || !okc || !okk {
 			continue
 		}
-		dir := commonDir(path.Dir(cert.Rel), path.Dir(key.Rel))
-		if dir != "." && !slices.Contains(out, dir) {
+		dir := filepath.ToSlash(layout.CommonDir([]layout.FileSpec{cert, key}))
+		if dir != "" && !slices.Contains(out, dir) {
 			out = append(out, dir)
 		}
 	}
 	return out
-}
-
-// commonDir is the deepest directory containing both a and b.
-func commonDir(a, b string) string {
-	for a != "." && b != a && !strings.HasPrefix(b, a+"/") {
-		a = path.Dir(a)
-	}
-	return a
 }
 
 // unitOf is the pair directory holding rel, or "".
@@ -165,7 +158,7 @@ func planFile(root string, f File) (*Change, error) {
 		return nil, fmt.Errorf("%w: nothing written", err)
 	}
 	uid, gid := ids(f)
-	c := &Change{Path: full, Mode: f.Mode, file: f, uid: uid, gid: gid}
+	c := &Change{Path: full, Mode: f.Mode, Perm: fmt.Sprintf("%04o", f.Mode), file: f, uid: uid, gid: gid}
 	old, err := fsutil.ReadFile(full, limitFor(f.Rel))
 	if errors.Is(err, fs.ErrNotExist) {
 		c.Action = ActionCreate

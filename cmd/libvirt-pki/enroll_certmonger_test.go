@@ -4,7 +4,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"maps"
 	"os"
 	"os/user"
@@ -235,22 +234,6 @@ func TestEnrollCertmonger(t *testing.T) {
 		t.Errorf("still tracked after unenroll: %v", all)
 	}
 	enrolledFiles(t, root, signer.CA)
-}
-
-// snapshotTree maps each file under root to its mode, time and content:
-// a rewrite with the same bytes shows too.
-func snapshotTree(t *testing.T, root string) map[string]string {
-	t.Helper()
-	m := map[string]string{}
-	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			fi, _ := d.Info()
-			data, _ := os.ReadFile(p)
-			m[p] = fmt.Sprintf("%v %v %s", fi.Mode(), fi.ModTime().UnixNano(), data)
-		}
-		return nil
-	})
-	return m
 }
 
 func mustCert(t *testing.T, file string) *x509.Certificate {
