@@ -151,7 +151,15 @@ func TestEnrollCertmonger(t *testing.T) {
 	if got := pki.SANsOf(mustCert(t, serverCert)).Strings(); !slices.Equal(got, []string{"compute1", "compute1.example.org", "127.0.0.1"}) {
 		t.Errorf("server SANs %q", got)
 	}
-	for name, text := range map[string]string{"certmonger's log": bus.Log(), "the signer's log": readLog(signer.Dir, "signer.log")} {
+	requests, _ := snapshotFiles(filepath.Join(bus.Dir, "certmonger", "requests"))
+	if len(requests) != 2 {
+		t.Errorf("certmonger's request files: %d, want 2", len(requests))
+	}
+	logs := map[string]string{"certmonger's log": bus.Log(), "the signer's log": readLog(signer.Dir, "signer.log")}
+	for name, text := range requests {
+		logs["certmonger's request "+name] = text
+	}
+	for name, text := range logs {
 		if strings.Contains(text, "PRIVATE KEY") {
 			t.Errorf("%s holds a private key", name)
 		}
