@@ -28,15 +28,18 @@ import (
 // certmonger runs libvirt-pki as its helper and post-save command (this
 // test binary under the name libvirt-pki, as testscript runs it).
 
-// selfAsProgram links this test binary as DIR/libvirt-pki: run under
-// that name it is the CLI (TestMain).
+// selfAsProgram links this test binary as DIR/a b/libvirt-pki: run
+// under that name it is the CLI (TestMain); the space proves the helper
+// and post-save command lines certmonger stores are quoted so that it
+// splits them right.
 func selfAsProgram(t *testing.T) string {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	prog := filepath.Join(t.TempDir(), "libvirt-pki")
+	prog := filepath.Join(t.TempDir(), "a b", "libvirt-pki")
+	os.MkdirAll(filepath.Dir(prog), 0o755)
 	if err := os.Symlink(exe, prog); err != nil {
 		t.Fatal(err)
 	}
