@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"crypto"
 	"crypto/x509"
 	"fmt"
 	"slices"
@@ -29,12 +30,18 @@ func (e *BadCertificateError) Error() string {
 // *RemoteError of class RemoteBadCertificate wrapping the
 // *BadCertificateError.
 func (ca *CA) checkIssued(req LeafRequest, nb, na time.Time, certs []*x509.Certificate) error {
+	return ca.checkIssuedFor(req, req.Key.Signer.Public(), nb, na, certs)
+}
+
+// checkIssuedFor is checkIssued for the public key pub: SignCSR has no
+// private key, only the CSR's public key.
+func (ca *CA) checkIssuedFor(req LeafRequest, pub crypto.PublicKey, nb, na time.Time, certs []*x509.Certificate) error {
 	cert := certs[0]
 	var p []string
 	if len(certs) != 1 {
 		p = append(p, fmt.Sprintf("%d certificates came back, not the leaf alone", len(certs)))
 	}
-	if !KeyMatches(req.Key.Signer, cert) {
+	if !PublicKeyMatches(pub, cert) {
 		p = append(p, "it is for another key")
 	}
 	if cert.Subject.CommonName != req.CommonName {

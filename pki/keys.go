@@ -198,7 +198,12 @@ func (k *Key) VaultFile(ring *vault.Keyring, id string) ([]byte, error) {
 
 // KeyMatches reports whether key is the private half of cert.
 func KeyMatches(key crypto.Signer, cert *x509.Certificate) bool {
+	return PublicKeyMatches(key.Public(), cert)
+}
+
+// PublicKeyMatches reports whether pub is cert's public key.
+func PublicKeyMatches(pub crypto.PublicKey, cert *x509.Certificate) bool {
 	type equaler interface{ Equal(crypto.PublicKey) bool }
-	pub, ok := key.Public().(equaler)
-	return ok && pub.Equal(cert.PublicKey)
+	p, ok := pub.(equaler)
+	return ok && p.Equal(cert.PublicKey)
 }

@@ -83,4 +83,7 @@ const (
 	// on the host may compute (one of its names).
 	CodeSASLRealmMissing Code = "sasl-realm-missing"
 	CodeSecretExposed    Code = "secret-exposed"
+	// CodeCertmonger: certmonger cannot get a certificate of an enrolled
+	// host (stuck, CA_REJECTED, CA_UNREACHABLE...): verify --certmonger.
+	CodeCertmonger Code = "certmonger-request"
 )

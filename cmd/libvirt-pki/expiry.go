@@ -20,6 +20,8 @@ type ExpiryOptions struct {
 	Timeout  time.Duration
 	WarnDays int
 	Output   string
+	// Certmonger adds certmonger's renewal plan (certmonger_state.go).
+	Certmonger bool
 }
 
 // NewCmdExpiry parses flags and hands them to runF (runExpiry by default).
@@ -53,6 +55,7 @@ x509_cert_not_before and x509_cert_expired for node_exporter's textfile collecto
 	durationVar(fl, &opts.Timeout, "timeout", 10*time.Second, "timeout for each --live endpoint")
 	fl.IntVar(&opts.WarnDays, "warn-days", 30, "status expiring within this many `DAYS`")
 	fl.StringVarP(&opts.Output, "output", "o", "table", "output format: table, json, yaml or prometheus")
+	registerCertmongerFlag(fl, &opts.Certmonger)
 	return cmd
 }
 
@@ -98,7 +101,11 @@ func runExpiry(opts *ExpiryOptions) error {
 	if err != nil {
 		return err
 	}
-	if audit.NeedsAttention(rows) {
+	renewalsFailing, err := writeRenewals(opts.Certmonger, opts.Output, opts.IO.Out)
+	if err != nil {
+		return err
+	}
+	if audit.NeedsAttention(rows) || renewalsFailing {
 		return exitError{exitFailure}
 	}
 	return nil

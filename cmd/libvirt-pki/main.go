@@ -87,6 +87,8 @@ shared server and client certificates laid out where Kolla Ansible looks for the
 	root.AddCommand(NewCmdLint(ios, nil))
 	root.AddCommand(NewCmdSignerConfig(ios, nil))
 	root.AddCommand(NewCmdReport(ios, nil))
+	root.AddCommand(NewCmdCertmongerHelper(ios, nil))
+	root.AddCommand(NewCmdEnroll(ios, nil), NewCmdUnenroll(ios, nil))
 	root.AddCommand(NewCmdInstall(ios, nil), NewCmdReload(ios, nil))
 	addVersionFlag(root)
 	return root

@@ -37,6 +37,7 @@ type VerifyOptions struct {
 	Authname     string
 	Mech         string
 	URI          string
+	Certmonger   bool // --certmonger (certmonger_state.go)
 
 	changed func(flag string) bool
 }
@@ -98,6 +99,7 @@ func (opts *VerifyOptions) registerCheckFlags(cmd *cobra.Command, layoutWith int
 	fl.StringVar(&opts.Authname, "authname", "nova", "SASL user for live checks")
 	fl.StringVar(&opts.Mech, "mech", "", "force a SASL mechanism (default: the server's choice, preferring SCRAM-SHA-256)")
 	fl.StringVar(&opts.URI, "uri", "qemu:///system", "the libvirt URI to open once logged in")
+	registerCertmongerFlag(fl, &opts.Certmonger)
 }
 
 func runVerify(opts *VerifyOptions) error {
@@ -178,6 +180,9 @@ func (opts *VerifyOptions) check(now time.Time) (*verify.Report, verify.Options,
 		if err := verify.LiveCheck(context.Background(), vo, lo, hosts, rep); err != nil {
 			return nil, none, usageError{err}
 		}
+	}
+	if err := addCertmongerFindings(opts.Certmonger, rep); err != nil {
+		return nil, none, err
 	}
 	return rep, vo, nil
 }
