@@ -67,19 +67,7 @@ func childCrash(root, killAt string) error {
 			}
 		}
 	}
-	if killAt == "stage" {
-		syscall.Kill(os.Getpid(), syscall.SIGKILL)
-	}
-	at, err := strconv.Atoi(killAt)
-	if err != nil {
-		return err
-	}
-	SetFaultHook(func(i int, _ string) {
-		if i == at {
-			syscall.Kill(os.Getpid(), syscall.SIGKILL)
-		}
-	})
-	return b.Commit()
+	return commitKilledAt(b, killAt)
 }
 
 // Kill a writer at every point of a 3-unit commit; after Recover and
@@ -275,4 +263,22 @@ func TestRecoverRefusesBadJournals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// commitKilledAt commits b in a child process that SIGKILLs itself at
+// killAt: "stage" before Commit, or the number of a fault-hook point.
+func commitKilledAt(b *Batch, killAt string) error {
+	if killAt == "stage" {
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	}
+	at, err := strconv.Atoi(killAt)
+	if err != nil {
+		return err
+	}
+	SetFaultHook(func(i int, _ string) {
+		if i == at {
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		}
+	})
+	return b.Commit()
 }

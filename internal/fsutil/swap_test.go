@@ -67,19 +67,7 @@ func childSwapCrash(root, killAt string) error {
 	if err := b.WriteFile(filepath.Join(root, "shared.pem"), []byte("new"), 0o644); err != nil {
 		return err
 	}
-	if killAt == "stage" {
-		syscall.Kill(os.Getpid(), syscall.SIGKILL)
-	}
-	at, err := strconv.Atoi(killAt)
-	if err != nil {
-		return err
-	}
-	SetFaultHook(func(i int, _ string) {
-		if i == at {
-			syscall.Kill(os.Getpid(), syscall.SIGKILL)
-		}
-	})
-	return b.Commit()
+	return commitKilledAt(b, killAt)
 }
 
 // Kill a writer at every step of a commit of swapped directories: right
