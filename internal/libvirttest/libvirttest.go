@@ -337,7 +337,7 @@ func SystemEtcCommand(t testing.TB, etc string, args ...string) *exec.Cmd {
 		t.Fatalf("libvirttest: %s cannot be an overlay's lower directory", etc)
 	}
 	unshare := peer.Require(t, "unshare", "mount")[0]
-	return exec.Command(unshare, append([]string{"-m", "sh", "-c", namespaceScript, "sh", etc, "", ""}, args...)...)
+	return exec.Command(unshare, append([]string{"-m", "sh", "-c", namespaceScript, "sh", etc, "", "", ""}, args...)...)
 }
 
 // namespaceScript runs in a new mount namespace: it makes every mount
