@@ -205,6 +205,9 @@ type stage struct {
 	mu      sync.Mutex
 	targets [][]string // staged targets, per batch
 	written []string   // targets in place, in commit order
+	// contents holds what was staged, by path, once keepContents was
+	// called: host tarballs are made from it (bundle.go).
+	contents map[string][]byte
 }
 
 func newStage(top, root, caDir string) *stage {
@@ -228,6 +231,9 @@ func (s *stage) WriteFile(path string, data []byte, mode fs.FileMode) error {
 	}
 	s.mu.Lock()
 	s.targets[i] = append(s.targets[i], path)
+	if s.contents != nil {
+		s.contents[path] = data
+	}
 	s.mu.Unlock()
 	return nil
 }

@@ -105,9 +105,13 @@ func runRevoke(opts *RevokeOptions) error {
 	for _, p := range res.CRLFiles {
 		fmt.Fprintf(w, "CRL: %s\n", p)
 	}
+	writeTarballs(w, res.Tarballs)
 	fmt.Fprintf(w, "The CRL's next update is %s: re-sign before then with libvirt-pki revoke --crl-days N.\n", res.NextUpdate.UTC().Format("2006-01-02"))
 	if l.ConfigRooted && !opts.DryRun {
 		fmt.Fprintln(w, `Next: set crl_file = "/etc/pki/CA/cacrl.pem" in nova-libvirt's libvirtd.conf override, deploy cacrl.pem there, and run kolla-ansible reconfigure -t nova.`)
+	}
+	if l.BundleDir != "" && !opts.DryRun {
+		writeDeployHint(w, l, "the CRL")
 	}
 	return nil
 }
