@@ -374,21 +374,53 @@ func manifestRows(manifest string, l layout.Layout) ([]bundleFile, error) {
 	if err != nil {
 		return nil, err
 	}
+	rows, err := ParseManifest(manifest, data)
+	if err != nil {
+		return nil, err
+	}
 	var out []bundleFile
+	for _, r := range rows {
+		if _, sasl := l.SASLSpecAt(r.Rel); sasl || path.Base(r.Rel) == ManifestFile || isCRL(l, r.Rel) {
+			continue
+		}
+		out = append(out, bundleFile{r.Rel, r.Mode, r.Owner, r.Group})
+	}
+	return out, nil
+}
+
+// ManifestRow is one row of a host bundle's MANIFEST.tsv: a file's path
+// below / (slash-separated, without the leading slash), its mode, owner
+// and group.
+type ManifestRow struct {
+	Rel          string
+	Mode         os.FileMode
+	Owner, Group string
+}
+
+// ParseManifest parses the MANIFEST.tsv text data read from name (named
+// in errors). Rows must be absolute, clean paths with an octal mode; a
+// path given twice is refused.
+func ParseManifest(name string, data []byte) ([]ManifestRow, error) {
+	var out []ManifestRow
+	seen := map[string]bool{}
 	for i, line := range strings.Split(string(data), "\n") {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
 		f := strings.Split(line, "\t")
 		mode, perr := strconv.ParseUint(f[min(1, len(f)-1)], 8, 32)
-		if len(f) != 4 || !strings.HasPrefix(f[0], "/") || perr != nil {
-			return nil, inputErr("%s:%d: not a manifest row (path, mode, owner, group)", manifest, i+1)
+		if len(f) != 4 || !strings.HasPrefix(f[0], "/") || perr != nil || f[2] == "" || f[3] == "" {
+			return nil, inputErr("%s:%d: not a manifest row (path, mode, owner, group)", name, i+1)
 		}
 		rel := strings.TrimPrefix(f[0], "/")
-		if _, sasl := l.SASLSpecAt(rel); sasl || path.Base(rel) == ManifestFile || isCRL(l, rel) {
-			continue
+		if rel == "" || path.Clean(rel) != rel || rel == ".." || strings.HasPrefix(rel, "../") {
+			return nil, inputErr("%s:%d: %q is not a clean absolute path", name, i+1, f[0])
 		}
-		out = append(out, bundleFile{rel, os.FileMode(mode), f[2], f[3]})
+		if seen[rel] {
+			return nil, inputErr("%s:%d: %s listed twice", name, i+1, f[0])
+		}
+		seen[rel] = true
+		out = append(out, ManifestRow{rel, os.FileMode(mode), f[2], f[3]})
 	}
 	return out, nil
 }

@@ -296,11 +296,11 @@ func (c *checker) staleFinding(r live.Result) (Finding, bool) {
 	if path == "" {
 		return Finding{}, false // missing-file says so
 	}
-	certs, err := pki.ReadCertsFile(path)
-	if err != nil || bytes.Equal(certs[0].Raw, r.ServerCert.Raw) {
+	disk, stale := StaleCertificate(r.ServerCert, path)
+	if !stale {
 		return Finding{}, false
 	}
-	disk, served := certs[0], r.ServerCert
+	served := r.ServerCert
 	what, reload := "libvirtd", reloadHints[live.ServiceLibvirtd]
 	if r.Target.Service == live.ServiceVNC {
 		what, reload = "QEMU's VNC server", reloadHints[live.ServiceVNC]
@@ -319,6 +319,25 @@ var reloadHints = map[string]string{
 		"Kolla: docker exec nova_libvirt virt-admin server-update-tls libvirtd once the files are in the container, docs/rollout.md)",
 	live.ServiceVNC: "reload them live on that host: libvirt-pki reload (QMP display-reload for each running guest: virsh qemu-monitor-command DOMAIN " +
 		`'{"execute":"display-reload","arguments":{"type":"vnc","tls-certs":true}}'; libvirt >= 10.2: virsh domdisplay-reload DOMAIN)`,
+}
+
+// StaleCertificate compares served, the leaf a server presented, with
+// the certificate file at path (its host's files): stale when they
+// differ, the files having been renewed while the server kept what it
+// read at start. disk is the file's leaf; an unreadable file is not
+// stale (the offline check says why).
+func StaleCertificate(served *x509.Certificate, path string) (disk *x509.Certificate, stale bool) {
+	certs, err := pki.ReadCertsFile(path)
+	if err != nil || served == nil {
+		return nil, false
+	}
+	return certs[0], !bytes.Equal(certs[0].Raw, served.Raw)
+}
+
+// LoadCredentials reads the client credentials of a live check: a CA
+// file and a client certificate and key (PEM, bounded reads).
+func LoadCredentials(caPath, certPath, keyPath string) (live.Credentials, error) {
+	return loadPair(caPath, certPath, keyPath)
 }
 
 // sasldbRealms reads the realms host's sasldb in the tree (the layout's

@@ -83,6 +83,7 @@ shared server and client certificates laid out where Kolla Ansible looks for the
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(NewCmdVersion(ios), NewCmdCertificates(ios, nil), NewCmdVerify(ios, nil), NewCmdExpiry(ios, nil), NewCmdRevoke(ios, nil), NewCmdPasswords(ios, nil), NewCmdSASL(ios, nil), NewCmdSASLDB(ios), NewCmdRenew(ios, nil), NewCmdRotateCA(ios, nil), NewCmdGenDocs())
 	root.AddCommand(NewCmdLint(ios, nil))
+	root.AddCommand(NewCmdInstall(ios, nil), NewCmdReload(ios, nil))
 	addVersionFlag(root)
 	return root
 }
