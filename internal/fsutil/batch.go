@@ -27,25 +27,31 @@ import (
 type Batch struct {
 	// Root is the tree the batch writes into; empty for no journal.
 	Root string
+	// JournalDir is where the journal is kept; Root when empty. A batch
+	// over directories of a host (Root "/") keeps it in a directory of its
+	// own; RecoverJournal then finds it there.
+	JournalDir string
 
 	mu      sync.Mutex
-	pending []pendingFile
+	pending []pendingFile // in staging order; a swap's entry stands for all its files
+	swaps   map[string]*dirSwap
 	done    bool
 }
 
 // NewBatch returns a Batch that journals its commit in root.
 func NewBatch(root string) *Batch { return &Batch{Root: root} }
 
-type pendingFile struct{ tmp, path string }
+// pendingFile is one step of a commit: the rename of the temporary file
+// tmp over path, or (swap set) the exchange of a staged directory copy.
+type pendingFile struct {
+	tmp, path string
+	swap      *dirSwap
+}
 
 // WriteFile stages data for path with perm. Safe for concurrent use.
 func (b *Batch) WriteFile(path string, data []byte, perm fs.FileMode) error {
-	if b.Root != "" {
-		if err := CheckNoSymlinks(b.Root, path); err != nil {
-			return err
-		}
-	} else if fi, err := os.Lstat(path); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
-		return fmt.Errorf("%s: refusing to write through a symlink", path)
+	if err := b.checkPath(path); err != nil {
+		return err
 	}
 	name, err := writeTemp(path, data, perm, false)
 	if err != nil {
@@ -57,7 +63,100 @@ func (b *Batch) WriteFile(path string, data []byte, perm fs.FileMode) error {
 		os.Remove(name)
 		return fmt.Errorf("%s: batch already committed", path)
 	}
-	b.pending = append(b.pending, pendingFile{name, path})
+	b.pending = append(b.pending, pendingFile{tmp: name, path: path})
+	return nil
+}
+
+// checkPath refuses a target through a symlink (below Root, with a Root).
+func (b *Batch) checkPath(path string) error {
+	if b.Root != "" {
+		return CheckNoSymlinks(b.Root, path)
+	}
+	if fi, err := os.Lstat(path); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		return fmt.Errorf("%s: refusing to write through a symlink", path)
+	}
+	return nil
+}
+
+// WriteFileIn stages data for path, which lies below dir, as part of
+// dir's replacement: the first call for a dir makes a staged copy of it
+// (files hard-linked, subdirectories copied with their mode and owner),
+// every call writes its file into that copy, and Commit exchanges the copy
+// with dir in one renameat2(RENAME_EXCHANGE). So every file the batch
+// writes below dir, and every file it leaves there, switch together on
+// disk: no reader, and no kill, ever sees some new and some old. Use it
+// for the files that must agree (a certificate and its key, a database
+// and the files holding its password); dir is the smallest directory
+// holding them all. dir must not be Root (which holds the journal and the
+// lock) and two swapped directories of a batch must not be nested. Safe
+// for concurrent use.
+func (b *Batch) WriteFileIn(dir, path string, data []byte, perm fs.FileMode) error {
+	staged, err := b.stagedPath(dir, path)
+	if err != nil {
+		return err
+	}
+	return writeStaged(staged, data, perm)
+}
+
+// ChownIn sets the owner and group of a file WriteFileIn staged (uid or
+// gid -1 keeps it), so the file has them from the instant it appears.
+func (b *Batch) ChownIn(dir, path string, uid, gid int) error {
+	staged, err := b.stagedPath(dir, path)
+	if err != nil {
+		return err
+	}
+	return os.Lchown(staged, uid, gid)
+}
+
+// stagedPath is where path is staged in dir's copy, made on first use.
+func (b *Batch) stagedPath(dir, path string) (string, error) {
+	if err := b.checkPath(path); err != nil {
+		return "", err
+	}
+	dir = filepath.Clean(dir)
+	if b.Root != "" {
+		if err := CheckNoSymlinks(b.Root, dir); err != nil {
+			return "", err
+		}
+	}
+	b.mu.Lock()
+	if b.done {
+		b.mu.Unlock()
+		return "", fmt.Errorf("%s: batch already committed", path)
+	}
+	if b.swaps == nil {
+		b.swaps = map[string]*dirSwap{}
+	}
+	s := b.swaps[dir]
+	if s == nil {
+		s = &dirSwap{dir: dir}
+		b.swaps[dir] = s
+		b.pending = append(b.pending, pendingFile{path: dir, swap: s})
+	}
+	b.mu.Unlock()
+	s.once.Do(func() { s.err = s.prepare() })
+	if s.err != nil {
+		return "", s.err
+	}
+	return s.stagedPath(path)
+}
+
+// checkUnits refuses a commit whose steps would undo each other: a file
+// renamed into, or a directory swapped inside, a swapped directory.
+func (b *Batch) checkUnits() error {
+	for _, p := range b.pending {
+		for d := filepath.Dir(p.path); ; d = filepath.Dir(d) {
+			if s := b.swaps[d]; s != nil {
+				return fmt.Errorf("%s: staged both on its own and inside %s, which is replaced whole", p.path, s.dir)
+			}
+			if filepath.Dir(d) == d {
+				break
+			}
+		}
+		if p.swap != nil && b.Root != "" && filepath.Clean(b.Root) == p.path {
+			return fmt.Errorf("%s: is the batch's root (it holds the journal); it cannot be replaced whole", p.path)
+		}
+	}
 	return nil
 }
 
@@ -73,6 +172,10 @@ func (b *Batch) Commit() error {
 	if len(b.pending) == 0 {
 		return nil
 	}
+	if err := b.checkUnits(); err != nil {
+		b.removeTemps()
+		return err
+	}
 	if err := syncAll(b.pending); err != nil {
 		b.removeTemps()
 		return err
@@ -80,7 +183,7 @@ func (b *Batch) Commit() error {
 	journal := ""
 	if b.Root != "" {
 		var err error
-		if journal, err = writeJournal(b.Root, b.pending); err != nil {
+		if journal, err = writeJournal(b.Root, b.journalDir(), b.pending); err != nil {
 			b.removeTemps()
 			return err
 		}
@@ -91,12 +194,12 @@ func (b *Batch) Commit() error {
 	pending := b.pending
 	b.pending = nil
 	for i, p := range pending {
-		if err := os.Rename(p.tmp, p.path); err != nil {
+		if err := p.put(); err != nil {
 			if journal != "" {
 				return fmt.Errorf("%w (the journal %s is kept: the next run completes this write)", err, journal)
 			}
 			for _, rest := range pending[i:] {
-				os.Remove(rest.tmp)
+				rest.remove()
 			}
 			return err
 		}
@@ -105,16 +208,55 @@ func (b *Batch) Commit() error {
 	if err := syncAll(pending); err != nil {
 		return err
 	}
-	if journal == "" {
-		return nil
+	if journal != "" {
+		if err := removeJournal(journal); err != nil {
+			return err
+		}
 	}
-	return removeJournal(journal)
+	removeOldCopies(pending)
+	return nil
+}
+
+func (b *Batch) journalDir() string {
+	if b.JournalDir != "" {
+		return b.JournalDir
+	}
+	return b.Root
+}
+
+// put carries out one step: the rename or the exchange.
+func (p pendingFile) put() error {
+	if p.swap != nil {
+		return p.swap.exchange()
+	}
+	return os.Rename(p.tmp, p.path)
+}
+
+// remove drops what a step staged (before it was carried out).
+func (p pendingFile) remove() {
+	switch {
+	case p.swap != nil && p.swap.stage != "":
+		os.RemoveAll(p.swap.stage)
+	case p.swap == nil:
+		os.Remove(p.tmp)
+	}
+}
+
+// removeOldCopies removes the directories swapped out, now at their stage
+// names. One left by a kill is removed by the next run (Recover, or
+// SweepTemp once no journal names it).
+func removeOldCopies(pending []pendingFile) {
+	for _, p := range pending {
+		if p.swap != nil && p.swap.oldKey != (fileKey{}) {
+			os.RemoveAll(p.swap.stage)
+		}
+	}
 }
 
 // removeTemps removes every staged file.
 func (b *Batch) removeTemps() {
 	for _, p := range b.pending {
-		os.Remove(p.tmp)
+		p.remove()
 	}
 	b.pending = nil
 }
@@ -124,6 +266,9 @@ func syncAll(pending []pendingFile) error {
 	dirs := make([]string, len(pending))
 	for i, p := range pending {
 		dirs[i] = filepath.Dir(p.path)
+		if p.swap != nil && p.swap.err != nil {
+			return p.swap.err
+		}
 	}
 	return syncFilesystems(dirs)
 }

@@ -127,7 +127,7 @@ func tempsUnder(dir string) []string {
 		if err != nil {
 			return err
 		}
-		if _, ok := isTempName(fi.Name()); ok || fi.Name() == JournalFileName {
+		if _, ok := isTempName(fi.Name()); ok || fi.Name() == JournalFileName || isStage(fi.Name()) {
 			out = append(out, path)
 		}
 		return nil

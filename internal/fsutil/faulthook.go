@@ -7,7 +7,8 @@ import "sync/atomic"
 // syscall.Kill(os.Getpid(), syscall.SIGKILL)) and check what Recover makes
 // of it. i is -1 once the journal is durable and before the first rename
 // (path is the journal); then i is the index of each rename just done, in
-// staging order (path is its target). Commits without a Root call it only
+// staging order (path is its target: a file, or the directory a
+// WriteFileIn swap exchanged). Commits without a Root call it only
 // after renames.
 type FaultHook func(i int, path string)
 

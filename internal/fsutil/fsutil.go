@@ -13,19 +13,39 @@
 // is atomic only per file, so a kill between two renames would leave one
 // new and one old file. Commit therefore writes a journal first: after every
 // staged file is durable, it publishes <Root>/.libvirt-pki.journal listing
-// each temporary file and its target, then renames, then removes the
-// journal. Recover, run at the start of every run, completes the renames of
-// a journal it finds (roll forward). Rolling forward is always possible
-// because every temporary file was durable before the journal existed, and
-// a temporary file that is gone has already been renamed. So after Recover
-// every target holds the complete old set or the complete new set. A
-// directory swap (write a new directory, rename it over the old one) would
-// give the same guarantee without a journal, but the layouts fix file names
-// in directories shared between units (Kolla's nova-libvirt/cacert.pem sits
-// beside every host's directory), so files must be replaced in place.
-// Readers that open files during the renames can still see a mixed pair for
-// that instant; the guarantee is about what is on disk once Commit or
-// Recover returns.
+// each step, then carries the steps out, then removes the journal.
+// Recover, run at the start of every run, completes the steps of a journal
+// it finds (roll forward). Rolling forward is always possible because
+// everything staged was durable before the journal existed, and a step's
+// state is visible on disk (a staged file gone, a staged directory in
+// place). So after Recover every target holds the complete old set or the
+// complete new set.
+//
+// Pairs: the journal makes the batch whole only after a recovery; files
+// that must agree at every instant (a certificate and its key, the CA's
+// certificate and key, a SASL database and the auth.conf files holding its
+// password) are written with WriteFileIn into a staged copy of the
+// smallest directory holding them all (".NAME.swap-DIGITS" beside it, its
+// other files hard-linked, its subdirectories copied with mode and owner),
+// which Commit exchanges with the live directory in one
+// renameat2(RENAME_EXCHANGE) and then removes. A reader, or a kill,
+// sees the old directory or the new one, never a mix: right after a kill,
+// before any recovery, every pair on disk is whole. Files shared between
+// units (Kolla's nova-libvirt/cacert.pem beside every host's directory)
+// are single files, replaced by a rename. A Batch's Root (which holds the
+// journal and the lock) is never swapped, so a pair directly in a tree's
+// root (a --ca-dir given as its own tree) is replaced file by file and is
+// whole again only after Recover. The file system must support
+// RENAME_EXCHANGE (ext4, xfs, btrfs, tmpfs do).
+//
+// API, for a tree (a journal in its root) or directories of a host (Root
+// "/" and JournalDir a state directory, recovered with RecoverJournal):
+//
+//	b := fsutil.NewBatch(root)                     // or &fsutil.Batch{Root: "/", JournalDir: state}
+//	err = b.WriteFileIn(dir, path, data, 0o600)    // path below dir: switches with all of dir
+//	err = b.ChownIn(dir, path, 0, qemuGID)         // owner in the stage, before it appears
+//	err = b.WriteFile(shared, data, 0o644)         // a single file, renamed on its own
+//	err = b.Commit()                               // or b.Abort()
 //
 // Reads: ReadFile opens without following symlinks and without blocking,
 // refuses anything but a regular file and never reads more than a limit,

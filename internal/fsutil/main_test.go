@@ -28,6 +28,8 @@ func TestMain(m *testing.M) {
 		err = childLock(os.Getenv("FSUTIL_DIR"), os.Getenv("FSUTIL_TREE") != "")
 	case "crash":
 		err = childCrash(os.Getenv("FSUTIL_DIR"), os.Getenv("FSUTIL_KILL_AT"))
+	case "swapcrash":
+		err = childSwapCrash(os.Getenv("FSUTIL_DIR"), os.Getenv("FSUTIL_KILL_AT"))
 	case "enospc":
 		err = childENOSPC(os.Getenv("FSUTIL_DIR"))
 	default:

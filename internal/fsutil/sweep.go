@@ -10,7 +10,8 @@ import (
 
 // SweepTemp removes the temporary files earlier, killed runs left under
 // root: regular files named as WriteFileAtomic and Batch name them
-// (".NAME.tmp-DIGITS"), in root and in directories up to maxDepth levels
+// (".NAME.tmp-DIGITS") and the staged or swapped-out directory copies of
+// Batch.WriteFileIn (".NAME.swap-DIGITS", removed whole), in root and in directories up to maxDepth levels
 // below it (0: root only; negative: no limit). It never follows a symlink
 // and never removes anything else. It returns what it removed.
 //
@@ -27,7 +28,7 @@ func SweepTemp(root string, maxDepth int) (removed []string, err error) {
 		return nil, fmt.Errorf("%s: an interrupted write is pending; recover it before removing temporary files", journals[0])
 	}
 	for _, p := range temps {
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := os.RemoveAll(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return removed, err
 		}
 		removed = append(removed, p)
@@ -54,6 +55,8 @@ func collectTemps(dir string, depth int, temps, journals *[]string) error {
 			if _, ok := isTempName(e.Name()); ok {
 				*temps = append(*temps, path)
 			}
+		case e.IsDir() && isStage(e.Name()):
+			*temps = append(*temps, path)
 		case e.IsDir() && depth != 0:
 			if err := collectTemps(path, depth-1, temps, journals); err != nil {
 				return err
@@ -61,4 +64,9 @@ func collectTemps(dir string, depth int, temps, journals *[]string) error {
 		}
 	}
 	return nil
+}
+
+func isStage(name string) bool {
+	_, ok := isStageName(name)
+	return ok
 }

@@ -60,7 +60,21 @@ type Config struct {
 	// ("127.0.0.1 compute01.example.org compute01") makes the FQDN the
 	// host's canonical name, so the SASL realm libvirtd computes.
 	Hostname, HostsFile string
+	// PKIDir, a directory that stands for a host's /etc/pki, runs
+	// libvirtd as root in a private mount namespace where PKIDir is
+	// bound over /etc/pki (on an overlay of /etc holding an empty pki
+	// directory, or SystemEtc's), so the daemon reads libvirt's default
+	// paths there and sees every later change made to PKIDir from
+	// outside: what an install on a host does under a running daemon.
+	// Its admin socket is <Dir>/run/libvirt-admin-sock. Needs root.
+	PKIDir string
 }
+
+// AdminSocket is the daemon's admin socket, for virt-admin.
+func (d *Daemon) AdminSocket() string { return filepath.Join(d.Dir, "run", "libvirt-admin-sock") }
+
+// PID is the daemon's process id (the process libvirtd runs as).
+func (d *Daemon) PID() int { return d.cmd.Process.Pid }
 
 // Daemon is a running libvirtd.
 type Daemon struct {
@@ -103,6 +117,12 @@ func Launch(t testing.TB, cfg Config) (*Daemon, error) {
 	files := daemonFiles{
 		sasldb: copyIn(t, dir, cfg.SASLDB, "passwd.db"),
 		log:    filepath.Join(dir, "libvirtd.log"),
+	}
+	if cfg.PKIDir != "" && cfg.SystemEtc == "" {
+		cfg.SystemEtc = filepath.Join(dir, "etc")
+		if err := os.MkdirAll(filepath.Join(cfg.SystemEtc, "pki"), 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	switch {
 	case cfg.SystemEtc != "":
@@ -246,7 +266,10 @@ func daemonCommand(t testing.TB, libvirtd, dir, confPath string, cfg Config) *ex
 		if cfg.Hostname != "" {
 			flags = "-mu"
 		}
-		args = append([]string{flags, "sh", "-c", namespaceScript, "sh", cfg.SystemEtc, cfg.Hostname, cfg.HostsFile, name}, args...)
+		if strings.ContainsAny(cfg.PKIDir, ",:") {
+			t.Fatalf("libvirttest: %s cannot be bound by this script", cfg.PKIDir)
+		}
+		args = append([]string{flags, "sh", "-c", namespaceScript, "sh", cfg.SystemEtc, cfg.Hostname, cfg.HostsFile, cfg.PKIDir, name}, args...)
 		name = unshare
 	} else if os.Geteuid() == 0 {
 		// Root: drop to nobody, as the facts file recipe does, so the
@@ -274,17 +297,19 @@ func daemonCommand(t testing.TB, libvirtd, dir, confPath string, cfg Config) *ex
 // namespaceScript runs in a new mount namespace: it makes every mount
 // private (nothing leaks to the host), lays $1 over /etc with an overlay
 // and empty file systems over the directories a root libvirtd writes,
-// sets the host name to $2 (in a new UTS namespace) and lays $3 over
-// /etc/hosts when given, then runs the rest of its arguments.
+// sets the host name to $2 (in a new UTS namespace), lays $3 over
+// /etc/hosts and binds $4 over /etc/pki when given, then runs the rest
+// of its arguments.
 const namespaceScript = `set -e
 mount --make-rprivate /
 mount -t overlay overlay -o "lowerdir=$1:/etc" /etc
 if [ -n "$2" ]; then echo "$2" > /proc/sys/kernel/hostname; fi
 if [ -n "$3" ]; then mount --bind "$3" /etc/hosts; fi
+if [ -n "$4" ]; then mount --bind "$4" /etc/pki; fi
 for d in /run /var/lib/libvirt /var/cache/libvirt /var/log/libvirt; do
   if [ -d "$d" ] && [ ! -L "$d" ]; then mount -t tmpfs tmpfs "$d"; fi
 done
-shift 3
+shift 4
 exec "$@"`
 
 // requireRoot stops a test that needs root: a failure in CI (which runs
