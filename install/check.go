@@ -183,13 +183,24 @@ func (b *Bundle) checkOwners() (refuse, notes []Problem) {
 				f.Rel, f.Mode, f.Owner, f.Group, b.Layout.Name, spec.Mode, spec.OwnerName(), spec.GroupName())})
 		}
 	}
+	unknown := map[string][]string{} // "user nova" -> files
+	var order []string
+	note := func(what, rel string) {
+		if unknown[what] == nil {
+			order = append(order, what)
+		}
+		unknown[what] = append(unknown[what], "/"+rel)
+	}
 	for _, f := range b.Files {
 		if _, err := lookupUser(f.Owner); err != nil {
-			notes = append(notes, Problem{"unknown-owner", f.Rel, fmt.Sprintf("/%s: user %s does not exist on this host: installed owned by root (create the user and install again)", f.Rel, f.Owner)})
+			note("user "+f.Owner, f.Rel)
 		}
 		if _, err := lookupGroup(f.Group); err != nil {
-			notes = append(notes, Problem{"unknown-group", f.Rel, fmt.Sprintf("/%s: group %s does not exist on this host: installed with group root (create the group and install again)", f.Rel, f.Group)})
+			note("group "+f.Group, f.Rel)
 		}
+	}
+	for _, what := range order {
+		notes = append(notes, Problem{"unknown-owner", "", fmt.Sprintf("%s does not exist on this host: %s installed with root instead (create it and install again)", what, strings.Join(unknown[what], ", "))})
 	}
 	return refuse, notes
 }

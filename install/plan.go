@@ -30,9 +30,11 @@ type Change struct {
 	Path   string `json:"path"` // absolute, under the root
 	Action string `json:"action"`
 	// Why says what differs for a replace: contents, mode, owner.
-	Why   string      `json:"why,omitempty"`
-	Mode  fs.FileMode `json:"-"`
-	Unit  string      `json:"unit"` // the directory swapped as one, or the file itself
+	Why  string      `json:"why,omitempty"`
+	Mode fs.FileMode `json:"-"`
+	// Perm is Mode in octal, for JSON.
+	Perm  string `json:"mode"`
+	Unit  string `json:"unit"` // the directory swapped as one, or the file itself
 	file  File
 	uid   int
 	gid   int
@@ -165,7 +167,7 @@ func planFile(root string, f File) (*Change, error) {
 		return nil, fmt.Errorf("%w: nothing written", err)
 	}
 	uid, gid := ids(f)
-	c := &Change{Path: full, Mode: f.Mode, file: f, uid: uid, gid: gid}
+	c := &Change{Path: full, Mode: f.Mode, Perm: fmt.Sprintf("%04o", f.Mode), file: f, uid: uid, gid: gid}
 	old, err := fsutil.ReadFile(full, limitFor(f.Rel))
 	if errors.Is(err, fs.ErrNotExist) {
 		c.Action = ActionCreate

@@ -40,6 +40,9 @@ func serverOf(socket string) string {
 func findDaemons(ctx context.Context, o Options) ([]daemon, error) {
 	var out []daemon
 	for _, s := range o.AdminSockets {
+		if s == "" {
+			continue // --admin-socket "": no daemon
+		}
 		if fi, err := os.Stat(s); err != nil || fi.Mode()&os.ModeSocket == 0 {
 			return nil, errs.Inputf("--admin-socket %s: not a socket (is the daemon running? libvirtd's is /run/libvirt/libvirt-admin-sock)", s)
 		}

@@ -33,8 +33,9 @@ type Options struct {
 	// Force reloads although libvirtd.conf overrides the TLS file paths
 	// (the live reload reads libvirt's default paths).
 	Force bool
-	// AdminSockets are libvirt daemons' admin sockets; none: the default
-	// sockets of libvirtd and virtproxyd that accept a connection.
+	// AdminSockets are libvirt daemons' admin sockets ("" stands for
+	// none); nil: the default sockets of libvirtd and virtproxyd that
+	// accept a connection.
 	AdminSockets []string
 	// VirtAdmin and Virsh are the programs (default: found in PATH).
 	VirtAdmin, Virsh string

@@ -30,7 +30,7 @@ type reloadFlags struct {
 }
 
 func (f *reloadFlags) register(fl *pflag.FlagSet) {
-	fl.StringArrayVar(&f.AdminSockets, "admin-socket", nil, "a libvirt daemon's admin `SOCKET` (repeatable; default: libvirtd's and virtproxyd's under /run/libvirt that answer)")
+	fl.StringArrayVar(&f.AdminSockets, "admin-socket", nil, "a libvirt daemon's admin `SOCKET` (repeatable; \"\" for none; default: libvirtd's and virtproxyd's under /run/libvirt that answer)")
 	fl.StringVar(&f.QEMUURI, "qemu-uri", "qemu:///system", "libvirt `URI` whose running guests get a VNC reload (\"\" for none)")
 	fl.StringArrayVar(&f.QMPSockets, "qmp-socket", nil, "a bare QEMU's QMP `SOCKET` whose VNC server is reloaded too (repeatable)")
 	fl.StringVar(&f.LibvirtdAddr, "libvirtd-addr", "", "libvirtd's TLS listener, `HOST:PORT` (default: this host's name, port 16514)")

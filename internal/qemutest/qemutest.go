@@ -75,14 +75,15 @@ func NBDInfo(t testing.TB, p *Process, dir, tlsHostname string) (string, error) 
 // StartVNC runs qemu-system-x86_64 with no machine and no devices,
 // serving VNC on 127.0.0.1 with TLS from dir, x509 verification on
 // (verify-peer=on: QEMU's vnc_tls_x509_verify), until the test ends.
-func StartVNC(t testing.TB, dir string) *Process {
+// extra is appended to QEMU's arguments (e.g. "-qmp", "unix:PATH,server=on,wait=off").
+func StartVNC(t testing.TB, dir string, extra ...string) *Process {
 	t.Helper()
 	qemu := peer.Require(t, "qemu-system-x86_64")[0]
 	return start(t, func(port int) *exec.Cmd {
 		// -vnc takes a display number; the port is 5900 plus it.
 		vnc := fmt.Sprintf("127.0.0.1:%d,tls-creds=vnc0", port-5900)
-		return exec.Command(qemu, "-machine", "none", "-display", "none", "-nodefaults",
-			"-object", tlsCreds("vnc0", "server", dir), "-vnc", vnc)
+		return exec.Command(qemu, append([]string{"-machine", "none", "-display", "none", "-nodefaults",
+			"-object", tlsCreds("vnc0", "server", dir), "-vnc", vnc}, extra...)...)
 	}, vncPort)
 }
 

@@ -15,7 +15,8 @@ import (
 // 127.0.0.1 over TLS only, with the server files in dir (QEMU's x509-dir:
 // ca-cert.pem, server-cert.pem, server-key.pem), until the test ends.
 // SPICE authenticates no client certificate: only the server's is proved.
-func StartSPICE(t testing.TB, dir string) *Process {
+// extra is appended to QEMU's arguments.
+func StartSPICE(t testing.TB, dir string, extra ...string) *Process {
 	t.Helper()
 	qemu := peer.Require(t, "qemu-system-x86_64")[0]
 	if !safeOption(dir) {
@@ -23,7 +24,7 @@ func StartSPICE(t testing.TB, dir string) *Process {
 	}
 	return start(t, func(port int) *exec.Cmd {
 		spice := fmt.Sprintf("tls-port=%d,addr=127.0.0.1,x509-dir=%s,disable-ticketing=on", port, dir)
-		return exec.Command(qemu, "-machine", "none", "-display", "none", "-nodefaults", "-spice", spice)
+		return exec.Command(qemu, append([]string{"-machine", "none", "-display", "none", "-nodefaults", "-spice", spice}, extra...)...)
 	}, testutil.FreePort)
 }
 
