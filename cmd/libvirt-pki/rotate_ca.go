@@ -36,14 +36,8 @@ var rotateSteps = []struct{ name, short string }{
 	{"status", "Say which rotation step the layout is in"},
 }
 
-// NewCmdRotateCA builds `rotate-ca` and its step subcommands; each parses
-// its flags and hands them to runF (runRotateCA by default).
-func NewCmdRotateCA(ios *IOStreams, runF func(*RotateCAOptions) error) *cobra.Command {
-	opts := &RotateCAOptions{IO: ios}
-	cmd := &cobra.Command{
-		Use:   "rotate-ca start|reissue|finish|status",
-		Short: "Replace the CA without downtime, in steps run between deploys",
-		Long: `Replace the CA that libvirt-pki made, without a moment when two peers do not
+// rotateCALong is rotate-ca's help: the steps and the order of deploys.
+const rotateCALong = `Replace the CA that libvirt-pki made, without a moment when two peers do not
 trust each other. Deploy the files to every host and reload after each step, before
 the next one (host bundles: libvirt-pki install --reload <host>.tar on each host, or
 ansible/rollout.yml; each step refreshes every existing <host>.tar; Kolla:
@@ -59,15 +53,26 @@ kolla-ansible reconfigure -t nova):
   status   says which step the layout is in and which CA signed what.
 
 Steps out of order fail with exit status 2 and write nothing. certificates keeps
-working during a rotation (it signs with whichever CA is current).`,
-		Example: `  libvirt-pki rotate-ca start --config-dir /etc/kolla
+working during a rotation (it signs with whichever CA is current).`
+
+const rotateCAExample = `  libvirt-pki rotate-ca start --config-dir /etc/kolla
   kolla-ansible reconfigure -t nova
   libvirt-pki rotate-ca reissue --config-dir /etc/kolla
   kolla-ansible reconfigure -t nova
   libvirt-pki rotate-ca finish --config-dir /etc/kolla
   kolla-ansible reconfigure -t nova
   libvirt-pki rotate-ca start --layout libvirt --out ./hosts
-  ansible-playbook -i inventory ansible/rollout.yml -e libvirt_pki_bundle_dir=$PWD/hosts`,
+  ansible-playbook -i inventory ansible/rollout.yml -e libvirt_pki_bundle_dir=$PWD/hosts`
+
+// NewCmdRotateCA builds `rotate-ca` and its step subcommands; each parses
+// its flags and hands them to runF (runRotateCA by default).
+func NewCmdRotateCA(ios *IOStreams, runF func(*RotateCAOptions) error) *cobra.Command {
+	opts := &RotateCAOptions{IO: ios}
+	cmd := &cobra.Command{
+		Use:     "rotate-ca start|reissue|finish|status",
+		Short:   "Replace the CA without downtime, in steps run between deploys",
+		Long:    rotateCALong,
+		Example: rotateCAExample,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return usageErrorf("rotate-ca: unknown step %q (want start, reissue, finish or status)", args[0])
