@@ -231,8 +231,8 @@ func UpdateBundleSASL(l layout.Layout, root string, hosts []string, tarball bool
 
 // restageBundle stages the host bundle at dir again from what its
 // manifest lists, the SASL and CRL files now there and what batch holds
-// staged for it: its MANIFEST.tsv and, when it exists or tarball is set,
-// <dir>.tar (always makes it). It says whether the tarball changed.
+// staged for it: its MANIFEST.tsv and, when it exists or always is set,
+// <dir>.tar. It says whether the tarball changed.
 func restageBundle(batch *stage, l layout.Layout, dir string, always bool) (bool, error) {
 	staged := batch.stagedContents()
 	manifest := filepath.Join(dir, filepath.FromSlash(path.Join(l.BundleDir, ManifestFile)))
