@@ -41,7 +41,8 @@ directory and every host directory) that expires within --renew-before, or all o
 them with --all. Each keeps its own subject (CN, O), SANs and profile (server or
 client, by file), and its private key unless --rotate-keys. It needs no host list:
 it renews what is on disk. The current CA signs (the CA directory, or --ca-cert and
---ca-key); the CA and every cacert.pem are never touched.
+--ca-key); the CA and every cacert.pem are never touched. Every existing <host>.tar
+is made again in the same unit; install it with libvirt-pki install --reload.
 
 A second run with the same flags changes nothing.`,
 		Example: `  libvirt-pki renew --config-dir /etc/kolla --dry-run
