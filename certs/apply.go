@@ -34,7 +34,7 @@ func (p *Plan) Apply(progress func(done, total int)) error {
 // files it puts in place).
 func (p *Plan) apply(progress func(done, total int)) (err error) {
 	o := p.Opts
-	batch := newStage(o.Top, o.Root, o.CADir)
+	batch := newStage(o.Layout, o.Top, o.Root, o.CADir, o.Shared)
 	defer func() { err = batch.finish(err) }()
 	if err := p.stageCA(batch); err != nil {
 		return err
@@ -112,6 +112,9 @@ func fixMode(path string, mode fs.FileMode) error {
 // stage: a bundle puts many files in each directory, and each check
 // costs system calls.
 func (s *stage) mkdirsIn(tree layout.Tree, path string) error {
+	if swap := s.swaps.dirFor(path); swap != "" {
+		path = swap // the swap makes swap and what is below it
+	}
 	dir := filepath.Dir(path)
 	if _, done := s.dirs.Load(dir); done {
 		return nil

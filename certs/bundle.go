@@ -160,7 +160,7 @@ func (p *Plan) stageBundles(batch *stage) error {
 // tarball is left alone.
 func (p *Plan) writeTarballs() (err error) {
 	o := p.Opts
-	batch := newStage(o.Top, o.Root, o.CADir)
+	batch := newStage(o.Layout, o.Top, o.Root, o.CADir, o.Shared)
 	defer func() { err = batch.finish(err) }()
 	for _, u := range p.units {
 		for _, dir := range u.units {
@@ -215,7 +215,7 @@ func UpdateBundleSASL(l layout.Layout, root string, hosts []string, tarball bool
 	if l.BundleDir == "" {
 		return nil, nil
 	}
-	batch := newStage(root, root, "")
+	batch := newStage(l, root, root, "", false)
 	defer func() {
 		if err = batch.finish(err); err == nil {
 			written = batch.Written()

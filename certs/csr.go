@@ -66,7 +66,7 @@ type CSRResult struct {
 // trees' locks.
 func (p *Plan) WriteCSRs() (res *CSRResult, err error) {
 	o := p.Opts
-	batch := newStage(o.Top, o.Root, o.CADir)
+	batch := newStage(o.Layout, o.Top, o.Root, o.CADir, o.Shared)
 	defer func() { err = batch.finish(err) }()
 	res = &CSRResult{Manifest: filepath.Join(o.Root, CSRManifestFile), Details: CSRManifest{CA: p.CA.Subject, Requests: []CSRRequest{}}}
 	for i := range p.Leaves {

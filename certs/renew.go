@@ -267,7 +267,7 @@ func firstOrg(c *x509.Certificate) string {
 // the commit nothing is replaced.
 func (r *RenewResult) apply() (err error) {
 	o := r.opts
-	batch := newStage(o.Top, o.Root, o.CADir)
+	batch := newStage(o.Layout, o.Top, o.Root, o.CADir, false)
 	defer func() { err = batch.finish(err) }()
 	r.Tarballs, err = withTarballs(batch, o.Layout, o.Root, func() error { return r.stage(batch) })
 	return err

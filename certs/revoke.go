@@ -155,7 +155,7 @@ func Revoke(o RevokeOptions) (*RevokeResult, error) {
 // (the CA directory's first, see Roots); it returns the tarballs made
 // again.
 func writeRevocation(o RevokeOptions, list, number, crlPEM []byte, crlFiles []string) (tarballs []string, err error) {
-	batch := newStage(o.Top, o.Root, o.CADir)
+	batch := newStage(o.Layout, o.Top, o.Root, o.CADir, false)
 	defer func() { err = batch.finish(err) }()
 	return withTarballs(batch, o.Layout, o.Root, func() error {
 		return stageRevocation(batch, o, list, number, crlPEM, crlFiles)

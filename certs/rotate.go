@@ -284,7 +284,7 @@ func (r *rotation) stageCAFiles(batch *stage, files []FilePlan, data []byte) err
 }
 
 // newStage is a stage over the rotation's trees.
-func (o *RotateOptions) newStage() *stage { return newStage(o.Top, o.Root, o.CADir) }
+func (o *RotateOptions) newStage() *stage { return newStage(o.Layout, o.Top, o.Root, o.CADir, false) }
 
 // CheckCABundle refuses a cacert.pem libvirt cannot load: more than
 // MaxCACerts certificates or more than MaxCAFileBytes.

@@ -200,7 +200,7 @@ func TestRotateInterruptedReissue(t *testing.T) {
 	}
 	next := loadTestCA(t, filepath.Join(o.CADir, "next"))
 	// What the CA directory's batch does, up to the crash.
-	batch := newStage("", o.CADir, "")
+	batch := newStage(layout.Kolla, "", o.CADir, "", false)
 	if err := stageCADir(batch, filepath.Join(o.CADir, "previous"), old, Keys{}, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/libvirt-pki/libvirt-pki/credential"
 	"github.com/libvirt-pki/libvirt-pki/errs"
 	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
 	"github.com/libvirt-pki/libvirt-pki/layout"
@@ -114,7 +115,7 @@ func LockTrees(ctx context.Context, l layout.Layout, top, root, caDir string, op
 		// Two trees yet to be made may share their nearest existing
 		// ancestor, whose lock then guards both (as fsutil.LockTree
 		// guards a tree it will create).
-		if slices.ContainsFunc(g.locks, func(lk *fsutil.Locked) bool { return filepath.Dir(lk.Path()) == nearestDir(r) }) {
+		if slices.ContainsFunc(g.locks, func(lk *fsutil.Locked) bool { return lk.Path() == nearestDir(r) }) {
 			continue
 		}
 		lk, err := fsutil.LockTree(ctx, r, opts)
@@ -196,9 +197,19 @@ func levels(tree, path string) int {
 // stage is the set of journalled batches one run writes through: one per
 // tree of Roots, each file going to the tree that holds it. Commit puts
 // them in place in Roots order and names, on a failure, what was written.
+//
+// Files that must agree at every instant are swapped in whole
+// (fsutil.Batch.WriteFileIn): the CA directory (the CA's certificate and
+// key, next/ and previous/ during rotate-ca, the revocation records), and
+// in each host directory the smallest directory holding all its leaf
+// pairs, derived from the layout's rows (Kolla's host directory itself,
+// the libvirt layout's etc/pki). A shared run of a layout that keeps its
+// pairs in the shared directory swaps that directory. Anything else (the
+// shared cacert.pem, tarballs) is a single file, renamed.
 type stage struct {
 	roots   []string
 	batches []*fsutil.Batch
+	swaps   swapRule
 
 	dirs sync.Map // directories mkdirsIn made or found, for this run
 
@@ -210,13 +221,77 @@ type stage struct {
 	contents map[string][]byte
 }
 
-func newStage(top, root, caDir string) *stage {
+// swapRule says which directory a file's replacement swaps.
+type swapRule struct {
+	caDir   string // "" when the CA directory is a tree's root
+	root    string // the layout root, holding the host directories
+	shared  bool   // swap root itself (its pairs are written there)
+	pairDir string // below a host directory: the one holding every leaf pair
+}
+
+func newStage(l layout.Layout, top, root, caDir string, sharedRun bool) *stage {
 	s := &stage{roots: Roots(top, root, caDir)}
 	for _, r := range s.roots {
-		s.batches = append(s.batches, fsutil.NewBatch(r))
+		s.batches = append(s.batches, &fsutil.Batch{Root: r, DirMode: l.DirMode})
 	}
 	s.targets = make([][]string, len(s.roots))
+	s.swaps = swapRule{root: filepath.Clean(root), pairDir: pairDir(l)}
+	if caDir != "" && !slices.Contains(s.roots, filepath.Clean(caDir)) {
+		s.swaps.caDir = filepath.Clean(caDir)
+	}
+	s.swaps.shared = l.SharedDirAll && !slices.Contains(s.roots, s.swaps.root) &&
+		(sharedRun || sharedPairOnDisk(l, root))
 	return s
+}
+
+// pairDir is the directory (relative to a unit's) holding every leaf
+// certificate and key of l.
+func pairDir(l layout.Layout) string {
+	var specs []layout.FileSpec
+	for _, k := range credential.Leaves(l) {
+		for _, role := range []layout.Role{k.Cert, k.Key} {
+			if spec, ok := l.Spec(role); ok {
+				specs = append(specs, spec)
+			}
+		}
+	}
+	return layout.CommonDir(specs)
+}
+
+// sharedPairOnDisk reports whether the shared directory root holds a leaf
+// key already (a shared run's, which a renewal rewrites there).
+func sharedPairOnDisk(l layout.Layout, root string) bool {
+	for _, k := range credential.Leaves(l) {
+		if spec, ok := l.Spec(k.Key); ok {
+			if _, err := os.Lstat(filepath.Join(root, filepath.FromSlash(spec.Rel))); err == nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// dirFor is the directory whose swap carries path, "" for a rename.
+func (r swapRule) dirFor(p string) string {
+	switch {
+	case r.caDir != "" && within(r.caDir, p):
+		return r.caDir
+	case r.shared && within(r.root, p):
+		return r.root
+	}
+	rel, err := filepath.Rel(r.root, p)
+	if err != nil {
+		return ""
+	}
+	host, _, ok := strings.Cut(rel, string(filepath.Separator))
+	if !ok || host == ".." {
+		return ""
+	}
+	dir := filepath.Join(r.root, host, r.pairDir)
+	if !within(dir, p) || dir == p {
+		return ""
+	}
+	return dir
 }
 
 // WriteFile stages data for path in the batch of the tree that holds it.
@@ -226,7 +301,13 @@ func (s *stage) WriteFile(path string, data []byte, mode fs.FileMode) error {
 	if i < 0 {
 		return fmt.Errorf("%s: outside %s; refusing to write there", path, strings.Join(s.roots, " and "))
 	}
-	if err := s.batches[i].WriteFile(path, data, mode); err != nil {
+	var err error
+	if dir := s.swaps.dirFor(path); dir != "" {
+		err = s.batches[i].WriteFileIn(dir, path, data, mode)
+	} else {
+		err = s.batches[i].WriteFile(path, data, mode)
+	}
+	if err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -247,16 +328,16 @@ func (s *stage) Abort() {
 
 // Commit commits every batch in order. On a failure it aborts the rest and
 // returns an errs.Partial naming every file already in place: the earlier
-// batches', and those of the failing batch its journal had renamed (the
-// next run's Recover completes that batch).
+// batches', and those the failing batch had put in place (the next run's
+// Recover completes that batch).
 func (s *stage) Commit() error {
 	for i, b := range s.batches {
-		journal := filepath.Join(s.roots[i], fsutil.JournalFileName)
-		_, before := os.Lstat(journal)
 		if err := b.Commit(); err != nil {
 			s.Abort()
-			if before != nil { // the journal left, if any, is this batch's
-				s.written = append(s.written, renamedSoFar(journal, s.targets[i])...)
+			for _, t := range s.targets[i] {
+				if b.Placed(t) {
+					s.written = append(s.written, t)
+				}
 			}
 			return errs.AfterWrites(err, s.written)
 		}
@@ -276,26 +357,4 @@ func (s *stage) finish(err error) error {
 		return err
 	}
 	return s.Commit()
-}
-
-// renamedSoFar lists the targets of a batch whose commit failed midway
-// (its journal is kept) that are already in place: those with no staged
-// temporary file left beside them. The lock makes every such file ours.
-func renamedSoFar(journal string, targets []string) []string {
-	if _, err := os.Lstat(journal); err != nil {
-		return nil // failed before the first rename: nothing in place
-	}
-	var out []string
-	for _, t := range targets {
-		pending, _ := filepath.Glob(filepath.Join(filepath.Dir(t), "."+globEscape(filepath.Base(t))+".tmp-*"))
-		if len(pending) == 0 {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
-func globEscape(s string) string {
-	r := strings.NewReplacer(`*`, `\*`, `?`, `\?`, `[`, `\[`, `\`, `\\`)
-	return r.Replace(s)
 }

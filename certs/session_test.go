@@ -9,6 +9,7 @@ import (
 
 	"github.com/libvirt-pki/libvirt-pki/errs"
 	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
+	"github.com/libvirt-pki/libvirt-pki/layout"
 )
 
 func TestRoots(t *testing.T) {
@@ -37,7 +38,7 @@ func TestStagePartial(t *testing.T) {
 	for _, d := range []string{caDir, root} {
 		os.Mkdir(d, 0o755)
 	}
-	s := newStage("", root, caDir)
+	s := newStage(layout.Kolla, "", root, caDir, false)
 	caFile, leaf := filepath.Join(caDir, "cacert.pem"), filepath.Join(root, "servercert.pem")
 	for _, p := range []string{caFile, leaf} {
 		if err := s.WriteFile(p, []byte("new"), 0o644); err != nil {

@@ -144,6 +144,9 @@ func readTar(src string) (map[string]rawFile, error) {
 
 // tarEntry adds one tar entry to out (a directory is skipped).
 func tarEntry(src string, hdr *tar.Header, tr *tar.Reader, out map[string]rawFile) error {
+	if hdr.Typeflag == tar.TypeDir && (hdr.Name == "./" || hdr.Name == ".") {
+		return nil // GNU tar -C DIR . names the top directory so
+	}
 	rel, err := cleanRel(src, hdr.Name)
 	if err != nil {
 		return err

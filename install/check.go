@@ -28,6 +28,18 @@ type Options struct {
 	// longer trusting the certificates installed now).
 	Force bool
 	Now   time.Time
+	// Served are the certificates the running daemons present now (read
+	// live by the caller, e.g. install --reload): each CA file must still
+	// trust those of its set too, as their peers will check them.
+	Served []ServedCert
+}
+
+// ServedCert is a certificate a listener presents, with the role of the
+// file it should come from.
+type ServedCert struct {
+	Role layout.Role
+	Addr string
+	Cert *x509.Certificate
 }
 
 // Problem is one reason a bundle is refused (or, as a warning, noted).
@@ -233,8 +245,42 @@ func continuity(b *Bundle, o Options) []Problem {
 				out = append(out, p)
 			}
 		}
+		out = append(out, servedTrusted(o, ca, spec.Rel, pool)...)
 	}
 	return out
+}
+
+// servedTrusted checks the certificates served live whose role is of
+// ca's set against the new CA pool.
+func servedTrusted(o Options, ca credential.Kind, caRel string, pool *x509.CertPool) []Problem {
+	var out []Problem
+	for _, s := range o.Served {
+		k, ok := credential.ByCert(s.Role)
+		if !ok || k.Set != ca.Set || s.Cert == nil || trusts(pool, []*x509.Certificate{s.Cert}, o.Now) {
+			continue
+		}
+		out = append(out, Problem{"ca-continuity", caRel, fmt.Sprintf(
+			"the new /%s does not trust the certificate served now at %s (issuer %q): its peers would be cut off. Reload the daemon with the certificates installed now first (libvirt-pki reload), or install the CA bundle holding both CAs, or give --force",
+			caRel, s.Addr, s.Cert.Issuer.String())})
+	}
+	return out
+}
+
+// trusts reports whether pool verifies chain's leaf (with the rest of
+// chain as intermediates) at now; an expired leaf needs no trust.
+func trusts(pool *x509.CertPool, chain []*x509.Certificate, now time.Time) bool {
+	if now.IsZero() {
+		now = time.Now()
+	}
+	if now.After(chain[0].NotAfter) {
+		return true
+	}
+	inter := x509.NewCertPool()
+	for _, c := range chain[1:] {
+		inter.AddCert(c)
+	}
+	_, err := chain[0].Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+	return err == nil
 }
 
 // installedTrusted checks the certificate of kind leaf installed under
@@ -250,19 +296,7 @@ func installedTrusted(b *Bundle, o Options, leaf, ca credential.Kind, pool *x509
 		return Problem{}, false
 	}
 	chain, err := pki.ParseCertsPEM(data)
-	now := o.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
-	if err != nil || len(chain) == 0 || now.After(chain[0].NotAfter) {
-		return Problem{}, false
-	}
-	inter := x509.NewCertPool()
-	for _, c := range chain[1:] {
-		inter.AddCert(c)
-	}
-	_, verr := chain[0].Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
-	if verr == nil {
+	if err != nil || len(chain) == 0 || trusts(pool, chain, o.Now) {
 		return Problem{}, false
 	}
 	cspec, _ := b.Layout.Spec(ca.Cert)

@@ -6,8 +6,10 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strings"
 
+	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
 	"github.com/libvirt-pki/libvirt-pki/layout"
 )
 
@@ -61,12 +63,32 @@ func ThisHost() (layout.Host, error) {
 	if err != nil {
 		return layout.Host{}, fmt.Errorf("this host's name: %v: give --host NAME", err)
 	}
-	if cname, err := net.LookupCNAME(name); err == nil {
-		if fqdn := strings.TrimSuffix(cname, "."); fqdn != name && strings.Contains(fqdn, ".") && layout.ValidateName(fqdn) == nil {
-			h.Add(fqdn)
+	// The FQDN as hostname -f finds it: /etc/hosts' canonical name for
+	// the host name, else the resolver's.
+	hosts, _ := fsutil.ReadFileFollow("/etc/hosts", fsutil.LimitConfig)
+	fqdn := hostsCanonical(hosts, name)
+	if fqdn == "" {
+		if cname, err := net.LookupCNAME(name); err == nil {
+			fqdn = strings.TrimSuffix(cname, ".")
 		}
 	}
+	if fqdn != name && strings.Contains(fqdn, ".") && layout.ValidateName(fqdn) == nil {
+		h.Add(fqdn)
+	}
 	return h, nil
+}
+
+// hostsCanonical is the canonical name (the first) of the first line of
+// an /etc/hosts text that lists name, or "".
+func hostsCanonical(hosts []byte, name string) string {
+	for _, line := range strings.Split(string(hosts), "\n") {
+		line, _, _ = strings.Cut(line, "#")
+		f := strings.Fields(line)
+		if len(f) >= 2 && slices.ContainsFunc(f[1:], func(n string) bool { return strings.EqualFold(n, name) }) {
+			return f[1]
+		}
+	}
+	return ""
 }
 
 // WriteText writes the report for people.

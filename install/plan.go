@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -75,20 +74,12 @@ func pairDirs(l layout.Layout) []string {
 		if !k.PerHost || !okc || !okk {
 			continue
 		}
-		dir := commonDir(path.Dir(cert.Rel), path.Dir(key.Rel))
-		if dir != "." && !slices.Contains(out, dir) {
+		dir := filepath.ToSlash(layout.CommonDir([]layout.FileSpec{cert, key}))
+		if dir != "" && !slices.Contains(out, dir) {
 			out = append(out, dir)
 		}
 	}
 	return out
-}
-
-// commonDir is the deepest directory containing both a and b.
-func commonDir(a, b string) string {
-	for a != "." && b != a && !strings.HasPrefix(b, a+"/") {
-		a = path.Dir(a)
-	}
-	return a
 }
 
 // unitOf is the pair directory holding rel, or "".

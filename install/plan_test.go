@@ -36,3 +36,15 @@ func TestCleanRel(t *testing.T) {
 		}
 	}
 }
+
+// The FQDN comes from /etc/hosts as hostname -f finds it: the first
+// name of the first line listing the host name.
+func TestHostsCanonical(t *testing.T) {
+	hosts := []byte("127.0.0.1 localhost\n# 10.0.0.9 compute01.wrong.org compute01\n10.0.0.5 compute01.example.org compute01 # main\n10.0.0.6 compute01.other.org compute01\n")
+	if got := hostsCanonical(hosts, "compute01"); got != "compute01.example.org" {
+		t.Errorf("hostsCanonical = %q", got)
+	}
+	if got := hostsCanonical(hosts, "compute02"); got != "" {
+		t.Errorf("hostsCanonical(compute02) = %q", got)
+	}
+}

@@ -3,6 +3,7 @@ package layout
 import (
 	"fmt"
 	"io/fs"
+	"path"
 	"path/filepath"
 	"strings"
 )
@@ -363,4 +364,26 @@ func CheckHostNames(l Layout, hosts []Host) error {
 		}
 	}
 	return nil
+}
+
+// CommonDir is the deepest directory holding every file of specs,
+// relative to the unit's directory ("" for the unit's directory itself):
+// the smallest directory a writer replaces whole to switch those files
+// together (fsutil.Batch.WriteFileIn).
+func CommonDir(specs []FileSpec) string {
+	common := ""
+	for i, s := range specs {
+		d := path.Dir(s.Rel)
+		if i == 0 {
+			common = d
+			continue
+		}
+		for common != "." && d != common && !strings.HasPrefix(d, common+"/") {
+			common = path.Dir(common)
+		}
+	}
+	if common == "." {
+		return ""
+	}
+	return filepath.FromSlash(common)
 }

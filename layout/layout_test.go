@@ -170,3 +170,30 @@ func TestCAFilesEveryCopy(t *testing.T) {
 		t.Fatalf("CRLFiles: %v, want %v (%v)", crls, want, err)
 	}
 }
+
+func TestCommonDir(t *testing.T) {
+	pairs := func(l Layout) []FileSpec {
+		var out []FileSpec
+		for _, f := range l.Files {
+			if !f.Shared && f.Role != CACert {
+				out = append(out, f)
+			}
+		}
+		return out
+	}
+	for _, c := range []struct {
+		specs []FileSpec
+		want  string
+	}{
+		{pairs(Kolla), ""},
+		{pairs(Libvirt), "etc/pki"},
+		{Libvirt.SASL, ""},
+		{[]FileSpec{{Rel: "etc/pki/libvirt/servercert.pem"}, {Rel: "etc/pki/libvirt/private/serverkey.pem"}}, "etc/pki/libvirt"},
+		{[]FileSpec{{Rel: "etc/pki/qemu/server-cert.pem"}, {Rel: "etc/pki/qemu/server-key.pem"}}, "etc/pki/qemu"},
+		{[]FileSpec{{Rel: "a/bc/x"}, {Rel: "a/b/y"}}, "a"},
+	} {
+		if got := CommonDir(c.specs); got != c.want {
+			t.Errorf("CommonDir(%v) = %q, want %q", c.specs, got, c.want)
+		}
+	}
+}

@@ -52,14 +52,27 @@ func findDaemons(ctx context.Context, o Options) ([]daemon, error) {
 		return out, nil
 	}
 	for _, s := range DefaultAdminSockets {
-		var d net.Dialer
-		if c, err := d.DialContext(ctx, "unix", s); err == nil {
-			c.Close()
+		if answers(ctx, s) {
 			out = append(out, daemon{s, serverOf(s)})
 		}
 	}
 	return out, nil
 }
+
+// answers reports whether a daemon accepts a connection on its admin
+// socket.
+func answers(ctx context.Context, socket string) bool {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", socket)
+	if err == nil {
+		c.Close()
+	}
+	return err == nil
+}
+
+// noTLSService is what libvirt 9.0's server-update-tls says when the
+// daemon has no TLS listener.
+const noTLSService = "no tls service found"
 
 // overrideRE finds a TLS file path set in libvirtd.conf (or
 // virtproxyd.conf): uncommented key_file, cert_file, ca_file, crl_file.
@@ -94,21 +107,33 @@ func checkOverrides(o Options, rep *Report) error {
 // reloadDaemon runs virt-admin server-update-tls on d and checks its TLS
 // listener before and after.
 func reloadDaemon(ctx context.Context, o Options, d daemon) Listener {
-	addr := o.LibvirtdAddr
-	if addr == "" {
-		addr = net.JoinHostPort(o.ServerName, live.DefaultPort)
-	}
+	addr := libvirtdAddr(o)
 	l := Listener{Kind: d.server, Name: d.socket, Addr: addr}
 	creds := credentials(o.Root, layout.CACert, layout.ClientCert, layout.ClientKey)
 	before := served(ctx, o, live.Target{Host: d.server, Addr: addr, ServerName: o.ServerName}, creds)
 	uri := d.server + ":///system?socket=" + d.socket
 	if _, err := runTool(ctx, o.VirtAdmin, "-c", uri, "server-update-tls", d.server); err != nil {
 		l.Status, l.Message = StatusFailed, fmt.Sprintf("virt-admin server-update-tls %s: %v", d.server, err)
+		switch {
+		case strings.Contains(err.Error(), noTLSService):
+			// libvirt 9.0 with listen_tls = 0: nothing serves TLS.
+			l.Status, l.Message = StatusUnchanged, d.server+" has no TLS listener (listen_tls = 0): nothing to reload"
+		case !answers(ctx, d.socket):
+			l.Message = fmt.Sprintf("%s exited during server-update-tls (%v). libvirt 9.0 was measured to crash (SIGSEGV in GnuTLS) when a TLS handshake runs during the reload; systemd restarts it (Restart=on-failure) and it then reads the installed files: check systemctl status %s, then run libvirt-pki reload again", d.server, err, d.server)
+		}
 		return l
 	}
 	after := served(ctx, o, live.Target{Host: d.server, Addr: addr, ServerName: o.ServerName}, creds)
 	judge(&l, before.ServerCert, after, rooted(o.Root, layout.ServerCert))
 	return l
+}
+
+// libvirtdAddr is where libvirtd's TLS listener is checked.
+func libvirtdAddr(o Options) string {
+	if o.LibvirtdAddr != "" {
+		return o.LibvirtdAddr
+	}
+	return net.JoinHostPort(o.ServerName, live.DefaultPort)
 }
 
 // judge sets a listener's status from what it served (after the reload)

@@ -145,9 +145,15 @@ func (v *virshMonitor) Command(ctx context.Context, cmd string) (json.RawMessage
 	return ret, err
 }
 
+// toolTimeout bounds one virt-admin or virsh run.
+const toolTimeout = 2 * time.Minute
+
 // runTool runs a program (virt-admin, virsh) and returns its output, or
 // an error holding its own message.
 func runTool(ctx context.Context, prog string, args ...string) ([]byte, error) {
+	// A hung daemon must not hang the reload.
+	ctx, cancel := context.WithTimeout(ctx, toolTimeout)
+	defer cancel()
 	cmd := exec.CommandContext(ctx, prog, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -157,6 +163,7 @@ func runTool(ctx context.Context, prog string, args ...string) ([]byte, error) {
 		if msg == "" {
 			msg = strings.TrimSpace(string(out))
 		}
+		msg = strings.Join(strings.Fields(strings.ReplaceAll(msg, "\n", "; ")), " ")
 		return out, fmt.Errorf("%s: %s", err, untrusted.Clean(msg, untrusted.MaxText))
 	}
 	return out, nil

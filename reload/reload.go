@@ -53,6 +53,9 @@ type Options struct {
 	Timeout                                time.Duration
 }
 
+// defaultTimeout bounds each live check.
+const defaultTimeout = 10 * time.Second
+
 // Listener is one server's outcome.
 type Listener struct {
 	// Kind is "libvirtd", "virtproxyd", "vnc" or "spice"; Name the daemon
@@ -108,7 +111,7 @@ func status(before, after *x509.Certificate, stale bool) string {
 // Run reloads everything found and checks each listener.
 func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Timeout == 0 {
-		o.Timeout = 10 * time.Second
+		o.Timeout = defaultTimeout
 	}
 	rep := &Report{Root: o.Root, Listeners: []Listener{}}
 	if err := checkOverrides(o, rep); err != nil {

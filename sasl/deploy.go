@@ -50,6 +50,7 @@ type Plan struct {
 	Hosts    []HostPlan
 
 	treeRoot string
+	pairDir  string      // below a host's directory, the one holding all its SASL files
 	files    []hostFiles // per host, as Hosts
 }
 
@@ -75,7 +76,7 @@ func NewPlan(o Options) (*Plan, error) {
 	if len(o.Layout.SASL) == 0 {
 		return nil, errs.Inputf("the %s layout holds no SASL files (Kolla's nova_libvirt container makes its own): use --layout libvirt for libvirtd on the hosts", cmp.Or(o.Layout.Name, "empty"))
 	}
-	p := &Plan{Authname: o.Authname, Mechs: mechs, Format: format, treeRoot: cmp.Or(o.TreeRoot, o.Root)}
+	p := &Plan{Authname: o.Authname, Mechs: mechs, Format: format, treeRoot: cmp.Or(o.TreeRoot, o.Root), pairDir: layout.CommonDir(o.Layout.SASL)}
 	for _, h := range o.Hosts {
 		if err := layout.ValidateName(h); err != nil {
 			return nil, errs.Inputf("host %q: %v", h, err)
@@ -164,12 +165,13 @@ func (p *Plan) Changed() int {
 	return n
 }
 
-// Apply writes every host's changed files as one unit: each is staged
-// beside its target, then all are committed by one journalled
-// fsutil.Batch rooted at the tree root, so a run killed at any instant
-// leaves (once the next run's fsutil.Recover has completed the journal)
-// every host's files all old or all new, and never a passwd.db and an
-// auth.conf that disagree. A file whose bytes are right but whose mode is
+// Apply writes every host's changed files as one unit: each host's are
+// staged into a copy of the smallest directory holding all of them
+// (fsutil.Batch.WriteFileIn), which the commit swaps in whole, so on disk
+// a host's passwd.db and both auth.conf files switch at the same instant:
+// a reader, or a kill, never finds them disagreeing or one missing. All
+// hosts are committed by one journalled fsutil.Batch rooted at the tree
+// root, so after a kill the next run's fsutil.Recover completes the rest. A file whose bytes are right but whose mode is
 // not is rewritten in the same unit. The caller holds the tree's lock and
 // has run fsutil.Recover and fsutil.SweepTemp.
 //
@@ -191,7 +193,7 @@ func (p *Plan) Apply() (written []string, err error) {
 				b.Abort()
 				return nil, err
 			}
-			if err := b.WriteFile(f.res.Path, f.data, f.mode); err != nil {
+			if err := p.stageFile(b, h.dir, f); err != nil {
 				b.Abort()
 				return nil, err
 			}
@@ -206,6 +208,17 @@ func (p *Plan) Apply() (written []string, err error) {
 		written = append(written, f.res.Path)
 	}
 	return written, nil
+}
+
+// stageFile stages f of the host directory hostDir into b: inside the
+// swap of the host's SASL directory, or on its own when that directory
+// is the batch's root (which is never swapped).
+func (p *Plan) stageFile(b *fsutil.Batch, hostDir string, f plannedFile) error {
+	dir := filepath.Join(hostDir, p.pairDir)
+	if filepath.Clean(dir) == filepath.Clean(p.treeRoot) {
+		return b.WriteFile(f.res.Path, f.data, f.mode)
+	}
+	return b.WriteFileIn(dir, f.res.Path, f.data, f.mode)
 }
 
 // inPlace lists the staged files that already hold their new bytes and

@@ -65,6 +65,24 @@ func hostPassword(t *testing.T, dir, realm string) string {
 	return pw
 }
 
+// hostWhole checks a host's SASL files as a reader finds them: none yet,
+// or passwd.db and both auth.conf files present and agreeing.
+func hostWhole(t *testing.T, dir, realm string) {
+	t.Helper()
+	root, rootErr := os.ReadFile(filepath.Join(dir, "root/.config/libvirt/auth.conf"))
+	nova, novaErr := os.ReadFile(filepath.Join(dir, tAuth))
+	_, dbErr := os.Stat(filepath.Join(dir, tDB))
+	switch {
+	case rootErr != nil && novaErr != nil && dbErr != nil:
+		return
+	case rootErr != nil || novaErr != nil || dbErr != nil:
+		t.Fatalf("%s: a member is missing: %v, %v, %v", dir, rootErr, novaErr, dbErr)
+	case string(root) != string(nova):
+		t.Fatalf("%s: root's and nova's auth.conf differ", dir)
+	}
+	hostPassword(t, dir, realm)
+}
+
 var errStopped = errors.New("stopped by the fault hook")
 
 // applyUntil runs Apply as a killed run would, stopping it dead (its
@@ -97,11 +115,14 @@ func rotateOptions(root, pw string) Options {
 	return o
 }
 
-// Killed at every commit point, a rotation leaves every host all old or
-// all new once Recover has run, and all hosts the same.
+// Killed at every commit point, a rotation leaves every host whole at
+// once (passwd.db and both auth.conf agree: each host's directory is
+// swapped in whole), all old or all new once Recover has run, and all
+// hosts the same.
 func TestApplyIsOneUnit(t *testing.T) {
-	const files = 9 // passwd.db and the two auth.conf of three hosts; libvirt.conf stays
-	for stop := 0; stop <= files+1; stop++ {
+	const files = 9      // passwd.db and the two auth.conf of three hosts; libvirt.conf stays
+	const points = 1 + 3 // the journal, then each host's directory swap
+	for stop := 0; stop <= points; stop++ {
 		root := t.TempDir()
 		first, err := NewPlan(rotateOptions(root, "old-password"))
 		if err != nil {
@@ -118,8 +139,11 @@ func TestApplyIsOneUnit(t *testing.T) {
 			t.Fatalf("plan changes %d files, want %d", p.Changed(), files)
 		}
 		calls := applyUntil(t, p, stop)
-		if stop == 0 && calls != files+1 {
-			t.Fatalf("the commit called the fault hook %d times, want %d (journal, then each rename)", calls, files+1)
+		if stop == 0 && calls != points {
+			t.Fatalf("the commit called the fault hook %d times, want %d (journal, then each host's swap)", calls, points)
+		}
+		for _, h := range []string{"h1", "h2", "h3"} {
+			hostWhole(t, filepath.Join(root, h), h)
 		}
 		if _, err := fsutil.Recover(root); err != nil {
 			t.Fatal(err)
@@ -145,23 +169,23 @@ func TestApplyPartialAfterRename(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	blocker := filepath.Join(root, "h1", tConf)
+	h2, away := filepath.Join(root, "h2"), filepath.Join(root, "h2-away")
 	restore := fsutil.SetFaultHook(func(i int, _ string) {
 		if i == 0 {
-			os.Mkdir(blocker, 0o755) // the next rename meets a directory
+			os.Rename(h2, away) // h2's swap finds no directory to exchange with
 		}
 	})
 	written, err := p.Apply()
 	restore()
 	var partial *errs.Partial
 	want := filepath.Join(root, "h1", tDB)
-	if !errors.As(err, &partial) || len(written) != 1 || written[0] != want || !strings.Contains(err.Error(), want) {
-		t.Fatalf("Apply: %q, %v; want a Partial naming %s", written, err, want)
+	if !errors.As(err, &partial) || len(written) != 4 || written[0] != want || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Apply: %q, %v; want a Partial naming h1's four files", written, err)
 	}
 	if !strings.Contains(err.Error(), "the next run completes this write") {
 		t.Errorf("error %q does not say the next run completes it", err)
 	}
-	if err := os.Remove(blocker); err != nil {
+	if err := os.Rename(away, h2); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := fsutil.Recover(root); err != nil {

@@ -104,6 +104,12 @@ func runInstall(opts *InstallOptions) error {
 	}
 	ctx := context.Background()
 	o := install.Options{Root: opts.Root, Host: host, Force: opts.Force}
+	if opts.Reload {
+		// What the daemons serve now must stay trusted too.
+		if o.Served, err = servedNow(ctx, opts.reloadFlags, opts.Root); err != nil {
+			return err
+		}
+	}
 	rep, err := install.Install(ctx, opts.Bundle, layout.Libvirt, o, opts.DryRun)
 	if err != nil {
 		return err

@@ -142,6 +142,26 @@ func TestInstallReloadLibvirtd(t *testing.T) {
 
 	refusedWhileServing(t, d, dir, root, hostFlags, reloadFlags)
 	overriddenPaths(t, root, reloadFlags)
+	servedContinuity(t, d, dir, root, hostFlags, reloadFlags)
+}
+
+// servedContinuity: files of another CA forced onto the disk without a
+// reload leave libvirtd serving the old CA's certificate; install
+// --reload of a bundle of that other CA alone is then refused for what
+// is served (exit 2, no reload), and --force installs and reloads it.
+func servedContinuity(t *testing.T, d *libvirttest.Daemon, dir, root string, hostFlags, reloadFlags []string) {
+	t.Helper()
+	other := filepath.Join(dir, "otherca", "compute01.tar")
+	runCLI(t, append([]string{"install", other, "--force"}, hostFlags...)...)
+	serving := servedCert(t, d.Addr())
+	wantBadInput(t, "served now at "+d.Addr(), append(append([]string{"install", other, "--reload"}, hostFlags...), reloadFlags...)...)
+	if now := servedCert(t, d.Addr()); !now.Equal(serving) {
+		t.Fatal("a refused install --reload reloaded libvirtd")
+	}
+	runCLI(t, append(append([]string{"install", other, "--reload", "--force"}, hostFlags...), reloadFlags...)...)
+	if now := servedCert(t, d.Addr()); !now.Equal(fileCert(t, filepath.Join(root, "etc/pki/libvirt/servercert.pem"))) {
+		t.Fatal("install --reload --force did not make libvirtd serve the installed certificate")
+	}
 }
 
 // refusedWhileServing installs bad bundles under a running daemon: each

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -292,6 +293,15 @@ func TestInstallChecksLikeConsumers(t *testing.T) {
 	os.WriteFile(unmanaged, []byte("mine\n"), 0o644)
 	if out := runCLI(t, "install", good, "--root", root, "--host", "compute01"); !strings.Contains(out, "nothing to change") {
 		t.Errorf("second install says:\n%s", out)
+	}
+	// The same bundle packed by GNU tar (a ./ entry, directories) is the same bundle.
+	gnu := filepath.Join(dir, "gnu", "compute01.tar")
+	os.MkdirAll(filepath.Dir(gnu), 0o755)
+	if out, err := exec.Command("tar", "-cpf", gnu, "-C", filepath.Join(dir, "out", "compute01"), ".").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v\n%s", err, out)
+	}
+	if out := runCLI(t, "install", gnu, "--root", root, "--host", "compute01"); !strings.Contains(out, "nothing to change") {
+		t.Errorf("install of the GNU tar says:\n%s", out)
 	}
 	before := snapshot(t, root)
 	wantBadInput(t, "ca-continuity", "install", other, "--root", root, "--host", "compute01")

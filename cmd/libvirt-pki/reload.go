@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/libvirt-pki/libvirt-pki/install"
 	"github.com/libvirt-pki/libvirt-pki/reload"
 )
 
@@ -113,23 +114,46 @@ func runReload(opts *ReloadOptions) error {
 	return reloadVerdict(rr)
 }
 
-// runReloadFor runs reload.Run with the flags.
-func runReloadFor(ctx context.Context, f reloadFlags, root string, force bool) (*reloadReport, error) {
+// reloadOptions are reload.Options from the flags.
+func reloadOptions(f reloadFlags, root string, force bool) (reload.Options, error) {
 	name := f.ServerName
 	if name == "" {
 		var err error
 		if name, err = os.Hostname(); err != nil {
-			return nil, err
+			return reload.Options{}, err
 		}
 	}
-	o := reload.Options{Root: root, Force: force, AdminSockets: f.AdminSockets, VirtAdmin: f.VirtAdmin, Virsh: f.Virsh,
+	return reload.Options{Root: root, Force: force, AdminSockets: f.AdminSockets, VirtAdmin: f.VirtAdmin, Virsh: f.Virsh,
 		QEMUURI: f.QEMUURI, QMPSockets: f.QMPSockets, LibvirtdAddr: f.LibvirtdAddr, ServerName: name,
-		VNCCACert: f.VNCCACert, VNCClientCert: f.VNCCert, VNCClientKey: f.VNCKey, Timeout: f.Timeout}
+		VNCCACert: f.VNCCACert, VNCClientCert: f.VNCCert, VNCClientKey: f.VNCKey, Timeout: f.Timeout}, nil
+}
+
+// runReloadFor runs reload.Run with the flags.
+func runReloadFor(ctx context.Context, f reloadFlags, root string, force bool) (*reloadReport, error) {
+	o, err := reloadOptions(f, root, force)
+	if err != nil {
+		return nil, err
+	}
 	rep, err := reload.Run(ctx, o)
 	if err != nil {
 		return nil, err
 	}
 	return &reloadReport{rep}, nil
+}
+
+// servedNow reads the certificates the listeners reload would reload
+// present now, for install's CA-continuity check.
+func servedNow(ctx context.Context, f reloadFlags, root string) ([]install.ServedCert, error) {
+	o, err := reloadOptions(f, root, true)
+	if err != nil {
+		return nil, err
+	}
+	served, err := reload.ServedCerts(ctx, o)
+	var out []install.ServedCert
+	for _, s := range served {
+		out = append(out, install.ServedCert{Role: s.Role, Addr: s.Addr, Cert: s.Cert})
+	}
+	return out, err
 }
 
 // reloadVerdict is exit 1 when a listener failed or is stale.

@@ -77,8 +77,8 @@ func runPasswords(opts *PasswordsOptions) error {
 		return errs.Inputf("--config-dir and --passwords must not be empty")
 	}
 	dir := filepath.Dir(path)
-	// Checked before locking, so the lock file never lands in /dev or in
-	// a directory that is not there.
+	// Checked before locking: the lock is on dir itself, which must be a
+	// directory that is there.
 	if fi, err := os.Lstat(path); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
 		return errs.Inputf("%s: is a symlink; refusing to write through it (pass --passwords with the file it points to)", path)
 	} else if err == nil && !fi.Mode().IsRegular() {
@@ -174,9 +174,11 @@ libvirtd's realm is its own host name, lowercased, or its canonical FQDN when
 /etc/hosts lists that first ("virsh hostname" shows it); a sasldb without the
 user in that realm makes every login fail, so the user is written in each.
 
-A host bundle's files are written as one unit under a lock on --out: a run
-killed at any moment leaves every host's files all old or all new once the next
-run has started, and never a passwd.db and an auth.conf that disagree.`,
+A host bundle's files are written as one unit under a lock on --out. Each
+host's passwd.db and both auth.conf files are swapped in at one instant, so
+even right after a kill a host never has a passwd.db and an auth.conf that
+disagree, or one of them missing; the next run completes the hosts a killed
+run had not reached yet.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.changed = cmd.Flags().Changed

@@ -170,7 +170,7 @@ func TestSASLWaitsForLock(t *testing.T) {
 	}
 	r := bufio.NewReader(stderr)
 	line, err := r.ReadString('\n') // blocks until the run is waiting
-	if err != nil || !strings.Contains(line, "waiting for "+filepath.Join(config, fsutil.LockFileName)) || !strings.Contains(line, fmt.Sprintf("pid %d", os.Getpid())) {
+	if err != nil || !strings.Contains(line, "waiting for the lock on "+config) || !strings.Contains(line, fmt.Sprintf("pid %d", os.Getpid())) {
 		t.Fatalf("first stderr line %q, %v", line, err)
 	}
 	if _, err := os.Stat(filepath.Join(config, "config")); !errors.Is(err, fs.ErrNotExist) {
@@ -292,4 +292,6 @@ const (
 	saslDB   = "etc/libvirt/passwd.db"
 	saslConf = "etc/sasl2/libvirt.conf"
 	saslAuth = "var/lib/nova/.config/libvirt/auth.conf"
+	// root's auth.conf, the same as nova-compute's
+	saslAuthRoot = "root/.config/libvirt/auth.conf"
 )

@@ -115,7 +115,8 @@ func bindReadOnly(dir string) error {
 	return unix.Mount("", dir, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, "")
 }
 
-// leftovers lists the temporary and journal files under dir.
+// leftovers lists the temporary and journal files and the staged
+// directory copies under dir.
 func leftovers(dir string) []string {
 	var out []string
 	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -123,7 +124,8 @@ func leftovers(dir string) []string {
 			return nil
 		}
 		name := d.Name()
-		if !d.IsDir() && (strings.Contains(name, ".tmp-") || name == fsutil.JournalFileName) {
+		if (!d.IsDir() && (strings.Contains(name, ".tmp-") || name == fsutil.JournalFileName)) ||
+			(d.IsDir() && strings.HasPrefix(name, ".") && strings.Contains(name, ".swap-")) {
 			out = append(out, p)
 		}
 		return nil
@@ -131,7 +133,7 @@ func leftovers(dir string) []string {
 	return out
 }
 
-// snapshotFiles maps every regular file under dir, but the lock file, to
+// snapshotFiles maps every regular file under dir to
 // its content; directories it may not read are left out.
 func snapshotFiles(dir string) (map[string]string, error) {
 	m := map[string]string{}
@@ -142,7 +144,7 @@ func snapshotFiles(dir string) (map[string]string, error) {
 		if err != nil {
 			return err
 		}
-		if d.Type().IsRegular() && d.Name() != fsutil.LockFileName {
+		if d.Type().IsRegular() {
 			data, err := os.ReadFile(p)
 			if err != nil {
 				return err

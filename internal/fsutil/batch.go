@@ -1,6 +1,7 @@
 package fsutil
 
 import (
+	"cmp"
 	"fmt"
 	"io/fs"
 	"os"
@@ -31,10 +32,15 @@ type Batch struct {
 	// over directories of a host (Root "/") keeps it in a directory of its
 	// own; RecoverJournal then finds it there.
 	JournalDir string
+	// DirMode is the mode of the directories WriteFileIn makes that do
+	// not exist yet in the live directory (the swapped directory itself,
+	// when new, included); 0755 when zero.
+	DirMode fs.FileMode
 
 	mu      sync.Mutex
 	pending []pendingFile // in staging order; a swap's entry stands for all its files
 	swaps   map[string]*dirSwap
+	placed  map[string]bool // targets and swapped directories Commit put in place
 	done    bool
 }
 
@@ -109,16 +115,11 @@ func (b *Batch) ChownIn(dir, path string, uid, gid int) error {
 }
 
 // stagedPath is where path is staged in dir's copy, made on first use.
+// dir is checked (no symlink on the way from Root) once; below it, the
+// stage is the batch's own copy, where a symlink is never followed
+// (writeStaged, dirSwap.stagedPath).
 func (b *Batch) stagedPath(dir, path string) (string, error) {
-	if err := b.checkPath(path); err != nil {
-		return "", err
-	}
 	dir = filepath.Clean(dir)
-	if b.Root != "" {
-		if err := CheckNoSymlinks(b.Root, dir); err != nil {
-			return "", err
-		}
-	}
 	b.mu.Lock()
 	if b.done {
 		b.mu.Unlock()
@@ -129,12 +130,16 @@ func (b *Batch) stagedPath(dir, path string) (string, error) {
 	}
 	s := b.swaps[dir]
 	if s == nil {
-		s = &dirSwap{dir: dir}
+		s = &dirSwap{dir: dir, mode: cmp.Or(b.DirMode, 0o755)}
 		b.swaps[dir] = s
 		b.pending = append(b.pending, pendingFile{path: dir, swap: s})
 	}
 	b.mu.Unlock()
-	s.once.Do(func() { s.err = s.prepare() })
+	s.once.Do(func() {
+		if s.err = b.checkPath(dir); s.err == nil {
+			s.err = s.prepare()
+		}
+	})
 	if s.err != nil {
 		return "", s.err
 	}
@@ -193,6 +198,7 @@ func (b *Batch) Commit() error {
 	// failed rename, to the journal): a later Abort must not touch them.
 	pending := b.pending
 	b.pending = nil
+	b.placed = map[string]bool{}
 	for i, p := range pending {
 		if err := p.put(); err != nil {
 			if journal != "" {
@@ -201,8 +207,10 @@ func (b *Batch) Commit() error {
 			for _, rest := range pending[i:] {
 				rest.remove()
 			}
+			removeOldCopies(pending[:i])
 			return err
 		}
+		b.placed[p.path] = true
 		faultHook(i, p.path)
 	}
 	if err := syncAll(pending); err != nil {
@@ -215,6 +223,22 @@ func (b *Batch) Commit() error {
 	}
 	removeOldCopies(pending)
 	return nil
+}
+
+// Placed reports whether Commit put path in place: its own rename, or the
+// swap of the directory WriteFileIn staged it in. After a failed Commit,
+// it tells what was written.
+func (b *Batch) Placed(path string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for d := path; ; d = filepath.Dir(d) {
+		if b.placed[d] {
+			return true
+		}
+		if filepath.Dir(d) == d {
+			return false
+		}
+	}
 }
 
 func (b *Batch) journalDir() string {
@@ -247,7 +271,7 @@ func (p pendingFile) remove() {
 // SweepTemp once no journal names it).
 func removeOldCopies(pending []pendingFile) {
 	for _, p := range pending {
-		if p.swap != nil && p.swap.oldKey != (fileKey{}) {
+		if p.swap != nil && p.swap.oldKey != (fileKey{}) && unix.Rmdir(p.swap.stage) != nil {
 			os.RemoveAll(p.swap.stage)
 		}
 	}

@@ -51,17 +51,27 @@
 // refuses anything but a regular file and never reads more than a limit,
 // so a FIFO, /dev/zero or a huge file is refused at once.
 //
-// Concurrency: Lock and LockTree take an flock(2) lock on a tree, so two
-// runs never interleave their writes; Recover, SweepTemp and Commit assume
-// the caller holds it. A run that writes under root therefore does:
+// Concurrency: Lock and LockTree take an flock(2) lock on the tree's
+// directory itself (its own descriptor; for a tree not made yet, its
+// nearest existing ancestor), so two runs never interleave their writes;
+// Recover, SweepTemp and Commit assume the caller holds it. Locking writes
+// nothing anywhere: no lock file, so a tree's parent never gets one and a
+// run refused for bad input leaves the file system exactly as it was. The
+// holder a waiting run names comes from /proc/locks (its pid) and
+// /proc/PID/cmdline. The choice over "validate all input before creating
+// anything, then lock": a run must lock before it reads (another run may
+// be rewriting what it reads), so the lock cannot wait for validation, and
+// a directory lock costs one open(2) and one flock(2), nothing measurable
+// beside a run's writes (TestLockWritesNothing, the CLI's
+// TestRefusalWritesNothing). A run that writes under root therefore does:
 //
 //	l, err := fsutil.LockTree(ctx, root, fsutil.LockOptions{Waiting: say})
 //	defer l.Unlock()
 //	completed, err := fsutil.Recover(root)     // finish a killed run's unit
 //	removed, err := fsutil.SweepTemp(root, 6)  // then drop its temporary files
 //	b := fsutil.NewBatch(root)
-//	err = b.WriteFile(path, data, 0o600)       // ... for every file of the unit
-//	err = b.Commit()                           // or b.Abort() on any error
+//	err = b.WriteFileIn(dir, path, data, 0o600) // ... for every file of a pair
+//	err = b.Commit()                            // or b.Abort() on any error
 package fsutil
 
 import (

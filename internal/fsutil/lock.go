@@ -16,9 +16,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// LockFileName is the lock file Lock creates in the directory it locks.
-const LockFileName = ".libvirt-pki.lock"
-
 // ErrLocked matches (errors.Is) every error saying another process holds
 // a lock.
 var ErrLocked = errors.New("locked by another process")
@@ -28,14 +25,15 @@ type LockOptions struct {
 	// NoWait fails at once with a *LockHeldError instead of waiting.
 	NoWait bool
 	// Waiting, if set, is called once, when the lock turns out to be
-	// held, with "waiting for <lock file>, held by pid N (...)".
+	// held, with "waiting for the lock on <dir>, held by pid N (...)".
 	Waiting func(msg string)
 	// Poll is how often a waiting Lock retries; 100 ms if zero.
 	Poll time.Duration
 }
 
-// Holder describes the process holding a lock, as it recorded itself in
-// the lock file. PID is 0 when the file does not say (yet).
+// Holder describes the process holding a lock, as /proc/locks and
+// /proc/PID/cmdline name it. PID is 0 when they do not say (the holder
+// just let go, or lives in another pid namespace).
 type Holder struct {
 	PID     int
 	Since   time.Time
@@ -62,7 +60,7 @@ func (h Holder) String() string {
 
 // LockHeldError says a lock is held by another process.
 type LockHeldError struct {
-	Path   string // the lock file
+	Path   string // the locked directory
 	Holder Holder
 }
 
@@ -80,12 +78,10 @@ type Locked struct {
 	key  fileKey
 }
 
-// Path is the lock file.
+// Path is the locked directory.
 func (l *Locked) Path() string { return l.path }
 
-// Unlock releases the lock. The lock file stays: removing it would let a
-// process that opened it just before take a lock on an unlinked file while
-// a third process locks a new one.
+// Unlock releases the lock.
 func (l *Locked) Unlock() error {
 	if l == nil || l.f == nil {
 		return nil
@@ -98,66 +94,65 @@ func (l *Locked) Unlock() error {
 	return err
 }
 
-// fileKey identifies a lock file by device and inode.
+// fileKey identifies a file by device and inode.
 type fileKey struct{ dev, ino uint64 }
 
-// heldHere records the lock files this process holds. flock(2) locks taken
-// through two opens conflict even within one process, so locking a file
-// twice would wait for ourselves forever.
+// heldHere records the directories this process holds locked. flock(2)
+// locks taken through two opens conflict even within one process, so
+// locking a directory twice would wait for ourselves forever.
 var heldHere = struct {
 	sync.Mutex
 	m map[fileKey]bool
 }{m: map[fileKey]bool{}}
 
-// Lock takes an exclusive lock on dir (an existing directory) through the
-// lock file dir/.libvirt-pki.lock, created 0600 if missing. If another
-// process holds it, Lock retries every opts.Poll until it gets the lock or
-// ctx ends, telling opts.Waiting once; with opts.NoWait it fails at once
-// with a *LockHeldError naming the holder's pid.
+// Lock takes an exclusive lock on dir, an existing directory: flock(2) on
+// the directory's own descriptor, so locking creates and changes nothing
+// on disk (a run refused for bad input leaves the file system exactly as
+// it was, and a tree's parent never gets a lock file). If another process
+// holds it, Lock retries every opts.Poll until it gets the lock or ctx
+// ends, telling opts.Waiting once; with opts.NoWait it fails at once with
+// a *LockHeldError naming the holder's pid, which /proc/locks gives.
 //
-// The lock is flock(2): the kernel releases it when the holder's last
-// descriptor closes, which includes the holder dying in any way (even
-// SIGKILL). So a dead holder never leaves a stale lock; the next run just
-// takes it, and the pid left in the file is overwritten.
+// The kernel releases the lock when the holder's last descriptor closes,
+// which includes the holder dying in any way (even SIGKILL). So a dead
+// holder never leaves a stale lock; the next run just takes it. A
+// directory replaced whole (Batch.WriteFileIn) would take its lock with it,
+// which is why a Batch never swaps its Root.
 func Lock(ctx context.Context, dir string, opts LockOptions) (*Locked, error) {
-	path := filepath.Join(dir, LockFileName)
 	for {
-		l, err := openLockFile(path)
+		l, err := openLockDir(dir)
 		if err != nil {
 			return nil, err
 		}
-		if err := waitFlock(ctx, l.f, path, unix.LOCK_EX, opts); err != nil {
+		if err := waitFlock(ctx, l.f, dir, unix.LOCK_EX, opts); err != nil {
 			l.f.Close()
 			return nil, err
 		}
-		// The file may have been replaced while we waited (someone removed
-		// it by hand): then our lock guards nothing, so start again.
-		if fi, err := os.Lstat(path); err != nil || keyOf(fi) != l.key {
+		// The directory may have been replaced while we waited (renamed
+		// away, or removed and made again): then our lock guards nothing,
+		// so start again.
+		if fi, err := os.Stat(dir); err != nil || keyOf(fi) != l.key {
 			l.f.Close()
 			continue
 		}
 		heldHere.Lock()
 		heldHere.m[l.key] = true
 		heldHere.Unlock()
-		l.writeHolder()
 		return l, nil
 	}
 }
 
-// openLockFile opens (creating) a lock file, refusing a symlink or a
-// non-regular file and a file this process already holds.
-func openLockFile(path string) (*Locked, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o600)
-	if errors.Is(err, unix.ELOOP) {
-		return nil, &BadFileError{path, "is a symlink", ErrSymlink}
+// openLockDir opens a directory to lock, refusing one this process
+// already holds.
+func openLockDir(dir string) (*Locked, error) {
+	f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOTDIR) {
+		return nil, fmt.Errorf("%s: is not a directory", dir)
 	}
 	if err != nil {
 		return nil, err
 	}
 	fi, err := f.Stat()
-	if err == nil && !fi.Mode().IsRegular() {
-		err = &BadFileError{path, "not a regular file (" + fileKind(fi.Mode()) + ")", ErrNotRegular}
-	}
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -168,9 +163,9 @@ func openLockFile(path string) (*Locked, error) {
 	heldHere.Unlock()
 	if held {
 		f.Close()
-		return nil, fmt.Errorf("%s: already locked by this process", path)
+		return nil, fmt.Errorf("%s: already locked by this process", dir)
 	}
-	return &Locked{f: f, path: path, key: key}, nil
+	return &Locked{f: f, path: dir, key: key}, nil
 }
 
 func keyOf(fi fs.FileInfo) fileKey {
@@ -196,12 +191,12 @@ func waitFlock(ctx context.Context, f *os.File, path string, how int, opts LockO
 		if err != unix.EWOULDBLOCK && err != unix.EINTR {
 			return fmt.Errorf("%s: %w", path, err)
 		}
-		held := &LockHeldError{path, readHolder(path)}
+		held := &LockHeldError{path, lockHolder(f)}
 		if opts.NoWait {
 			return held
 		}
 		if !told && opts.Waiting != nil {
-			opts.Waiting(fmt.Sprintf("waiting for %s, held by %s", path, held.Holder))
+			opts.Waiting(fmt.Sprintf("waiting for the lock on %s, held by %s", path, held.Holder))
 			told = true
 		}
 		t := time.NewTimer(poll)
@@ -214,22 +209,42 @@ func waitFlock(ctx context.Context, f *os.File, path string, how int, opts LockO
 	}
 }
 
-// writeHolder records this process in the lock file for whoever waits.
-// It writes over the old record and then truncates, so a reader never
-// finds the file empty; readHolder takes the first of each field.
-func (l *Locked) writeHolder() {
-	rec := fmt.Sprintf("pid %d\nsince %s\ncommand %s\n",
-		os.Getpid(), time.Now().UTC().Format(time.RFC3339), commandLine())
-	if _, err := l.f.WriteAt([]byte(rec), 0); err == nil {
-		l.f.Truncate(int64(len(rec)))
+// lockHolder finds the process holding a flock on f's file in
+// /proc/locks (its lines read "N: FLOCK ADVISORY WRITE PID MAJ:MIN:INO 0
+// EOF", the device in hex) and its command line.
+func lockHolder(f *os.File) Holder {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return Holder{}
 	}
+	data, err := ReadFile("/proc/locks", 16<<20)
+	if err != nil {
+		return Holder{}
+	}
+	want := fmt.Sprintf("%02x:%02x:%d", unix.Major(st.Dev), unix.Minor(st.Dev), st.Ino)
+	for _, line := range strings.Split(string(data), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) < 6 || fields[1] != "FLOCK" || fields[5] != want {
+			continue
+		}
+		pid, err := strconv.Atoi(fields[4])
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		return Holder{PID: pid, Command: commandLine(pid)}
+	}
+	return Holder{}
 }
 
-// commandLine is this process's command line on one line, for the lock
-// record. The project never puts secrets in argv.
-func commandLine() string {
-	args := make([]string, len(os.Args))
-	for i, a := range os.Args {
+// commandLine is process pid's command line on one line (the project
+// never puts secrets in argv), "" when it cannot be read.
+func commandLine(pid int) string {
+	data, err := ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid), 64<<10)
+	if err != nil {
+		return ""
+	}
+	args := strings.Split(strings.TrimRight(string(data), "\x00"), "\x00")
+	for i, a := range args {
 		if i == 0 {
 			a = filepath.Base(a)
 		}
@@ -247,37 +262,16 @@ func commandLine() string {
 	return s
 }
 
-// readHolder reads the record a holder left in a lock file. A record it
-// cannot read gives Holder{}: the message then says "another process".
-func readHolder(path string) Holder {
-	data, err := ReadFile(path, 4096)
-	if err != nil {
-		return Holder{}
-	}
-	var h Holder
-	for _, line := range strings.Split(string(data), "\n") {
-		key, val, _ := strings.Cut(line, " ")
-		switch {
-		case key == "pid" && h.PID == 0:
-			h.PID, _ = strconv.Atoi(val)
-		case key == "since" && h.Since.IsZero():
-			h.Since, _ = time.Parse(time.RFC3339, val)
-		case key == "command" && h.Command == "":
-			h.Command = val
-		}
-	}
-	return h
-}
-
 // LockTree locks the tree at root, which need not exist yet: it locks root
 // if root is a directory, else root's nearest existing ancestor (the run
-// will create root inside it).
+// will create root inside it). Either way nothing is written there: the
+// lock is on the directory itself (see Lock).
 //
 // Locking an ancestor opens a race that LockTree closes: run A, finding
 // root missing, locks root's parent and creates root; run B, starting
-// later, finds root and would lock root itself, a different file, while A
-// is still writing. So after taking its own lock, LockTree also waits for
-// any holder of a lock file in a strict ancestor of the directory it
+// later, finds root and would lock root itself, a different directory,
+// while A is still writing. So after taking its own lock, LockTree also
+// waits for any holder of a lock on a strict ancestor of the directory it
 // locked (taking and dropping a shared lock on each), and if root or a
 // directory between has appeared meanwhile, it moves its lock down to it.
 // Only runs that began before that directory existed can hold an ancestor,
@@ -330,12 +324,11 @@ func nearestDir(path string) (string, error) {
 	}
 }
 
-// waitAncestors waits until no process holds the lock file of any strict
-// ancestor of dir, skipping those this process holds and those that do not
-// exist (nobody ever locked there).
+// waitAncestors waits until no process holds a lock on any strict
+// ancestor of dir, skipping those this process holds.
 func waitAncestors(ctx context.Context, dir string, opts LockOptions) error {
 	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
-		if err := waitShared(ctx, filepath.Join(d, LockFileName), opts); err != nil {
+		if err := waitShared(ctx, d, opts); err != nil {
 			return err
 		}
 		if filepath.Dir(d) == d {
@@ -344,17 +337,16 @@ func waitAncestors(ctx context.Context, dir string, opts LockOptions) error {
 	}
 }
 
-// waitShared takes and drops a shared lock on an existing lock file.
-func waitShared(ctx context.Context, path string, opts LockOptions) error {
-	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+// waitShared takes and drops a shared lock on a directory.
+func waitShared(ctx context.Context, dir string, opts LockOptions) error {
+	f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
-		// Missing, unreadable or a symlink: not a lock file anyone of ours
-		// could hold against us.
+		// Unreadable: not a directory anyone of ours could lock against us.
 		return nil
 	}
 	defer f.Close()
 	fi, err := f.Stat()
-	if err != nil || !fi.Mode().IsRegular() {
+	if err != nil {
 		return nil
 	}
 	heldHere.Lock()
@@ -363,5 +355,5 @@ func waitShared(ctx context.Context, path string, opts LockOptions) error {
 	if mine {
 		return nil
 	}
-	return waitFlock(ctx, f, path, unix.LOCK_SH, opts)
+	return waitFlock(ctx, f, dir, unix.LOCK_SH, opts)
 }

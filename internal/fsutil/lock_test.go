@@ -14,7 +14,7 @@ import (
 func TestLockHeldByAnotherProcess(t *testing.T) {
 	dir := t.TempDir()
 	holder := startChild(t, "lock", []string{"FSUTIL_DIR=" + dir}, "locked")
-	path := filepath.Join(dir, LockFileName)
+	path := dir
 
 	_, err := Lock(context.Background(), dir, LockOptions{NoWait: true})
 	var held *LockHeldError
@@ -46,12 +46,12 @@ func TestLockHeldByAnotherProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Unlock()
-	want := "waiting for " + path + ", held by pid " + strconv.Itoa(holder.pid())
-	if len(told) != 1 || !strings.HasPrefix(told[0], want) {
-		t.Fatalf("Waiting told %q, want once %q", told, want)
+	want := "waiting for the lock on " + path + ", held by pid " + strconv.Itoa(holder.pid())
+	if len(told) != 1 || !strings.HasPrefix(told[0], want) || !strings.Contains(told[0], "("+filepath.Base(os.Args[0])) {
+		t.Fatalf("Waiting told %q, want once %q and the holder's command line", told, want)
 	}
-	if h := readHolder(path); h.PID != os.Getpid() || h.Since.IsZero() || h.Command == "" {
-		t.Fatalf("lock file records %+v, want this process", h)
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("locking wrote into the directory: %v", entries)
 	}
 }
 
@@ -61,7 +61,7 @@ func TestLockSameProcessAndUnlock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l.Path() != filepath.Join(dir, LockFileName) {
+	if l.Path() != dir {
 		t.Fatalf("Path %q", l.Path())
 	}
 	// A second lock from this process would wait for itself forever.
@@ -71,9 +71,6 @@ func TestLockSameProcessAndUnlock(t *testing.T) {
 	if err := l.Unlock(); err != nil {
 		t.Fatal(err)
 	}
-	if fi, err := os.Lstat(l.Path()); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("lock file after Unlock: %v %v (want kept, 0600)", fi, err)
-	}
 	l2, err := Lock(context.Background(), dir, LockOptions{NoWait: true})
 	if err != nil {
 		t.Fatalf("Lock after Unlock: %v", err)
@@ -81,16 +78,28 @@ func TestLockSameProcessAndUnlock(t *testing.T) {
 	l2.Unlock()
 }
 
-func TestLockRefusesSymlink(t *testing.T) {
-	dir := t.TempDir()
-	target := filepath.Join(dir, "target")
-	os.Symlink(target, filepath.Join(dir, LockFileName))
-	_, err := Lock(context.Background(), dir, LockOptions{NoWait: true})
-	if !errors.Is(err, ErrSymlink) {
-		t.Fatalf("Lock through a symlinked lock file: %v", err)
+// Locking writes nothing: not in the directory, not in its parent, and
+// the directory's modification time stays.
+func TestLockWritesNothing(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "tree")
+	os.Mkdir(dir, 0o755)
+	old := time.Now().Add(-time.Hour).Truncate(time.Second)
+	os.Chtimes(dir, old, old)
+	os.Chtimes(parent, old, old)
+	for _, root := range []string{dir, filepath.Join(dir, "missing", "x")} {
+		l, err := LockTree(context.Background(), root, LockOptions{NoWait: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Unlock()
 	}
-	if _, err := os.Lstat(target); err == nil {
-		t.Fatal("the symlink's target was created")
+	for _, d := range []string{parent, dir} {
+		fi, _ := os.Stat(d)
+		entries, _ := os.ReadDir(d)
+		if !fi.ModTime().Equal(old) || (d == dir && len(entries) != 0) || (d == parent && len(entries) != 1) {
+			t.Fatalf("%s changed: mtime %v, entries %v", d, fi.ModTime(), entries)
+		}
 	}
 }
 
@@ -101,7 +110,7 @@ func TestLockTreeMissingRoot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l.Path() != filepath.Join(parent, LockFileName) {
+	if l.Path() != parent {
 		t.Fatalf("locked %s, want the nearest existing ancestor %s", l.Path(), parent)
 	}
 	// Creating root under our own ancestor lock, then locking the tree
@@ -111,13 +120,14 @@ func TestLockTreeMissingRoot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l2.Path() != filepath.Join(root, LockFileName) {
+	if l2.Path() != root {
 		t.Fatalf("locked %s, want root's lock", l2.Path())
 	}
 	l2.Unlock()
 	l.Unlock()
 
-	if _, err := LockTree(context.Background(), filepath.Join(parent, LockFileName, "x"), LockOptions{}); err == nil {
+	os.WriteFile(filepath.Join(parent, "file"), nil, 0o600)
+	if _, err := LockTree(context.Background(), filepath.Join(parent, "file", "x"), LockOptions{}); err == nil {
 		t.Fatal("LockTree accepted a root below a regular file")
 	}
 }
@@ -133,7 +143,7 @@ func TestLockTreeWaitsForAncestorHolder(t *testing.T) {
 
 	_, err := LockTree(context.Background(), root, LockOptions{NoWait: true})
 	var held *LockHeldError
-	if !errors.As(err, &held) || held.Path != filepath.Join(parent, LockFileName) || held.Holder.PID != holder.pid() {
+	if !errors.As(err, &held) || held.Path != parent || held.Holder.PID != holder.pid() {
 		t.Fatalf("LockTree beside an ancestor holder: %v", err)
 	}
 	l, err := LockTree(context.Background(), root, LockOptions{
@@ -144,7 +154,7 @@ func TestLockTreeWaitsForAncestorHolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Unlock()
-	if l.Path() != filepath.Join(root, LockFileName) {
+	if l.Path() != root {
 		t.Fatalf("locked %s, want root's lock", l.Path())
 	}
 }
@@ -166,7 +176,20 @@ func TestLockTreeMovesDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Unlock()
-	if l.Path() != filepath.Join(root, LockFileName) {
+	if l.Path() != root {
 		t.Fatalf("locked %s, want root's lock", l.Path())
+	}
+}
+
+// BenchmarkLockTree is one run's locking: the tree's directory, then a
+// shared lock on each ancestor.
+func BenchmarkLockTree(b *testing.B) {
+	root := b.TempDir()
+	for i := 0; i < b.N; i++ {
+		l, err := LockTree(context.Background(), root, LockOptions{NoWait: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		l.Unlock()
 	}
 }

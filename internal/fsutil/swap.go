@@ -22,13 +22,16 @@ import (
 // removed.
 type dirSwap struct {
 	dir, stage string
+	// mode is for the directories made that have no live counterpart.
+	mode fs.FileMode
 	// newKey identifies the staged copy; oldKey the directory it replaces
 	// (zero when dir did not exist: then the copy is renamed into place).
 	newKey, oldKey fileKey
 
 	once sync.Once
 	err  error
-	mu   sync.Mutex // guards directory creation inside the stage
+	mu   sync.Mutex      // guards made
+	made map[string]bool // directories of the stage made or checked
 }
 
 // stagePattern is the os.MkdirTemp pattern of a stage beside a directory
@@ -63,8 +66,10 @@ func (s *dirSwap) prepare() error {
 		return fmt.Errorf("%s: is not a directory (a symlink or a file); refusing to replace it", s.dir)
 	}
 	parent := filepath.Dir(s.dir)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return err
+	if missing {
+		if err := os.MkdirAll(parent, 0o755); err != nil {
+			return err
+		}
 	}
 	stage, err := os.MkdirTemp(parent, stagePattern(filepath.Base(s.dir)))
 	if err != nil {
@@ -72,7 +77,7 @@ func (s *dirSwap) prepare() error {
 	}
 	s.stage = stage
 	if missing {
-		err = os.Chmod(stage, 0o755)
+		err = os.Chmod(stage, s.mode)
 	} else {
 		s.oldKey = keyOf(fi)
 		err = copyDirLinked(s.dir, stage, fi)
@@ -178,20 +183,26 @@ func copyModeOwner(path string, fi fs.FileInfo) error {
 
 // stagedPath is where path (below s.dir) lives in the stage, its parent
 // directories made: with the mode and owner of the same directory in
-// s.dir when that exists, else 0755.
+// s.dir when that exists, else s.mode.
 func (s *dirSwap) stagedPath(path string) (string, error) {
 	rel, err := relBelow(s.dir, path)
 	if err != nil {
 		return "", err
 	}
-	elems := strings.Split(filepath.Dir(rel), string(filepath.Separator))
+	relDir := filepath.Dir(rel)
+	if relDir == "." {
+		return filepath.Join(s.stage, rel), nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.made[relDir] {
+		return filepath.Join(s.stage, rel), nil
+	}
+	if s.made == nil {
+		s.made = map[string]bool{}
+	}
 	live, staged := s.dir, s.stage
-	for _, e := range elems {
-		if e == "." {
-			break
-		}
+	for _, e := range strings.Split(relDir, string(filepath.Separator)) {
 		live, staged = filepath.Join(live, e), filepath.Join(staged, e)
 		fi, err := os.Lstat(staged)
 		if err == nil {
@@ -200,17 +211,18 @@ func (s *dirSwap) stagedPath(path string) (string, error) {
 			}
 			continue
 		}
-		if err := os.Mkdir(staged, 0o755); err != nil {
+		if err := os.Mkdir(staged, 0o700); err != nil {
 			return "", err
 		}
 		if lfi, err := os.Lstat(live); err == nil && lfi.IsDir() {
 			if err := copyModeOwner(staged, lfi); err != nil {
 				return "", err
 			}
-		} else if err := os.Chmod(staged, 0o755); err != nil {
+		} else if err := os.Chmod(staged, s.mode); err != nil {
 			return "", err
 		}
 	}
+	s.made[relDir] = true
 	return filepath.Join(s.stage, rel), nil
 }
 
@@ -219,10 +231,13 @@ func (s *dirSwap) stagedPath(path string) (string, error) {
 // 0600 with O_EXCL so a key is private from its first byte, then given
 // perm.
 func writeStaged(staged string, data []byte, perm fs.FileMode) error {
-	if err := os.Remove(staged); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
+	const flags = os.O_WRONLY | os.O_CREATE | os.O_EXCL | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	f, err := os.OpenFile(staged, flags, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		if err = unix.Unlink(staged); err == nil {
+			f, err = os.OpenFile(staged, flags, 0o600)
+		}
 	}
-	f, err := os.OpenFile(staged, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return err
 	}
@@ -243,7 +258,12 @@ func (s *dirSwap) exchange() error {
 	if s.oldKey == (fileKey{}) {
 		flags = unix.RENAME_NOREPLACE
 	}
-	if err := unix.Renameat2(unix.AT_FDCWD, s.stage, unix.AT_FDCWD, s.dir, flags); err != nil {
+	err := unix.Renameat2(unix.AT_FDCWD, s.stage, unix.AT_FDCWD, s.dir, flags)
+	if err == unix.EEXIST && unix.Rmdir(s.dir) == nil {
+		// Made empty since it was staged (a writer's mkdir): nothing to keep.
+		err = unix.Renameat2(unix.AT_FDCWD, s.stage, unix.AT_FDCWD, s.dir, flags)
+	}
+	if err != nil {
 		return &os.LinkError{Op: "renameat2", Old: s.stage, New: s.dir, Err: err}
 	}
 	return nil

@@ -261,3 +261,35 @@ func TestSwapJournalDir(t *testing.T) {
 }
 
 type errStop struct{}
+
+// A swap that fails without a journal: what was placed is reported, and
+// neither the unplaced stage nor the swapped-out copy is left behind.
+func TestSwapFailureWithoutJournal(t *testing.T) {
+	root := t.TempDir()
+	writeSwapUnits(t, root)
+	b := &Batch{}
+	for _, h := range crashUnits[:2] {
+		if err := b.WriteFileIn(filepath.Join(root, h), filepath.Join(root, h, "cert.pem"), []byte(unitContent("new", h, "cert.pem")), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	host1 := filepath.Join(root, "host1")
+	defer SetFaultHook(func(i int, _ string) {
+		if i == 0 {
+			os.Rename(host1, host1+"-away") // nothing left to exchange with
+		}
+	})()
+	if err := b.Commit(); err == nil {
+		t.Fatal("Commit exchanged with a directory that is gone")
+	}
+	os.Rename(host1+"-away", host1)
+	if !b.Placed(filepath.Join(root, "host0", "cert.pem")) || b.Placed(filepath.Join(host1, "cert.pem")) {
+		t.Error("Placed does not tell the swap done from the one that failed")
+	}
+	if ages := swapAges(t, root); ages[0] != "torn" || ages[1] != "old" {
+		t.Errorf("after the failed commit: %v", ages) // host0: new cert.pem, old key: what this batch staged
+	}
+	if left := tempsUnder(root); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}

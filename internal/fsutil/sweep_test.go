@@ -55,7 +55,7 @@ func TestSweepTemp(t *testing.T) {
 		write("config/nova/host1/.serverkey.pem.tmp-x"),
 		write("config/nova/host1/serverkey.pem.tmp-1"),
 		write("a/b/c/d/.too-deep.tmp-1"),
-		write(LockFileName),
+		write(".libvirt-pki.lock"),
 	}
 	os.Mkdir(filepath.Join(root, ".dir.tmp-1"), 0o755) // not a regular file
 	kept = append(kept, filepath.Join(root, ".dir.tmp-1"))

@@ -68,6 +68,18 @@ type Config struct {
 	// outside: what an install on a host does under a running daemon.
 	// Its admin socket is <Dir>/run/libvirt-admin-sock. Needs root.
 	PKIDir string
+	// QEMUConf, with PKIDir, loads libvirt's QEMU driver (only it) and
+	// gives it this qemu.conf at /etc/libvirt/qemu.conf, so the daemon
+	// runs real QEMU guests reading /etc/pki (URI
+	// Daemon.QEMUURI). A test qemu.conf wants security_driver "none",
+	// user and group "root", cgroup_controllers [] and stdio_handler
+	// "file" (no virtlogd), vnc_listen "127.0.0.1".
+	QEMUConf string
+}
+
+// QEMUURI is the URI of the daemon's QEMU driver (Config.QEMUConf).
+func (d *Daemon) QEMUURI() string {
+	return "qemu:///system?socket=" + filepath.Join(d.Dir, "run", "libvirt-sock")
 }
 
 // AdminSocket is the daemon's admin socket, for virt-admin.
@@ -123,6 +135,9 @@ func Launch(t testing.TB, cfg Config) (*Daemon, error) {
 		if err := os.MkdirAll(filepath.Join(cfg.SystemEtc, "pki"), 0o755); err != nil {
 			t.Fatal(err)
 		}
+		if cfg.QEMUConf != "" {
+			enableQEMUDriver(t, dir, cfg)
+		}
 	}
 	switch {
 	case cfg.SystemEtc != "":
@@ -155,6 +170,22 @@ func Launch(t testing.TB, cfg Config) (*Daemon, error) {
 	go func() { cmd.Wait(); close(d.done) }()
 	t.Cleanup(d.stop)
 	return d, d.waitListening(t, &stderr)
+}
+
+// enableQEMUDriver writes cfg.QEMUConf as the overlay's
+// libvirt/qemu.conf and links libvirt's QEMU driver module alone into
+// the daemon's driver directory.
+func enableQEMUDriver(t testing.TB, dir string, cfg Config) {
+	t.Helper()
+	mods, _ := filepath.Glob("/usr/lib/*/libvirt/connection-driver/libvirt_driver_qemu.so")
+	if len(mods) == 0 {
+		t.Fatal("libvirttest: libvirt's QEMU driver (libvirt_driver_qemu.so) is not installed (Debian: libvirt-daemon-driver-qemu)")
+	}
+	if err := os.Symlink(mods[0], filepath.Join(dir, "nodrivers", filepath.Base(mods[0]))); err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(cfg.SystemEtc, "libvirt"), 0o755)
+	writeFile(t, filepath.Join(cfg.SystemEtc, "libvirt", "qemu.conf"), []byte(cfg.QEMUConf), 0o644)
 }
 
 // daemonFiles are the paths of the daemon's own copies of the files Config
