@@ -74,6 +74,7 @@ func bundleContents(l layout.Layout, dir string, sets []string, classes []creden
 		files = append(files, bundleFile{rel, 0o644, "root", "root"})
 	}
 	files = append(files, saslFilesIn(l, dir)...)
+	files = append(files, crlFilesIn(l, dir, nil)...)
 	manifest := path.Join(l.BundleDir, ManifestFile)
 	files = append(files, bundleFile{manifest, 0o644, "root", "root"})
 	extra[manifest] = manifestText(files)
@@ -221,43 +222,153 @@ func UpdateBundleSASL(l layout.Layout, root string, hosts []string, tarball bool
 		}
 	}()
 	for _, h := range hosts {
-		dir := filepath.Join(root, h)
-		manifest := filepath.Join(dir, filepath.FromSlash(path.Join(l.BundleDir, ManifestFile)))
-		files, err := manifestRows(manifest, l)
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, saslFilesIn(l, dir)...)
-		files = append(files, bundleFile{path.Join(l.BundleDir, ManifestFile), 0o644, "root", "root"})
-		if err := fsutil.MkdirAll(filepath.Dir(manifest), 0o755); err != nil {
-			return nil, err
-		}
-		text := manifestText(files)
-		if err := stageIfChanged(batch, manifest, text, 0o644); err != nil {
-			return nil, err
-		}
-		if !tarball && !exists(dir+".tar") {
-			continue
-		}
-		if err := stageTarball(batch, dir, files, manifest, text); err != nil {
+		if _, err := restageBundle(batch, l, filepath.Join(root, h), tarball); err != nil {
 			return nil, err
 		}
 	}
 	return nil, nil
 }
 
-// stageTarball stages <dir>.tar of files, with the manifest's new text
-// (staged, not yet on disk).
-func stageTarball(batch *stage, dir string, files []bundleFile, manifest string, text []byte) error {
-	data, err := tarball(dir, files, map[string][]byte{manifest: text})
+// restageBundle stages the host bundle at dir again from what its
+// manifest lists, the SASL and CRL files now there and what batch holds
+// staged for it: its MANIFEST.tsv and, when it exists or always is set,
+// <dir>.tar. It says whether the tarball changed.
+func restageBundle(batch *stage, l layout.Layout, dir string, always bool) (bool, error) {
+	staged := batch.stagedContents()
+	manifest := filepath.Join(dir, filepath.FromSlash(path.Join(l.BundleDir, ManifestFile)))
+	files, err := manifestRows(manifest, l)
 	if err != nil {
-		return err
+		return false, err
 	}
-	return stageIfChanged(batch, dir+".tar", data, 0o600)
+	files = append(files, saslFilesIn(l, dir)...)
+	files = append(files, crlFilesIn(l, dir, staged)...)
+	files = append(files, bundleFile{path.Join(l.BundleDir, ManifestFile), 0o644, "root", "root"})
+	if err := fsutil.MkdirAll(filepath.Dir(manifest), 0o755); err != nil {
+		return false, err
+	}
+	text := manifestText(files)
+	if err := stageIfChanged(batch, manifest, text, 0o644); err != nil {
+		return false, err
+	}
+	if !always && !exists(dir+".tar") {
+		return false, nil
+	}
+	if staged == nil {
+		staged = map[string][]byte{}
+	}
+	staged[manifest] = text
+	data, err := tarball(dir, files, staged)
+	if err != nil {
+		return false, err
+	}
+	changed := !sameFile(dir+".tar", data)
+	return changed, stageIfChanged(batch, dir+".tar", data, 0o600)
+}
+
+// keepContents makes s remember, from now on, what it stages (for the
+// tarballs made in the same unit: withTarballs).
+func (s *stage) keepContents() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.contents == nil {
+		s.contents = map[string][]byte{}
+	}
+}
+
+// stagedContents is a copy of what s remembers having staged.
+func (s *stage) stagedContents() map[string][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.contents)
+}
+
+// withTarballs runs stageFiles, then stages every <host>.tar that exists
+// under root (a tree of layout l) made again with what stageFiles
+// staged, so that each tarball changes in the same journalled unit as
+// the files it holds: a renewed certificate, a CRL, a CA bundle never
+// stays behind in the tarball an operator installs. It returns the
+// tarballs that change.
+func withTarballs(batch *stage, l layout.Layout, root string, stageFiles func() error) ([]string, error) {
+	dirs, err := tarballDirs(l, root)
+	if err != nil {
+		return nil, err
+	}
+	if len(dirs) > 0 {
+		batch.keepContents()
+	}
+	if err := stageFiles(); err != nil {
+		return nil, err
+	}
+	var changed []string
+	for _, dir := range dirs {
+		ok, err := restageBundle(batch, l, dir, false)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			changed = append(changed, dir+".tar")
+		}
+	}
+	return changed, nil
+}
+
+// tarballDirs lists the host bundles under root that have a <host>.tar
+// beside them (a regular file, and a directory holding a manifest).
+func tarballDirs(l layout.Layout, root string) ([]string, error) {
+	if l.BundleDir == "" {
+		return nil, nil
+	}
+	entries, err := os.ReadDir(root)
+	if isNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, readErr(err)
+	}
+	var out []string
+	for _, e := range entries {
+		host, ok := strings.CutSuffix(e.Name(), ".tar")
+		if !ok || !e.Type().IsRegular() || host == "" {
+			continue
+		}
+		dir := filepath.Join(root, host)
+		manifest := filepath.Join(dir, filepath.FromSlash(path.Join(l.BundleDir, ManifestFile)))
+		if fi, err := os.Lstat(manifest); err == nil && fi.Mode().IsRegular() {
+			out = append(out, dir)
+		}
+	}
+	return out, nil
+}
+
+// crlFiles are the CRLs a host bundle of l can hold: one beside each CA
+// file whose consumer reads one, readable by all (a CRL is public).
+func crlFiles(l layout.Layout) []bundleFile {
+	var out []bundleFile
+	for _, spec := range l.Files {
+		if spec.CRL != "" {
+			out = append(out, bundleFile{path.Join(path.Dir(spec.Rel), spec.CRL), 0o644, spec.OwnerName(), spec.GroupName()})
+		}
+	}
+	return out
+}
+
+// crlFilesIn lists the CRLs (crlFiles) the host bundle at dir holds, on
+// disk or staged (a first revoke stages them).
+func crlFilesIn(l layout.Layout, dir string, staged map[string][]byte) []bundleFile {
+	var out []bundleFile
+	for _, f := range crlFiles(l) {
+		full := filepath.Join(dir, filepath.FromSlash(f.rel))
+		if _, ok := staged[full]; ok {
+			out = append(out, f)
+		} else if fi, err := os.Lstat(full); err == nil && fi.Mode().IsRegular() {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // manifestRows reads a bundle's MANIFEST.tsv, without its SASL files'
-// rows and its own: those are listed again from the disk.
+// and CRLs' rows and its own: those are listed again from the disk.
 func manifestRows(manifest string, l layout.Layout) ([]bundleFile, error) {
 	data, err := readIfExists(manifest, fsutil.LimitConfig)
 	if err != nil {
@@ -269,7 +380,7 @@ func manifestRows(manifest string, l layout.Layout) ([]bundleFile, error) {
 	}
 	var out []bundleFile
 	for _, r := range rows {
-		if _, sasl := l.SASLSpecAt(r.Rel); sasl || path.Base(r.Rel) == ManifestFile {
+		if _, sasl := l.SASLSpecAt(r.Rel); sasl || path.Base(r.Rel) == ManifestFile || isCRL(l, r.Rel) {
 			continue
 		}
 		out = append(out, bundleFile{r.Rel, r.Mode, r.Owner, r.Group})
@@ -312,6 +423,11 @@ func ParseManifest(name string, data []byte) ([]ManifestRow, error) {
 		out = append(out, ManifestRow{rel, os.FileMode(mode), f[2], f[3]})
 	}
 	return out, nil
+}
+
+// isCRL says whether rel is where a host bundle of l keeps a CRL.
+func isCRL(l layout.Layout, rel string) bool {
+	return slices.ContainsFunc(crlFiles(l), func(f bundleFile) bool { return f.rel == rel })
 }
 
 // bundleFileData is the contents and modification time of the bundle file

@@ -61,6 +61,9 @@ type RenewResult struct {
 	Warnings    []string  `json:"warnings"`
 	Renewed     int       `json:"renewed"`
 	Unchanged   int       `json:"unchanged"`
+	// Tarballs are the <host>.tar files made again with the renewed
+	// files (withTarballs).
+	Tarballs []string `json:"tarballs,omitempty"`
 
 	opts RenewOptions
 	ca   *pki.CA
@@ -262,13 +265,15 @@ func firstOrg(c *x509.Certificate) string {
 	return ""
 }
 
-// apply issues and writes every leaf marked for renewal as one journalled
-// unit: on an error before the commit nothing is replaced.
+// apply issues and writes every leaf marked for renewal, with the host
+// tarballs that hold them, as one journalled unit: on an error before
+// the commit nothing is replaced.
 func (r *RenewResult) apply() (err error) {
 	o := r.opts
 	batch := newStage(o.Layout, o.Top, o.Root, o.CADir, false)
 	defer func() { err = batch.finish(err) }()
-	return r.stage(batch)
+	r.Tarballs, err = withTarballs(batch, o.Layout, o.Root, func() error { return r.stage(batch) })
+	return err
 }
 
 // stage issues every leaf marked for renewal into batch.

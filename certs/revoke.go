@@ -79,6 +79,8 @@ type RevokeResult struct {
 	// CRLNumber is the new CRL's cRLNumber, in decimal.
 	CRLNumber  string    `json:"crl_number"`
 	NextUpdate time.Time `json:"next_update"`
+	// Tarballs are the <host>.tar files made again with the CRL.
+	Tarballs []string `json:"tarballs,omitempty"`
 }
 
 // Revoke adds the named hosts' certificates (or serials) to the CA's
@@ -144,15 +146,24 @@ func Revoke(o RevokeOptions) (*RevokeResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	return res, writeRevocation(o, append(data, '\n'), append(numberJSON, '\n'), crlPEM, res.CRLFiles)
+	res.Tarballs, err = writeRevocation(o, append(data, '\n'), append(numberJSON, '\n'), crlPEM, res.CRLFiles)
+	return res, err
 }
 
-// writeRevocation stages the revocation list, the CRL number and every
-// CRL and puts them in place together (the CA directory's first, see
-// Roots).
-func writeRevocation(o RevokeOptions, list, number, crlPEM []byte, crlFiles []string) (err error) {
+// writeRevocation stages the revocation list, the CRL number, every CRL
+// and the host tarballs holding one, and puts them in place together
+// (the CA directory's first, see Roots); it returns the tarballs made
+// again.
+func writeRevocation(o RevokeOptions, list, number, crlPEM []byte, crlFiles []string) (tarballs []string, err error) {
 	batch := newStage(o.Layout, o.Top, o.Root, o.CADir, false)
 	defer func() { err = batch.finish(err) }()
+	return withTarballs(batch, o.Layout, o.Root, func() error {
+		return stageRevocation(batch, o, list, number, crlPEM, crlFiles)
+	})
+}
+
+// stageRevocation stages the files of writeRevocation but the tarballs.
+func stageRevocation(batch *stage, o RevokeOptions, list, number, crlPEM []byte, crlFiles []string) error {
 	// With an external CA (--ca-cert) nothing made the CA directory yet.
 	if err := fsutil.MkdirAll(o.CADir, 0o700); err != nil {
 		return err

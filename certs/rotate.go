@@ -107,6 +107,8 @@ type RotateResult struct {
 	BundleCerts int          `json:"bundle_certificates"`
 	Leaves      *RenewResult `json:"leaves,omitempty"`
 	Retired     string       `json:"retired_dir,omitempty"`
+	// Tarballs are the <host>.tar files made again with the step's files.
+	Tarballs []string `json:"tarballs,omitempty"`
 }
 
 // rotation is the CA directory as found.
@@ -359,7 +361,8 @@ func RotateStart(o RotateOptions) (*RotateResult, error) {
 				return err
 			}
 		}
-		return r.stageCAFiles(batch, files, bundle)
+		res.Tarballs, err = withTarballs(batch, o.Layout, o.Root, func() error { return r.stageCAFiles(batch, files, bundle) })
+		return err
 	}()
 	if err != nil {
 		return nil, err
@@ -490,7 +493,7 @@ func RotateReissue(o RotateOptions) (*RotateResult, error) {
 		res.CAs = r.cas()
 		return res, nil
 	}
-	written, err := r.reissue(leaves)
+	written, err := r.reissue(leaves, res)
 	if err != nil {
 		return nil, err
 	}
@@ -513,9 +516,10 @@ func RotateReissue(o RotateOptions) (*RotateResult, error) {
 	return res, nil
 }
 
-// reissue stages the swap (unless done) and the re-issued leaves as one
-// unit and commits it; it returns what it wrote.
-func (r *rotation) reissue(leaves *RenewResult) (written []string, err error) {
+// reissue stages the swap (unless done), the re-issued leaves and the
+// host tarballs holding them (noted in res) as one unit and commits it;
+// it returns what it wrote.
+func (r *rotation) reissue(leaves *RenewResult, res *RotateResult) (written []string, err error) {
 	batch := r.o.newStage()
 	defer func() {
 		if err = batch.finish(err); err == nil {
@@ -527,7 +531,8 @@ func (r *rotation) reissue(leaves *RenewResult) (written []string, err error) {
 			return nil, err
 		}
 	}
-	return nil, leaves.stage(batch)
+	res.Tarballs, err = withTarballs(batch, r.o.Layout, r.o.Root, func() error { return leaves.stage(batch) })
+	return nil, err
 }
 
 // stageSwap stages the current CA into previous/ (with copies of the
@@ -633,7 +638,8 @@ func RotateFinish(o RotateOptions) (*RotateResult, error) {
 				written = batch.Written()
 			}
 		}()
-		return nil, r.stageCAFiles(batch, files, bundle)
+		res.Tarballs, err = withTarballs(batch, o.Layout, o.Root, func() error { return r.stageCAFiles(batch, files, bundle) })
+		return nil, err
 	}()
 	if err != nil {
 		return nil, err

@@ -216,6 +216,9 @@ type stage struct {
 	mu      sync.Mutex
 	targets [][]string // staged targets, per batch
 	written []string   // targets in place, in commit order
+	// contents holds what was staged, by path, once keepContents was
+	// called: host tarballs are made from it (bundle.go).
+	contents map[string][]byte
 }
 
 // swapRule says which directory a file's replacement swaps.
@@ -309,6 +312,9 @@ func (s *stage) WriteFile(path string, data []byte, mode fs.FileMode) error {
 	}
 	s.mu.Lock()
 	s.targets[i] = append(s.targets[i], path)
+	if s.contents != nil {
+		s.contents[path] = data
+	}
 	s.mu.Unlock()
 	return nil
 }

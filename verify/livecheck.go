@@ -301,14 +301,24 @@ func (c *checker) staleFinding(r live.Result) (Finding, bool) {
 		return Finding{}, false
 	}
 	served := r.ServerCert
-	what, restart := "libvirtd", "restart libvirtd (Kolla: the nova_libvirt container) to load them"
+	what, reload := "libvirtd", reloadHints[live.ServiceLibvirtd]
 	if r.Target.Service == live.ServiceVNC {
-		what, restart = "QEMU's VNC server", "QEMU reads them when the guest starts: stop and start (or migrate) the guest to load them"
+		what, reload = "QEMU's VNC server", reloadHints[live.ServiceVNC]
 	}
 	return Finding{Warning, CodeLiveStale, r.Target.Host, r.Target.Addr, fmt.Sprintf(
 		"%s at %s presents certificate serial %s (valid until %s), but %s holds serial %s (valid until %s): the files were renewed and the server still uses the old ones; %s",
 		what, r.Target.Addr, untrusted.Clean(pki.SerialHex(served), untrusted.MaxName), served.NotAfter.UTC().Format(time.RFC3339),
-		path, pki.SerialHex(disk), disk.NotAfter.UTC().Format(time.RFC3339), restart)}, true
+		path, pki.SerialHex(disk), disk.NotAfter.UTC().Format(time.RFC3339), reload)}, true
+}
+
+// reloadHints say, per service, how to load renewed files into the running
+// server without a restart (measured: libvirtd 9.0 keeps its PID and
+// connections; QEMU validates the new files and keeps the old on error).
+var reloadHints = map[string]string{
+	live.ServiceLibvirtd: "reload them live on that host: libvirt-pki reload (or virt-admin server-update-tls libvirtd, which reads the default /etc/pki paths; " +
+		"Kolla: docker exec nova_libvirt virt-admin server-update-tls libvirtd once the files are in the container, docs/rollout.md)",
+	live.ServiceVNC: "reload them live on that host: libvirt-pki reload (QMP display-reload for each running guest: virsh qemu-monitor-command DOMAIN " +
+		`'{"execute":"display-reload","arguments":{"type":"vnc","tls-certs":true}}'; libvirt >= 10.2: virsh domdisplay-reload DOMAIN)`,
 }
 
 // StaleCertificate compares served, the leaf a server presented, with

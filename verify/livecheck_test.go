@@ -38,7 +38,7 @@ func TestStaleFinding(t *testing.T) {
 	}
 	f, stale := c.staleFinding(live.Result{Target: target, ServerCert: old})
 	if !stale || f.Code != CodeLiveStale || f.Severity != Warning || f.Host != "h1" ||
-		!strings.Contains(f.Message, pki.SerialHex(old)) || !strings.Contains(f.Message, pki.SerialHex(onDisk[0])) || !strings.Contains(f.Message, "restart libvirtd") {
+		!strings.Contains(f.Message, pki.SerialHex(old)) || !strings.Contains(f.Message, pki.SerialHex(onDisk[0])) || !strings.Contains(f.Message, "libvirt-pki reload") || !strings.Contains(f.Message, "virt-admin server-update-tls libvirtd") {
 		t.Fatalf("stale = %v, finding %+v", stale, f)
 	}
 	// An endpoint of no known host has no file to compare with.

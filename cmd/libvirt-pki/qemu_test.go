@@ -93,7 +93,7 @@ func TestBundleVNCLive(t *testing.T) {
 
 	runCLI(t, append([]string{"certificates", "--layout", "libvirt", "--out", out, "--sets", "libvirt,vnc,novncproxy", "--force"}, hosts...)...)
 	o = runExit(t, exitFailure, append(verifyArgs, "--fail-on", "warning")...)
-	if !strings.Contains(o, `"code": "live-stale-certificate"`) || !strings.Contains(o, "libvirt-vnc/server-cert.pem") {
+	if !strings.Contains(o, `"code": "live-stale-certificate"`) || !strings.Contains(o, "libvirt-vnc/server-cert.pem") || !strings.Contains(o, "display-reload") {
 		t.Fatalf("verify --live-vnc after renewal, QEMU not restarted:\n%s", o)
 	}
 }
@@ -121,7 +121,7 @@ func TestBundleLibvirtdAtDefaultPaths(t *testing.T) {
 
 	runCLI(t, append([]string{"certificates", "--layout", "libvirt", "--out", out, "--sets", "libvirt,qemu", "--force"}, hosts...)...)
 	o := runExit(t, exitFailure, verifyArgs...)
-	if !strings.Contains(o, "live-stale-certificate") || !strings.Contains(o, "restart libvirtd") {
+	if !strings.Contains(o, "live-stale-certificate") || !strings.Contains(o, "libvirt-pki reload") {
 		t.Fatalf("verify --live after renewal, libvirtd not restarted:\n%s", o)
 	}
 }

@@ -41,7 +41,8 @@ directory and every host directory) that expires within --renew-before, or all o
 them with --all. Each keeps its own subject (CN, O), SANs and profile (server or
 client, by file), and its private key unless --rotate-keys. It needs no host list:
 it renews what is on disk. The current CA signs (the CA directory, or --ca-cert and
---ca-key); the CA and every cacert.pem are never touched.
+--ca-key); the CA and every cacert.pem are never touched. Every existing <host>.tar
+is made again in the same unit; install it with libvirt-pki install --reload.
 
 A second run with the same flags changes nothing.`,
 		Example: `  libvirt-pki renew --config-dir /etc/kolla --dry-run
@@ -106,6 +107,7 @@ func runRenew(opts *RenewOptions) error {
 	}
 	writeRenewText(opts.IO.Out, res, opts.Verbose, "renewed", false)
 	if !opts.DryRun && res.Renewed > 0 {
+		writeTarballs(opts.IO.Out, res.Tarballs)
 		writeDeployHint(opts.IO.Out, l, "the renewed certificates")
 	}
 	return nil
@@ -158,17 +160,26 @@ func writeRenewText(w io.Writer, res *certs.RenewResult, verbose bool, verb stri
 	}
 }
 
-// writeDeployHint says how to get what changed onto the hosts.
+// writeDeployHint says how to get what changed onto the hosts and into
+// the running daemons.
 func writeDeployHint(w io.Writer, l layout.Layout, what string) {
 	if l.ConfigRooted {
-		fmt.Fprintf(w, "Next: deploy %s: kolla-ansible reconfigure -t nova\n", what)
+		fmt.Fprintf(w, "Next: deploy %s: kolla-ansible reconfigure -t nova (it restarts nova_libvirt; to reload libvirtd live instead, see docs/rollout.md)\n", what)
 		return
 	}
 	if l.BundleDir != "" {
-		fmt.Fprintf(w, "Next: re-run certificates with the same flags and --bundle to refresh each <host>.tar, install it (tar -xpf <host>.tar -C /) and restart libvirtd; a running guest's VNC or SPICE server keeps the certificate it started with until the guest restarts.\n")
+		fmt.Fprintf(w, "Next: deploy %s: on each host in turn, libvirt-pki install --reload <host>.tar (or the host's bundle directory); "+
+			"from the deploy host: ansible-playbook ansible/rollout.yml (docs/rollout.md). libvirtd and VNC consoles reload live; a SPICE console keeps its certificate until the guest migrates or restarts.\n", what)
 		return
 	}
-	fmt.Fprintf(w, "Next: copy %s to each host and restart libvirtd (or reconnect the clients).\n", what)
+	fmt.Fprintf(w, "Next: copy %s to each host; clients read them at their next connection, libvirtd reloads live with virt-admin server-update-tls libvirtd.\n", what)
+}
+
+// writeTarballs names the host tarballs a command made again.
+func writeTarballs(w io.Writer, tarballs []string) {
+	for _, t := range tarballs {
+		fmt.Fprintf(w, "tarball updated: %s\n", t)
+	}
 }
 
 // humanDays prints a whole number of days as "30 days", else the

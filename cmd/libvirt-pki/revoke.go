@@ -32,7 +32,8 @@ write a CRL signed by the CA: to the CA directory and beside every cacert.pem of
 the layout, named cacrl.pem, for libvirtd's crl_file (its default is
 /etc/pki/CA/cacrl.pem). Without --host or --serial it re-signs the CRL, pushing
 its next update out: do that before --crl-days run out, as libvirtd refuses
-clients once its CRL has expired (expiry reports the CRL's next update).
+clients once its CRL has expired (expiry reports the CRL's next update). Every
+existing <host>.tar gets the CRLs too; libvirt-pki install --reload loads them.
 
 The next certificates run re-issues a revoked host that is still listed.`,
 		Example: `  libvirt-pki revoke --config-dir /etc/kolla --host compute07
@@ -105,9 +106,13 @@ func runRevoke(opts *RevokeOptions) error {
 	for _, p := range res.CRLFiles {
 		fmt.Fprintf(w, "CRL: %s\n", p)
 	}
+	writeTarballs(w, res.Tarballs)
 	fmt.Fprintf(w, "The CRL's next update is %s: re-sign before then with libvirt-pki revoke --crl-days N.\n", res.NextUpdate.UTC().Format("2006-01-02"))
 	if l.ConfigRooted && !opts.DryRun {
 		fmt.Fprintln(w, `Next: set crl_file = "/etc/pki/CA/cacrl.pem" in nova-libvirt's libvirtd.conf override, deploy cacrl.pem there, and run kolla-ansible reconfigure -t nova.`)
+	}
+	if l.BundleDir != "" && !opts.DryRun {
+		writeDeployHint(w, l, "the CRL")
 	}
 	return nil
 }

@@ -36,18 +36,15 @@ var rotateSteps = []struct{ name, short string }{
 	{"status", "Say which rotation step the layout is in"},
 }
 
-// NewCmdRotateCA builds `rotate-ca` and its step subcommands; each parses
-// its flags and hands them to runF (runRotateCA by default).
-func NewCmdRotateCA(ios *IOStreams, runF func(*RotateCAOptions) error) *cobra.Command {
-	opts := &RotateCAOptions{IO: ios}
-	cmd := &cobra.Command{
-		Use:   "rotate-ca start|reissue|finish|status",
-		Short: "Replace the CA without downtime, in steps run between deploys",
-		Long: `Replace the CA that libvirt-pki made, without a moment when two peers do not
-trust each other. Deploy the files (kolla-ansible reconfigure -t nova) after each step:
+// rotateCALong is rotate-ca's help: the steps and the order of deploys.
+const rotateCALong = `Replace the CA that libvirt-pki made, without a moment when two peers do not
+trust each other. Deploy the files to every host and reload after each step, before
+the next one (host bundles: libvirt-pki install --reload <host>.tar on each host, or
+ansible/rollout.yml; each step refreshes every existing <host>.tar; Kolla:
+kolla-ansible reconfigure -t nova):
 
   start    makes the next CA in <ca-dir>/next/ and writes every cacert.pem as the
-           bundle current+next. Deploy: every peer trusts both CAs.
+           bundle current+next. Deploy everywhere first: every peer trusts both CAs.
   reissue  makes the next CA current (the old one moves to <ca-dir>/previous/) and
            re-issues every server and client certificate with it, keeping subjects,
            SANs and keys. Deploy: peers present new certificates everyone trusts.
@@ -56,13 +53,26 @@ trust each other. Deploy the files (kolla-ansible reconfigure -t nova) after eac
   status   says which step the layout is in and which CA signed what.
 
 Steps out of order fail with exit status 2 and write nothing. certificates keeps
-working during a rotation (it signs with whichever CA is current).`,
-		Example: `  libvirt-pki rotate-ca start --config-dir /etc/kolla
+working during a rotation (it signs with whichever CA is current).`
+
+const rotateCAExample = `  libvirt-pki rotate-ca start --config-dir /etc/kolla
   kolla-ansible reconfigure -t nova
   libvirt-pki rotate-ca reissue --config-dir /etc/kolla
   kolla-ansible reconfigure -t nova
   libvirt-pki rotate-ca finish --config-dir /etc/kolla
-  kolla-ansible reconfigure -t nova`,
+  kolla-ansible reconfigure -t nova
+  libvirt-pki rotate-ca start --layout libvirt --out ./hosts
+  ansible-playbook -i inventory ansible/rollout.yml -e libvirt_pki_bundle_dir=$PWD/hosts`
+
+// NewCmdRotateCA builds `rotate-ca` and its step subcommands; each parses
+// its flags and hands them to runF (runRotateCA by default).
+func NewCmdRotateCA(ios *IOStreams, runF func(*RotateCAOptions) error) *cobra.Command {
+	opts := &RotateCAOptions{IO: ios}
+	cmd := &cobra.Command{
+		Use:     "rotate-ca start|reissue|finish|status",
+		Short:   "Replace the CA without downtime, in steps run between deploys",
+		Long:    rotateCALong,
+		Example: rotateCAExample,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return usageErrorf("rotate-ca: unknown step %q (want start, reissue, finish or status)", args[0])
@@ -258,17 +268,24 @@ func writeRotateText(w io.Writer, res *certs.RotateResult, l layout.Layout) {
 	if res.DryRun {
 		return
 	}
-	switch res.Step {
-	case "start":
-		writeDeployHint(w, l, "cacert.pem (the bundle) to every host")
-		fmt.Fprintln(w, "Then: libvirt-pki rotate-ca reissue")
-	case "reissue":
-		writeDeployHint(w, l, "the re-issued certificates to every host")
-		fmt.Fprintln(w, "Then: libvirt-pki rotate-ca finish")
-	case "finish":
-		writeDeployHint(w, l, "cacert.pem (the new CA alone) to every host")
-		fmt.Fprintln(w, "The rotation is complete.")
+	writeTarballs(w, res.Tarballs)
+	if order, ok := rotateOrder[res.Step]; ok {
+		writeDeployHint(w, l, order.what)
+		fmt.Fprintln(w, order.then)
 	}
+}
+
+// rotateOrder is, per step, what to deploy and what must hold before the
+// next step: the new CA trusted everywhere before any host presents a
+// certificate it signed, and the old CA dropped only once no host
+// presents one the old CA signed.
+var rotateOrder = map[string]struct{ what, then string }{
+	"start": {"cacert.pem (the bundle of the current and the next CA) to EVERY host, and reload",
+		"Then, once every host has loaded the bundle (no leaf changed yet): libvirt-pki rotate-ca reissue"},
+	"reissue": {"the re-issued certificates to every host, and reload (every host trusts the new CA already, so any host order works)",
+		"Then, once no host presents a certificate from the old CA (libvirt-pki verify --live): libvirt-pki rotate-ca finish"},
+	"finish": {"cacert.pem (the new CA alone) to every host, and reload: the old CA is trusted no more",
+		"The rotation is complete once every host has loaded it."},
 }
 
 func writeRotationStatus(w io.Writer, st *certs.RotationStatus) {
