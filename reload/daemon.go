@@ -75,8 +75,39 @@ func answers(ctx context.Context, socket string) bool {
 const noTLSService = "no tls service found"
 
 // overrideRE finds a TLS file path set in libvirtd.conf (or
-// virtproxyd.conf): uncommented key_file, cert_file, ca_file, crl_file.
-var overrideRE = regexp.MustCompile(`(?m)^\s*(key_file|cert_file|ca_file|crl_file)\s*=`)
+// virtproxyd.conf): uncommented key_file, cert_file, ca_file, crl_file,
+// with the quoted path it sets.
+var overrideRE = regexp.MustCompile(`(?m)^\s*(key_file|cert_file|ca_file|crl_file)\s*=\s*"?([^"\n]*)"?`)
+
+// tlsDefaults are the paths server-update-tls reads, by setting: the
+// libvirt layout's rows, which hold libvirt's default paths (Kolla's
+// libvirtd.conf sets exactly these, which is no override).
+func tlsDefaults() map[string]string {
+	path := func(role layout.Role) string {
+		spec, _ := layout.Libvirt.Spec(role)
+		return "/" + spec.Rel
+	}
+	ca := path(layout.CACert)
+	return map[string]string{
+		"key_file":  path(layout.ServerKey),
+		"cert_file": path(layout.ServerCert),
+		"ca_file":   ca,
+		"crl_file":  filepath.Join(filepath.Dir(ca), layout.CRLFile),
+	}
+}
+
+// overrides lists the settings of a daemon configuration that point
+// the TLS files away from libvirt's default paths.
+func overrides(conf []byte) []string {
+	defaults := tlsDefaults()
+	var keys []string
+	for _, m := range overrideRE.FindAllSubmatch(conf, -1) {
+		if filepath.Clean(strings.TrimSpace(string(m[2]))) != defaults[string(m[1])] {
+			keys = append(keys, string(m[1]))
+		}
+	}
+	return keys
+}
 
 // checkOverrides refuses (unless o.Force) a daemon configuration under
 // o.Root that sets its TLS file paths: server-update-tls reads libvirt's
@@ -88,10 +119,7 @@ func checkOverrides(o Options, rep *Report) error {
 		if err != nil {
 			return errs.Inputf("%v", err)
 		}
-		var keys []string
-		for _, m := range overrideRE.FindAllSubmatch(data, -1) {
-			keys = append(keys, string(m[1]))
-		}
+		keys := overrides(data)
 		if keys == nil {
 			continue
 		}
