@@ -16,7 +16,9 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/zmap/zcrypto/x509"
 	"github.com/zmap/zlint/v3"
@@ -117,6 +119,7 @@ func Run(o Options) (*Report, error) {
 	}
 	rep := &Report{Sources: sourceNames(reg), CertLints: len(reg.CertificateLints().Lints()), CRLLints: len(reg.RevocationListLints().Lints())}
 	seen := map[string]bool{}
+	var todo []target
 	for _, tg := range targets {
 		if abs, err := filepath.Abs(tg.path); err == nil {
 			if seen[abs] {
@@ -124,27 +127,71 @@ func Run(o Options) (*Report, error) {
 			}
 			seen[abs] = true
 		}
-		limit := int64(fsutil.LimitCert)
-		if tg.role == RoleCRL {
-			limit = fsutil.LimitCRL
-		}
-		data, err := fsutil.ReadFileFollow(tg.path, limit)
-		if errors.Is(err, fs.ErrNotExist) {
+		todo = append(todo, tg)
+	}
+	// Files are linted on every core, then joined in walk order, so the
+	// report is the same as one file after another.
+	for i, part := range lintAll(reg, todo) {
+		if errors.Is(part.err, fs.ErrNotExist) {
 			continue
 		}
-		if err == nil {
-			err = rep.lintFile(reg, tg, data)
-		}
-		if err != nil && o.Unreadable != nil {
-			o.Unreadable(tg.path, err)
-		} else if err != nil {
-			return nil, errs.WrapInput(err)
+		// A bundle's certificates before a bad one were linted.
+		rep.Objects = append(rep.Objects, part.Objects...)
+		rep.Findings = append(rep.Findings, part.Findings...)
+		if part.err != nil && o.Unreadable != nil {
+			o.Unreadable(todo[i].path, part.err)
+		} else if part.err != nil {
+			return nil, errs.WrapInput(part.err)
 		}
 	}
 	if len(rep.Objects) == 0 {
 		return nil, errs.Inputf("%s: no certificate or CRL found for the %s layout (wrong --config-dir, --out or --layout?)", o.Tree.Root, o.Tree.Layout.Name)
 	}
 	return rep, nil
+}
+
+// lintAll reads and lints each target on up to GOMAXPROCS goroutines;
+// the parts come back in the targets' order, each with its read or parse
+// error.
+func lintAll(reg zl.Registry, targets []target) []filePart {
+	out := make([]filePart, len(targets))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(targets)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				out[i] = lintTarget(reg, targets[i])
+			}
+		}()
+	}
+	for i := range targets {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return out
+}
+
+// filePart is what one file adds to a Report, or why it could not.
+type filePart struct {
+	Report
+	err error
+}
+
+func lintTarget(reg zl.Registry, tg target) filePart {
+	limit := int64(fsutil.LimitCert)
+	if tg.role == RoleCRL {
+		limit = fsutil.LimitCRL
+	}
+	var part filePart
+	data, err := fsutil.ReadFileFollow(tg.path, limit)
+	if err == nil {
+		err = part.lintFile(reg, tg, data)
+	}
+	part.err = err
+	return part
 }
 
 // walk lists the files that may hold certificates or CRLs: the CA

@@ -104,7 +104,10 @@ func (r *Report) Count(s Severity) int {
 const SharedHost = layout.SharedUnit
 
 // Offline checks every host's files as libvirt will judge them.
-func Offline(o Options) (*Report, error) {
+func Offline(o Options) (*Report, error) { return offline(o, 0) }
+
+// offline is Offline on up to workers goroutines (GOMAXPROCS when < 1).
+func offline(o Options, workers int) (*Report, error) {
 	if o.Now.IsZero() {
 		o.Now = time.Now()
 	}
@@ -117,7 +120,7 @@ func Offline(o Options) (*Report, error) {
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("%s: not a directory", o.Root)
 	}
-	c := &checker{o: o, tree: o.tree(), perms: perms, files: map[string]*parsedFile{}, crls: map[string]*parsedCRL{}, reported: map[string]bool{}}
+	c := &checker{o: o, tree: o.tree(), perms: perms, files: newOnceCache[*parsedFile](), crls: newOnceCache[*parsedCRL]()}
 	hosts, err := hostsToCheck(o, o.Hosts)
 	if err != nil {
 		return nil, err
@@ -135,11 +138,8 @@ func Offline(o Options) (*Report, error) {
 		c.shared = append(c.shared, Finding{Warning, CodeNoHosts, SharedHost, "", "no host directories and no --host given: only the shared files were checked, and no names"})
 		hosts = []layout.Host{{Name: ""}}
 	}
-	for _, h := range hosts {
-		rep.Hosts = append(rep.Hosts, c.checkHost(h))
-		if c.fatal != nil {
-			return nil, c.fatal
-		}
+	if rep.Hosts, err = c.merge(c.checkHosts(hosts, workers)); err != nil {
+		return nil, err
 	}
 	if o.SASL != nil {
 		c.checkSASL(rep, hosts)
@@ -179,15 +179,13 @@ func hostsToCheck(o Options, given []layout.Host) ([]layout.Host, error) {
 }
 
 type checker struct {
-	o        Options
-	sets     []string // the sets checked
-	tree     layout.Tree
-	crls     map[string]*parsedCRL
-	perms    PermProfile
-	files    map[string]*parsedFile // by path: each file is read once
-	reported map[string]bool        // shared files whose own findings are out
-	shared   []Finding
-	fatal    error // a vaulted key without its password: no report
+	o      Options
+	sets   []string // the sets checked
+	tree   layout.Tree
+	crls   *onceCache[*parsedCRL] // by path: each CRL is read once
+	perms  PermProfile
+	files  *onceCache[*parsedFile] // by path: each file is read once
+	shared []Finding               // filled by merge, in host order
 }
 
 // parsedFile is one file read and judged on its own (without any host).
@@ -200,9 +198,11 @@ type parsedFile struct {
 	size     int64
 	mode     fs.FileMode
 	findings []Finding // file-level findings, host left blank
+	fatal    error     // a vaulted key without its password: no report
 }
 
-func (c *checker) checkHost(h layout.Host) HostReport {
+func (c *checker) checkHost(h layout.Host) hostResult {
+	var touches []touch
 	hr := HostReport{Host: h.Name, Names: h.Names(), Findings: []Finding{}}
 	if h.Name == "" {
 		hr.Host = SharedHost
@@ -227,22 +227,16 @@ func (c *checker) checkHost(h layout.Host) HostReport {
 			}
 			pf := c.parse(r.Path, r.Role)
 			byRole[r.Role] = pf
+			shared := fi.Source == "shared" && c.o.Layout.SharedLookup
+			touches = append(touches, touch{file: pf, sharedFile: shared})
 			if len(pf.certs) > 0 {
 				fi.Subject = pf.certs[0].Subject.String()
 				na := pf.certs[0].NotAfter
 				fi.NotAfter = &na
 			}
 			// A file's own findings go with the host that owns it, or
-			// once under (shared).
-			if fi.Source == "shared" && c.o.Layout.SharedLookup {
-				if !c.reported[r.Path] {
-					c.reported[r.Path] = true
-					for _, f := range pf.findings {
-						f.Host = SharedHost
-						c.shared = append(c.shared, f)
-					}
-				}
-			} else {
+			// once under (shared) (merge).
+			if !shared {
 				for _, f := range pf.findings {
 					f.Host = hr.Host
 					hr.Findings = append(hr.Findings, f)
@@ -254,13 +248,16 @@ func (c *checker) checkHost(h layout.Host) HostReport {
 		hr.Files = append(hr.Files, fi)
 	}
 	c.checkShadows(resolved, add)
-	c.checkLeaves(h, kinds, byRole, add)
-	return hr
+	c.checkLeaves(h, kinds, byRole, func(pc *parsedCRL) {
+		touches = append(touches, touch{crl: pc, at: len(hr.Findings)})
+	}, add)
+	return hostResult{hr: hr, touches: touches}
 }
 
 // checkLeaves judges each leaf of kinds against the CA copy of its set
 // (and the CRL its consumer reads beside it).
-func (c *checker) checkLeaves(h layout.Host, kinds []credential.Kind, byRole map[layout.Role]*parsedFile, add func(Severity, Code, string, string, ...any)) {
+// A CRL's own findings are placed by merge, from the touches noted.
+func (c *checker) checkLeaves(h layout.Host, kinds []credential.Kind, byRole map[layout.Role]*parsedFile, noteCRL func(*parsedCRL), add func(Severity, Code, string, string, ...any)) {
 	for _, kind := range kinds {
 		cf := byRole[kind.Cert]
 		if !kind.PerHost || cf == nil || len(cf.certs) == 0 {
@@ -271,7 +268,9 @@ func (c *checker) checkLeaves(h layout.Host, kinds []credential.Kind, byRole map
 		for _, ca := range kinds {
 			if pf := byRole[ca.Cert]; ca.IsCA() && ca.Set == kind.Set && pf != nil {
 				anchors = pf.certs
-				crl = c.crlFor(h.Name, ca.Cert, pf.path, anchors, add)
+				if crl = c.crlFor(h.Name, ca.Cert, pf.path, anchors); crl != nil {
+					noteCRL(crl)
+				}
 			}
 		}
 		checkPair(h, kind, cf, byRole[kind.Key], anchors, crl, add)
@@ -380,11 +379,11 @@ func (c *checker) checkShadows(resolved []layout.Resolved, add func(Severity, Co
 
 // parse reads a file once and judges it on its own.
 func (c *checker) parse(path string, role layout.Role) *parsedFile {
-	if pf, ok := c.files[path]; ok {
-		return pf
-	}
+	return c.files.get(path, func() *parsedFile { return c.parseFile(path, role) })
+}
+
+func (c *checker) parseFile(path string, role layout.Role) *parsedFile {
 	pf := &parsedFile{path: path, name: c.fileName(path)}
-	c.files[path] = pf
 	base := pf.name
 	add := func(sev Severity, code Code, format string, a ...any) {
 		pf.findings = append(pf.findings, Finding{sev, code, "", base, fmt.Sprintf(format, a...)})
@@ -402,7 +401,7 @@ func (c *checker) parse(path string, role layout.Role) *parsedFile {
 	if role.IsKey() {
 		key, err := pki.ParseKeyFile(path, data, c.o.Vault)
 		if errors.Is(err, vault.ErrNoPassword) || errors.Is(err, vault.ErrWrongPassword) {
-			c.fatal = errs.WrapInput(err)
+			pf.fatal = errs.WrapInput(err)
 		}
 		if err != nil {
 			pf.err = err
@@ -574,15 +573,18 @@ func coversName(cert *x509.Certificate, name string) bool {
 
 // parsedCRL is a cacrl.pem read once.
 type parsedCRL struct {
-	path    string
-	revoked map[string]bool
+	path     string
+	revoked  map[string]bool
+	findings []Finding // the CRL's own, host left blank (merge places them)
 }
 
 // crlFor finds the CRL libvirt would use beside the host's cacert.pem
 // (cacrl.pem, the name libvirt's defaults and pkipath use) and judges it:
 // it must be signed by a CA in cacert.pem and not past its next update,
 // after which libvirtd refuses every client.
-func (c *checker) crlFor(host string, caRole layout.Role, caPath string, anchors []*x509.Certificate, add func(Severity, Code, string, string, ...any)) *parsedCRL {
+// The anchors of the first host to ask are used: a CRL's path follows
+// from its CA file's, so every host asking has the same anchors.
+func (c *checker) crlFor(host string, caRole layout.Role, caPath string, anchors []*x509.Certificate) *parsedCRL {
 	spec, _ := c.o.Layout.Spec(caRole)
 	if spec.CRL == "" {
 		return nil
@@ -591,23 +593,18 @@ func (c *checker) crlFor(host string, caRole layout.Role, caPath string, anchors
 	if caRole == layout.CACert {
 		path = c.tree.CRLFor(host, caPath) // Kolla's host directory may hold its own
 	}
-	if pc, ok := c.crls[path]; ok {
-		return pc
-	}
+	return c.crls.get(path, func() *parsedCRL { return c.readCRL(path, anchors) })
+}
+
+// readCRL reads and judges the CRL at path (nil when there is none).
+func (c *checker) readCRL(path string, anchors []*x509.Certificate) *parsedCRL {
 	data, err := fsutil.ReadFile(path, fsutil.LimitCRL)
 	if errors.Is(err, fs.ErrNotExist) {
-		c.crls[path] = nil
 		return nil
 	}
 	pc := &parsedCRL{path: path, revoked: map[string]bool{}}
-	c.crls[path] = pc
 	report := func(sev Severity, code Code, format string, a ...any) {
-		f := Finding{sev, code, SharedHost, "cacrl.pem", fmt.Sprintf(format, a...)}
-		if strings.HasPrefix(path, filepath.Join(c.o.Root, host)+string(filepath.Separator)) && host != "" {
-			add(sev, code, "cacrl.pem", format, a...)
-			return
-		}
-		c.shared = append(c.shared, f)
+		pc.findings = append(pc.findings, Finding{sev, code, "", "cacrl.pem", fmt.Sprintf(format, a...)})
 	}
 	if err != nil {
 		report(Error, CodeUnreadable, "%v", err)

@@ -1,0 +1,45 @@
+package lint
+
+import (
+	"encoding/json"
+	"os"
+	"runtime"
+	"slices"
+	"testing"
+
+	"github.com/libvirt-pki/libvirt-pki/layout"
+	"github.com/libvirt-pki/libvirt-pki/pki"
+)
+
+// TestRunParallelIsSerial checks that files linted on many cores give
+// the report (and the unreadable files, in order) of one core.
+func TestRunParallelIsSerial(t *testing.T) {
+	var seed keySeed
+	tree := seed.issue(t, t.TempDir(), layout.PKIPath, pki.ECDSAP256, false)
+	caFile := tree.In(tree.HostUnit("compute01"), layout.CACert)
+	data, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, caFile, string(data)+string(data))
+	writeFile(t, tree.In(tree.HostUnit("compute01"), layout.ClientCert), "junk")
+	run := func(procs int) ([]byte, []string) {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		var skipped []string
+		rep, err := Run(Options{Tree: tree, Unreadable: func(p string, err error) { skipped = append(skipped, p+": "+err.Error()) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(rep)
+		return b, skipped
+	}
+	serial, skipped := run(1)
+	if len(skipped) != 1 {
+		t.Fatalf("want the junk client certificate skipped, got %q", skipped)
+	}
+	for range 10 {
+		if got, gotSkipped := run(4); string(got) != string(serial) || !slices.Equal(gotSkipped, skipped) {
+			t.Fatalf("4 cores:\n%s %q\n1 core:\n%s %q", got, gotSkipped, serial, skipped)
+		}
+	}
+}
