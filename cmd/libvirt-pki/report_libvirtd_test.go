@@ -34,7 +34,7 @@ func TestReportLiveLibvirtd(t *testing.T) {
 	if m = row.FindStringSubmatch(page); m == nil || !strings.Contains(m[1], "differs from the files") {
 		t.Errorf("report --live after a renewal libvirtd did not load: listener row %q; want it stale", m)
 	}
-	if !strings.Contains(page, `data-code="live-stale-certificate"`) || !strings.Contains(page, "restart libvirtd") {
+	if !strings.Contains(page, `data-code="live-stale-certificate"`) || !strings.Contains(page, "reload them live on that host: libvirt-pki reload") {
 		t.Errorf("report --live after a renewal: no live-stale-certificate finding with its fix")
 	}
 	if os.Getenv("REPORT_LIVE_HTML") != "" {
