@@ -31,6 +31,18 @@ import (
 // selfAsProgram links this test binary as DIR/a b/libvirt-pki: run
 // under that name it is the CLI (TestMain); the space proves the helper
 // and post-save command lines certmonger stores are quoted so that it
+
+// startEnrollPeers starts what every enroll test needs: a certmonger on
+// its own bus (set in this process's environment), a real multirootca,
+// the helper's settings file for it and the program certmonger runs.
+func startEnrollPeers(t *testing.T) (*certmongertest.Bus, *cfssltest.Signer, string, string) {
+	bus := certmongertest.Start(t)
+	bus.Setenv(t)
+	signer := cfssltest.Start(t, cfssltest.Options{})
+	conf := helperConfig(t, signer.URL, signer.AuthKey, signer.Label, signer.TLSCAFile)
+	return bus, signer, conf, selfAsProgram(t)
+}
+
 // splits them right.
 func selfAsProgram(t *testing.T) string {
 	t.Helper()
@@ -123,11 +135,7 @@ func serial(t *testing.T, file string) string {
 }
 
 func TestEnrollCertmonger(t *testing.T) {
-	bus := certmongertest.Start(t)
-	bus.Setenv(t)
-	signer := cfssltest.Start(t, cfssltest.Options{})
-	conf := helperConfig(t, signer.URL, signer.AuthKey, signer.Label, signer.TLSCAFile)
-	prog := selfAsProgram(t)
+	bus, signer, conf, prog := startEnrollPeers(t)
 	post, postLog := postSaveRecorder(t)
 	out := t.TempDir()
 	root := filepath.Join(out, "compute1") // the host's root is its directory of a libvirt layout tree
@@ -383,11 +391,7 @@ func waitKeyAlgo(t *testing.T, file string, algo pki.KeyAlgo) {
 // copy written; an owner or group the host lacks (Debian has no qemu
 // group) falls back to root with a note.
 func TestEnrollQEMUAndProxy(t *testing.T) {
-	bus := certmongertest.Start(t)
-	bus.Setenv(t)
-	signer := cfssltest.Start(t, cfssltest.Options{})
-	conf := helperConfig(t, signer.URL, signer.AuthKey, signer.Label, signer.TLSCAFile)
-	prog := selfAsProgram(t)
+	_, signer, conf, prog := startEnrollPeers(t)
 	root := t.TempDir()
 	if code, _, errOut := cli(t, "enroll", "--root", root, "--program", prog, "--helper-config", filepath.Join(root, "absent.conf")); code != exitUsage || !strings.Contains(errOut, "--helper-config") {
 		t.Errorf("without the helper's settings: exit %d, %q", code, errOut)

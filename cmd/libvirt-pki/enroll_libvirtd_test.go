@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/libvirt-pki/libvirt-pki/internal/certmongertest"
-	"github.com/libvirt-pki/libvirt-pki/internal/cfssltest"
 	"github.com/libvirt-pki/libvirt-pki/internal/libvirttest"
 	"github.com/libvirt-pki/libvirt-pki/internal/peer"
 	"github.com/libvirt-pki/libvirt-pki/pki"
@@ -21,11 +19,7 @@ import (
 // libvirtd process serve it.
 func TestEnrollLibvirtdRenewal(t *testing.T) {
 	peer.Require(t, "libvirtd", "virt-admin")
-	bus := certmongertest.Start(t)
-	bus.Setenv(t)
-	signer := cfssltest.Start(t, cfssltest.Options{})
-	conf := helperConfig(t, signer.URL, signer.AuthKey, signer.Label, signer.TLSCAFile)
-	prog := selfAsProgram(t)
+	bus, _, conf, prog := startEnrollPeers(t)
 	out := t.TempDir()
 	root := filepath.Join(out, "compute1")
 	enroll := []string{"enroll", "--root", root, "--host", "compute1=127.0.0.1", "--program", prog, "--helper-config", conf}

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/libvirt-pki/libvirt-pki/internal/certmongertest"
-	"github.com/libvirt-pki/libvirt-pki/internal/cfssltest"
 	"github.com/libvirt-pki/libvirt-pki/pki"
 )
 
@@ -18,11 +16,7 @@ import (
 // made here, the certificate the signer's for it, and the CA bundle the
 // deploy host wrote stays as it was.
 func TestEnrollOverDeployHostKeys(t *testing.T) {
-	bus := certmongertest.Start(t)
-	bus.Setenv(t)
-	signer := cfssltest.Start(t, cfssltest.Options{})
-	conf := helperConfig(t, signer.URL, signer.AuthKey, signer.Label, signer.TLSCAFile)
-	prog := selfAsProgram(t)
+	_, signer, conf, prog := startEnrollPeers(t)
 	out := t.TempDir()
 	mustCLI(t, "certificates", "--layout", "libvirt", "--out", out, "--host", "compute1=127.0.0.1")
 	root := filepath.Join(out, "compute1")
