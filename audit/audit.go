@@ -70,6 +70,9 @@ type Options struct {
 	// parsed, which is then skipped (an HTML report lists it and goes
 	// on); unset, such a file is an error.
 	Unreadable func(path string, err error)
+	// Files reads the tree's files (nil: from disk each time); report
+	// shares one with verify and lint so each file is read once.
+	Files *fsutil.Files
 }
 
 // skip hands a file's error to Unreadable and says whether to go on.
@@ -93,7 +96,7 @@ func Collect(ctx context.Context, o Options) ([]Row, error) {
 	}
 	if o.CADir != "" {
 		p := filepath.Join(o.CADir, "cacert.pem")
-		if certs, err := readCerts(p); err == nil {
+		if certs, err := readCerts(o.Files, p); err == nil {
 			for _, c := range certs {
 				add("(ca)", p, "ca", c)
 			}
@@ -135,12 +138,12 @@ func Collect(ctx context.Context, o Options) ([]Row, error) {
 // one: a regular file within fsutil.LimitCert, never through a symlink,
 // never blocking on a FIFO. Errors name the file; a missing one matches
 // fs.ErrNotExist.
-func readCerts(path string) ([]*x509.Certificate, error) {
-	data, err := fsutil.ReadFile(path, fsutil.LimitCert)
+func readCerts(files *fsutil.Files, path string) ([]*x509.Certificate, error) {
+	data, err := files.ReadFile(path, fsutil.LimitCert)
 	if err != nil {
 		return nil, err
 	}
-	certs, err := pki.ParseCertsPEM(data)
+	certs, err := pki.ParseTreeCerts(files, path, data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", path, err)
 	}
@@ -157,7 +160,7 @@ func (o Options) walk(add func(host, path, kind string, c *x509.Certificate), ro
 	if !fi.IsDir() {
 		return fmt.Errorf("%s: not a directory", o.Root)
 	}
-	tree := layout.Tree{Layout: o.Layout, Root: o.Root, CADir: o.CADir}
+	tree := layout.Tree{Layout: o.Layout, Root: o.Root, CADir: o.CADir, Files: o.Files}
 	units, err := tree.Units()
 	if err != nil {
 		return err
@@ -169,7 +172,7 @@ func (o Options) walk(add func(host, path, kind string, c *x509.Certificate), ro
 				continue
 			}
 			p := tree.In(u, spec.Role)
-			certs, err := readCerts(p)
+			certs, err := readCerts(o.Files, p)
 			if errors.Is(err, fs.ErrNotExist) || (err != nil && o.skip(p, err)) {
 				continue
 			}
@@ -200,7 +203,7 @@ func (o Options) walk(add func(host, path, kind string, c *x509.Certificate), ro
 // addCRL adds a row for a CRL file: its "expiry" is its next update, after
 // which libvirtd rejects every client.
 func (o Options) addCRL(host, path string, rows *[]Row) error {
-	data, err := fsutil.ReadFile(path, fsutil.LimitCRL)
+	data, err := o.Files.ReadFile(path, fsutil.LimitCRL)
 	if errors.Is(err, fs.ErrNotExist) || (err != nil && o.skip(path, err)) {
 		return nil
 	}

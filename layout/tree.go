@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+
+	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
 )
 
 // Tree is one layout on disk: the layout's table, its root (Kolla's
@@ -20,6 +22,9 @@ type Tree struct {
 	// CADir keeps the CA made by libvirt-pki ("" when unknown: for the
 	// --out layouts the reserved <root>/ca is then skipped).
 	CADir string
+	// Files reads the tree's files; nil reads from disk every time, a
+	// shared one once per run (fsutil.Files).
+	Files *fsutil.Files
 }
 
 // Unit is a directory that holds credentials: a host's, or the layout's
@@ -164,7 +169,7 @@ func (t Tree) ResolveRoles(host string, roles []Role) []Resolved {
 		}
 		r := Resolved{Role: f.Role}
 		for _, u := range t.lookup(host) {
-			if p := t.In(u, f.Role); isFile(p) {
+			if p := t.In(u, f.Role); t.isFile(p) {
 				r.Path, r.FromHostDir = p, !u.Shared()
 				break
 			}
@@ -202,7 +207,7 @@ func CRLBeside(caPath string) string { return filepath.Join(filepath.Dir(caPath)
 // to, unless (with SharedLookup) the host directory holds its own.
 func (t Tree) CRLFor(host, caPath string) string {
 	if host != "" && t.Layout.SharedLookup {
-		if own := CRLBeside(t.In(t.HostUnit(host), CACert)); isFile(own) {
+		if own := CRLBeside(t.In(t.HostUnit(host), CACert)); t.isFile(own) {
 			return own
 		}
 	}
@@ -224,7 +229,7 @@ func (t Tree) CAFiles() ([]string, error) {
 				continue
 			}
 			p := t.In(u, f.Role)
-			if _, err := os.Lstat(p); err == nil {
+			if _, err := t.Files.Lstat(p); err == nil {
 				out = append(out, p)
 			} else if !errors.Is(err, fs.ErrNotExist) {
 				return nil, err
@@ -250,7 +255,7 @@ func (t Tree) CRLFiles() ([]string, error) {
 	return out, nil
 }
 
-func isFile(p string) bool {
-	fi, err := os.Stat(p)
+func (t Tree) isFile(p string) bool {
+	fi, err := t.Files.Stat(p)
 	return err == nil && !fi.IsDir()
 }

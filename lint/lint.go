@@ -16,16 +16,14 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
-	"runtime"
+	"slices"
 	"strings"
-	"sync"
 
 	"github.com/zmap/zcrypto/x509"
-	"github.com/zmap/zlint/v3"
-	zl "github.com/zmap/zlint/v3/lint"
 
 	"github.com/libvirt-pki/libvirt-pki/errs"
 	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
+	"github.com/libvirt-pki/libvirt-pki/internal/parallel"
 	"github.com/libvirt-pki/libvirt-pki/layout"
 	"github.com/libvirt-pki/libvirt-pki/pki"
 	"github.com/libvirt-pki/libvirt-pki/verify"
@@ -131,7 +129,7 @@ func Run(o Options) (*Report, error) {
 	}
 	// Files are linted on every core, then joined in walk order, so the
 	// report is the same as one file after another.
-	for i, part := range lintAll(reg, todo) {
+	for i, part := range lintAll(newLinter(reg), o.Tree.Files, todo) {
 		if errors.Is(part.err, fs.ErrNotExist) {
 			continue
 		}
@@ -153,24 +151,9 @@ func Run(o Options) (*Report, error) {
 // lintAll reads and lints each target on up to GOMAXPROCS goroutines;
 // the parts come back in the targets' order, each with its read or parse
 // error.
-func lintAll(reg zl.Registry, targets []target) []filePart {
+func lintAll(l *linter, files *fsutil.Files, targets []target) []filePart {
 	out := make([]filePart, len(targets))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(targets)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				out[i] = lintTarget(reg, targets[i])
-			}
-		}()
-	}
-	for i := range targets {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	parallel.Each(len(targets), 0, func(i int) { out[i] = lintTarget(l, files, targets[i]) })
 	return out
 }
 
@@ -180,15 +163,15 @@ type filePart struct {
 	err error
 }
 
-func lintTarget(reg zl.Registry, tg target) filePart {
+func lintTarget(l *linter, files *fsutil.Files, tg target) filePart {
 	limit := int64(fsutil.LimitCert)
 	if tg.role == RoleCRL {
 		limit = fsutil.LimitCRL
 	}
 	var part filePart
-	data, err := fsutil.ReadFileFollow(tg.path, limit)
+	data, err := files.ReadFileFollow(tg.path, limit)
 	if err == nil {
-		err = part.lintFile(reg, tg, data)
+		err = part.lintFile(l, tg, data)
 	}
 	part.err = err
 	return part
@@ -225,7 +208,7 @@ func walk(t layout.Tree) ([]target, error) {
 
 // lintFile parses a file as its role says (a CRL, or one or more
 // certificates) and lints each object in it.
-func (r *Report) lintFile(reg zl.Registry, tg target, data []byte) error {
+func (r *Report) lintFile(l *linter, tg target, data []byte) error {
 	if tg.role == RoleCRL {
 		der, err := crlDER(data)
 		if err != nil {
@@ -235,7 +218,7 @@ func (r *Report) lintFile(reg zl.Registry, tg target, data []byte) error {
 		if err != nil {
 			return fmt.Errorf("%s: %v", tg.path, err)
 		}
-		r.add(tg.object(KindCRL, 0, crl.Issuer.String()), zlint.LintRevocationListEx(crl, reg))
+		l.crl(r, tg.object(KindCRL, 0, crl.Issuer.String()), crl)
 		return nil
 	}
 	ders, err := certDERs(data)
@@ -248,7 +231,7 @@ func (r *Report) lintFile(reg zl.Registry, tg target, data []byte) error {
 			return fmt.Errorf("%s: certificate %d: %v", tg.path, i, err)
 		}
 		n := len(r.Findings)
-		r.add(tg.object(KindCertificate, i, c.Subject.String()), zlint.LintCertificateEx(c, reg))
+		l.cert(r, tg.object(KindCertificate, i, c.Subject.String()), c)
 		r.gradePolicy(r.Findings[n:], der)
 	}
 	return nil
@@ -262,6 +245,9 @@ const oldPolicyNote = "libvirt accepts this keyUsage, which libvirt-pki's earlie
 // key-usage policy) warnings, whatever zlint's status: the certificate
 // works, and is re-issued under the current policy when it is due.
 func (r *Report) gradePolicy(findings []Finding, der []byte) {
+	if !slices.ContainsFunc(findings, func(f Finding) bool { return f.Severity == verify.Error }) {
+		return // nothing to grade
+	}
 	c, err := stdx509.ParseCertificate(der)
 	if err != nil {
 		return // crypto/x509 is stricter than zcrypto: zlint's findings stand

@@ -39,6 +39,22 @@ func ParseCertsPEM(data []byte) ([]*x509.Certificate, error) {
 	return certs, nil
 }
 
+// ParseTreeCerts is ParseCertsPEM on data, the bytes files read at path,
+// parsed once per files: the commands a report runs over one tree share
+// both the read and the parse (a nil files parses every time). The
+// certificates returned are shared and must not be modified.
+func ParseTreeCerts(files *fsutil.Files, path string, data []byte) ([]*x509.Certificate, error) {
+	type parsed struct {
+		certs []*x509.Certificate
+		err   error
+	}
+	p := fsutil.Derive(files, path, "x509", func() parsed {
+		certs, err := ParseCertsPEM(data)
+		return parsed{certs, err}
+	})
+	return p.certs, p.err
+}
+
 // ReadCertsFile is ParseCertsPEM on a file, with the path in errors. The
 // read is bounded (fsutil.LimitCert) and takes only a regular file, so a
 // FIFO or a device is refused at once; a symlink is followed, as callers

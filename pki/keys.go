@@ -154,7 +154,10 @@ func GenerateKey(a KeyAlgo) (*Key, error) {
 
 // ParseKey reads a PEM private key (PKCS#1, SEC 1 or PKCS#8).
 func ParseKey(data []byte) (*Key, error) {
-	signer, err := helpers.ParsePrivateKeyPEM(data)
+	signer, err := parseSEC1(data)
+	if err != nil {
+		signer, err = helpers.ParsePrivateKeyPEM(data)
+	}
 	if err != nil {
 		return nil, errors.New("not a PEM private key")
 	}
@@ -162,6 +165,17 @@ func ParseKey(data []byte) (*Key, error) {
 		return nil, errors.New("Ed25519 keys are not supported by libvirt's GnuTLS setup")
 	}
 	return &Key{Signer: signer, PEM: data}, nil
+}
+
+// parseSEC1 parses the key we write, an unencrypted SEC 1 "EC PRIVATE
+// KEY", at once: cfssl's parser tries PKCS#8 and PKCS#1 first, a third
+// of the time of checking a large tree. Anything else is cfssl's.
+func parseSEC1(data []byte) (crypto.Signer, error) {
+	block, _ := pem.Decode(data)
+	if block == nil || block.Type != "EC PRIVATE KEY" || len(block.Headers) > 0 {
+		return nil, errors.New("not an unencrypted SEC 1 key")
+	}
+	return x509.ParseECPrivateKey(block.Bytes)
 }
 
 // ParseKeyFile reads a private key file as every command reads one: a

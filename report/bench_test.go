@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/libvirt-pki/libvirt-pki/certs"
+	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
 	"github.com/libvirt-pki/libvirt-pki/internal/testlayout"
 	"github.com/libvirt-pki/libvirt-pki/kolla"
 	"github.com/libvirt-pki/libvirt-pki/layout"
@@ -18,7 +19,8 @@ import (
 // BenchmarkReport writes the page of a per-host Kolla tree of n hosts
 // (ECDSA P-256, made once by the certificates engine) as `libvirt-pki
 // report` does: verify's offline check, then Collect (audit, lint unless
-// nolint, the rotation state) and WriteHTML. It reports the page's size.
+// nolint, the rotation state) and WriteHTML, all reading the tree through
+// one fsutil.Files, as the command does. It reports the page's size.
 // The 10,000-host case: go test -run XXX -bench 'Report/hosts=10000' ./report
 func BenchmarkReport(b *testing.B) {
 	for _, n := range []int{100, 1000, 10000} {
@@ -28,25 +30,34 @@ func BenchmarkReport(b *testing.B) {
 	}
 }
 
-func benchReport(b *testing.B, n int, withLint bool) {
+// kollaTree issues a per-host Kolla tree of n hosts (compute00000, ...)
+// with the certificates engine, and returns its root, CA directory and
+// hosts.
+func kollaTree(tb testing.TB, n int) (root, caDir string, hosts []layout.Host) {
 	specs := make([]string, n)
 	for i := range specs {
 		specs[i] = fmt.Sprintf("compute%05d", i)
 	}
 	hosts, err := layout.ParseHosts(specs, nil, "example.org")
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	dir := b.TempDir()
-	root := kolla.NovaLibvirtDir(dir, "")
-	testlayout.Issue(b, certs.Options{Layout: layout.Kolla, Root: root, CADir: kolla.CADir(dir), Hosts: hosts, Algo: pki.ECDSAP256})
+	dir := tb.TempDir()
+	root, caDir = kolla.NovaLibvirtDir(dir, ""), kolla.CADir(dir)
+	testlayout.Issue(tb, certs.Options{Layout: layout.Kolla, Root: root, CADir: caDir, Hosts: hosts, Algo: pki.ECDSAP256})
+	return root, caDir, hosts
+}
+
+func benchReport(b *testing.B, n int, withLint bool) {
+	root, caDir, hosts := kollaTree(b, n)
 	now := time.Now()
 	var size int64
 	for b.Loop() {
+		files := fsutil.NewFiles()
 		check := func() (*verify.Report, error) {
-			return verify.Offline(verify.Options{Layout: layout.Kolla, Root: root, Hosts: hosts, WarnDays: 30, Now: now})
+			return verify.Offline(verify.Options{Layout: layout.Kolla, Root: root, Hosts: hosts, WarnDays: 30, Now: now, Files: files})
 		}
-		m, err := Collect(context.Background(), Options{Tree: layout.Tree{Layout: layout.Kolla, Root: root, CADir: kolla.CADir(dir)},
+		m, err := Collect(context.Background(), Options{Tree: layout.Tree{Layout: layout.Kolla, Root: root, CADir: caDir, Files: files},
 			Verify: check, Now: now, WarnDays: 30, Lint: withLint})
 		if err != nil {
 			b.Fatal(err)

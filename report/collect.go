@@ -11,7 +11,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"sync"
 	"time"
@@ -19,6 +18,8 @@ import (
 	"github.com/libvirt-pki/libvirt-pki/audit"
 	"github.com/libvirt-pki/libvirt-pki/certs"
 	"github.com/libvirt-pki/libvirt-pki/errs"
+	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
+	"github.com/libvirt-pki/libvirt-pki/internal/parallel"
 	"github.com/libvirt-pki/libvirt-pki/layout"
 	"github.com/libvirt-pki/libvirt-pki/lint"
 	"github.com/libvirt-pki/libvirt-pki/verify"
@@ -29,7 +30,10 @@ import (
 // lint's findings and the rotation state of the same tree, and returns
 // its error unchanged.
 type Options struct {
-	Tree     layout.Tree // CADir included
+	// Tree is what to report on, CADir included. Its Files, when set,
+	// should be the one Verify reads through, so each file is read and
+	// parsed once.
+	Tree     layout.Tree
 	Verify   func() (*verify.Report, error)
 	Now      time.Time
 	WarnDays int
@@ -68,7 +72,7 @@ func Collect(ctx context.Context, o Options) (*Model, error) {
 		return nil, err
 	}
 	ao := audit.Options{Layout: o.Tree.Layout, Root: o.Tree.Root, CADir: o.Tree.CADir, WarnDays: o.WarnDays, Now: o.Now,
-		Revoked: map[string]bool{}, Unreadable: skipped.add}
+		Revoked: map[string]bool{}, Unreadable: skipped.add, Files: o.Tree.Files}
 	for _, r := range revoked {
 		ao.Revoked[r.Serial] = true
 	}
@@ -95,7 +99,7 @@ func Collect(ctx context.Context, o Options) (*Model, error) {
 		wg.Wait()
 		return nil, err
 	}
-	in.files = inspect(in.rows)
+	in.files = inspect(o.Tree.Files, in.rows)
 	wg.Wait()
 	if verifyErr != nil {
 		return nil, verifyErr
@@ -123,7 +127,7 @@ func rotationOf(ctx context.Context, ao audit.Options) (rotationInput, error) {
 	}
 	ri.state = state
 	for _, role := range []string{"next", "previous"} {
-		sub := audit.Options{CADir: filepath.Join(ao.CADir, role), Now: ao.Now, WarnDays: ao.WarnDays, Unreadable: ao.Unreadable}
+		sub := audit.Options{CADir: filepath.Join(ao.CADir, role), Now: ao.Now, WarnDays: ao.WarnDays, Unreadable: ao.Unreadable, Files: ao.Files}
 		rows, err := audit.Collect(ctx, sub)
 		if err != nil {
 			return ri, err
@@ -138,7 +142,7 @@ func rotationOf(ctx context.Context, ao audit.Options) (rotationInput, error) {
 // inspect reads what audit's rows do not carry for each certificate file
 // (its key algorithm, usage verdict and mode), every file once, on every
 // core.
-func inspect(rows []audit.Row) map[string]*fileFacts {
+func inspect(files *fsutil.Files, rows []audit.Row) map[string]*fileFacts {
 	seen := map[string]bool{}
 	var paths []string
 	for _, r := range rows {
@@ -149,22 +153,7 @@ func inspect(rows []audit.Row) map[string]*fileFacts {
 	}
 	sort.Strings(paths)
 	out := make([]*fileFacts, len(paths))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				out[i] = readFacts(paths[i])
-			}
-		}()
-	}
-	for i := range paths {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	parallel.Each(len(paths), 0, func(i int) { out[i] = readFacts(files, paths[i]) })
 	m := make(map[string]*fileFacts, len(paths))
 	for i, p := range paths {
 		m[p] = out[i]

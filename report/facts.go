@@ -3,7 +3,6 @@ package report
 import (
 	"crypto/x509"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/libvirt-pki/libvirt-pki/audit"
@@ -21,16 +20,16 @@ type fileFacts struct {
 
 // readFacts reads a certificate file as audit did (bounded, never through
 // a symlink); a file that fails now is shown without the facts.
-func readFacts(path string) *fileFacts {
+func readFacts(files *fsutil.Files, path string) *fileFacts {
 	f := &fileFacts{certs: map[string]*x509.Certificate{}}
-	if fi, err := os.Lstat(path); err == nil {
+	if fi, err := files.Lstat(path); err == nil {
 		f.mode = fmt.Sprintf("%04o", fi.Mode().Perm())
 	}
-	data, err := fsutil.ReadFile(path, fsutil.LimitCert)
+	data, err := files.ReadFile(path, fsutil.LimitCert)
 	if err != nil {
 		return f
 	}
-	cs, err := pki.ParseCertsPEM(data)
+	cs, err := pki.ParseTreeCerts(files, path, data)
 	if err != nil {
 		return f
 	}

@@ -2,7 +2,6 @@ package report
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/libvirt-pki/libvirt-pki/audit"
+	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
 	"github.com/libvirt-pki/libvirt-pki/internal/untrusted"
 	"github.com/libvirt-pki/libvirt-pki/verify"
 )
@@ -224,8 +224,8 @@ func cleanText(s string) string { return untrusted.Clean(s, maxText) }
 func baseName(p string) string { return filepath.Base(p) }
 
 // modeOf is a file's permission bits, "" when it cannot be read.
-func modeOf(path string) string {
-	fi, err := os.Lstat(path)
+func modeOf(files *fsutil.Files, path string) string {
+	fi, err := files.Lstat(path)
 	if err != nil {
 		return ""
 	}

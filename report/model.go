@@ -200,7 +200,7 @@ func (in input) hosts(findings []Finding) []Host {
 				c := in.credential(hr.Host, string(fi.Role), fi.Source, nil)
 				c.Path, c.File, c.Subject = clean(fi.Path), clean(fileName(fi)), clean(fi.Subject)
 				if fi.Source != "missing" && c.Mode == "" {
-					c.Mode = modeOf(fi.Path)
+					c.Mode = modeOf(in.opts.Tree.Files, fi.Path)
 				}
 				h.Credentials = append(h.Credentials, c)
 			}

@@ -152,12 +152,12 @@ func (c *checker) crlFor(host string, caRole layout.Role, caPath string, anchors
 	if caRole == layout.CACert {
 		path = c.tree.CRLFor(host, caPath) // Kolla's host directory may hold its own
 	}
-	return c.crls.get(path, func() *parsedCRL { return c.readCRL(path, anchors) })
+	return c.crls.Get(path, func() *parsedCRL { return c.readCRL(path, anchors) })
 }
 
 // readCRL reads and judges the CRL at path (nil when there is none).
 func (c *checker) readCRL(path string, anchors []*x509.Certificate) *parsedCRL {
-	data, err := fsutil.ReadFile(path, fsutil.LimitCRL)
+	data, err := c.o.Files.ReadFile(path, fsutil.LimitCRL)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}

@@ -256,7 +256,7 @@ func loadPair(caPath, certPath, keyPath string) (live.Credentials, error) {
 		role layout.Role
 	}{{caPath, layout.CACert}, {certPath, layout.ClientCert}, {keyPath, layout.ClientKey}} {
 		var err error
-		if pem[i], err = readTreeFile(f.path, f.role); err != nil {
+		if pem[i], err = readTreeFile(nil, f.path, f.role); err != nil {
 			return live.Credentials{}, err
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/libvirt-pki/libvirt-pki/credential"
 	"github.com/libvirt-pki/libvirt-pki/errs"
 	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
+	"github.com/libvirt-pki/libvirt-pki/internal/memo"
 	"github.com/libvirt-pki/libvirt-pki/internal/vault"
 	"github.com/libvirt-pki/libvirt-pki/layout"
 	"github.com/libvirt-pki/libvirt-pki/pki"
@@ -46,10 +47,15 @@ type Options struct {
 	// (--encrypt-keys); nil holds no password, and a vaulted key is then
 	// bad input.
 	Vault *vault.Keyring
+	// Files reads the tree's files (nil: from disk each time); report
+	// shares one with audit and lint so each file is read once.
+	Files *fsutil.Files
 }
 
 // tree is the layout on disk the options name.
-func (o Options) tree() layout.Tree { return layout.Tree{Layout: o.Layout, Root: o.Root} }
+func (o Options) tree() layout.Tree {
+	return layout.Tree{Layout: o.Layout, Root: o.Root, Files: o.Files}
+}
 
 // FileInfo is the file one role of one host resolved to.
 type FileInfo struct {
@@ -120,7 +126,7 @@ func offline(o Options, workers int) (*Report, error) {
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("%s: not a directory", o.Root)
 	}
-	c := &checker{o: o, tree: o.tree(), perms: perms, files: newOnceCache[*parsedFile](), crls: newOnceCache[*parsedCRL]()}
+	c := &checker{o: o, tree: o.tree(), perms: perms}
 	hosts, err := hostsToCheck(o, o.Hosts)
 	if err != nil {
 		return nil, err
@@ -182,10 +188,10 @@ type checker struct {
 	o      Options
 	sets   []string // the sets checked
 	tree   layout.Tree
-	crls   *onceCache[*parsedCRL] // by path: each CRL is read once
+	crls   memo.Map[string, *parsedCRL] // by path: each CRL is read once
 	perms  PermProfile
-	files  *onceCache[*parsedFile] // by path: each file is read once
-	shared []Finding               // filled by merge, in host order
+	files  memo.Map[string, *parsedFile] // by path: each file is read once
+	shared []Finding                     // filled by merge, in host order
 }
 
 // parsedFile is one file read and judged on its own (without any host).
@@ -290,7 +296,7 @@ func setsToCheck(o Options) ([]string, error) {
 	sets := []string{credential.DefaultSet}
 	for _, u := range units {
 		for _, k := range credential.Leaves(o.Layout) {
-			if _, err := os.Lstat(o.tree().In(u, k.Cert)); err == nil {
+			if _, err := o.Files.Lstat(o.tree().In(u, k.Cert)); err == nil {
 				sets = append(sets, k.Set)
 			}
 		}
@@ -309,7 +315,7 @@ func (c *checker) kindsFor(h layout.Host) []credential.Kind {
 	}
 	holds := func(class credential.HostClass) bool {
 		for _, k := range credential.Selected(c.o.Layout, c.sets, class) {
-			if _, err := os.Lstat(c.tree.In(c.tree.HostUnit(h.Name), k.Cert)); k.PerHost && h.Name != "" && err == nil {
+			if _, err := c.o.Files.Lstat(c.tree.In(c.tree.HostUnit(h.Name), k.Cert)); k.PerHost && h.Name != "" && err == nil {
 				return true
 			}
 		}
@@ -379,7 +385,7 @@ func (c *checker) checkShadows(resolved []layout.Resolved, add func(Severity, Co
 
 // parse reads a file once and judges it on its own.
 func (c *checker) parse(path string, role layout.Role) *parsedFile {
-	return c.files.get(path, func() *parsedFile { return c.parseFile(path, role) })
+	return c.files.Get(path, func() *parsedFile { return c.parseFile(path, role) })
 }
 
 func (c *checker) parseFile(path string, role layout.Role) *parsedFile {
@@ -388,13 +394,13 @@ func (c *checker) parseFile(path string, role layout.Role) *parsedFile {
 	add := func(sev Severity, code Code, format string, a ...any) {
 		pf.findings = append(pf.findings, Finding{sev, code, "", base, fmt.Sprintf(format, a...)})
 	}
-	data, err := readTreeFile(path, role)
+	data, err := readTreeFile(c.o.Files, path, role)
 	if err != nil {
 		pf.err = err
 		add(Error, CodeUnreadable, "%v", err)
 		return pf
 	}
-	if fi, err := os.Lstat(path); err == nil {
+	if fi, err := c.o.Files.Lstat(path); err == nil {
 		pf.size, pf.mode = fi.Size(), fi.Mode().Perm()
 		c.perms.check(path, role, fi, func(sev Severity, code Code, msg string) { add(sev, code, "%s", msg) })
 	}
@@ -411,7 +417,7 @@ func (c *checker) parseFile(path string, role layout.Role) *parsedFile {
 		pf.key = key
 		return pf
 	}
-	certs, err := pki.ParseCertsPEM(data)
+	certs, err := pki.ParseTreeCerts(c.o.Files, path, data)
 	if err != nil {
 		pf.err = err
 		add(Error, CodeUnreadable, "%s: %v", path, err)
@@ -441,12 +447,12 @@ func (c *checker) fileName(p string) string {
 // readTreeFile reads a credential file of the tree: a regular file, not
 // a symlink (no command follows one out of the tree), within the limit of
 // its role, so a FIFO or a device is refused at once. Errors name the file.
-func readTreeFile(path string, role layout.Role) ([]byte, error) {
+func readTreeFile(files *fsutil.Files, path string, role layout.Role) ([]byte, error) {
 	limit := int64(fsutil.LimitCert)
 	if role.IsKey() {
 		limit = vault.EncryptedSize(fsutil.LimitKey)
 	}
-	data, err := fsutil.ReadFile(path, limit)
+	data, err := files.ReadFile(path, limit)
 	var bad *fsutil.BadFileError
 	if err != nil && !errors.As(err, &bad) {
 		// Keep one "path: problem" form whatever went wrong.

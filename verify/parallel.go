@@ -2,47 +2,21 @@ package verify
 
 import (
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
 
+	"github.com/libvirt-pki/libvirt-pki/internal/parallel"
 	"github.com/libvirt-pki/libvirt-pki/layout"
 )
 
 // Offline checks hosts in parallel: the per-host checks are independent,
 // and the files they share (the CA copy, a shared leaf, a CRL) are read
-// and judged once, by whichever host needs them first (onceCache). What
+// and judged once, by whichever host needs them first (memo.Map). What
 // a serial run would have done in host order — report a shared file's
 // findings under the first host that used it, and stop at the first
 // host that met a vaulted key without its password — is replayed from
 // each host's log of touches (touch) in host order (merge), so the
 // report is byte-identical whatever the number of workers.
-
-// onceCache computes each key's value once, however many goroutines ask.
-type onceCache[T any] struct {
-	mu sync.Mutex
-	m  map[string]*onceEntry[T]
-}
-
-type onceEntry[T any] struct {
-	once sync.Once
-	v    T
-}
-
-func newOnceCache[T any]() *onceCache[T] { return &onceCache[T]{m: map[string]*onceEntry[T]{}} }
-
-func (c *onceCache[T]) get(key string, compute func() T) T {
-	c.mu.Lock()
-	e, ok := c.m[key]
-	if !ok {
-		e = &onceEntry[T]{}
-		c.m[key] = e
-	}
-	c.mu.Unlock()
-	e.once.Do(func() { e.v = compute() })
-	return e.v
-}
 
 // touch is one file a host's check used, in the order it used them.
 type touch struct {
@@ -63,27 +37,8 @@ type hostResult struct {
 // checkHosts runs checkHost over hosts on up to workers goroutines
 // (GOMAXPROCS when workers < 1), results in host order.
 func (c *checker) checkHosts(hosts []layout.Host, workers int) []hostResult {
-	if workers < 1 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	workers = min(workers, len(hosts))
 	out := make([]hostResult, len(hosts))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				out[i] = c.checkHost(hosts[i])
-			}
-		}()
-	}
-	for i := range hosts {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	parallel.Each(len(hosts), workers, func(i int) { out[i] = c.checkHost(hosts[i]) })
 	return out
 }
 

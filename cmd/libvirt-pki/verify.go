@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/libvirt-pki/libvirt-pki/credential"
+	"github.com/libvirt-pki/libvirt-pki/internal/fsutil"
 	"github.com/libvirt-pki/libvirt-pki/layout"
 	"github.com/libvirt-pki/libvirt-pki/sasl"
 	"github.com/libvirt-pki/libvirt-pki/verify"
@@ -40,6 +41,9 @@ type VerifyOptions struct {
 	Certmonger   bool // --certmonger (certmonger_state.go)
 
 	changed func(flag string) bool
+	// files, when set, reads the tree (report shares it with its other
+	// readers); nil reads from disk.
+	files *fsutil.Files
 }
 
 // NewCmdVerify parses flags and hands them to runF (runVerify by default).
@@ -154,7 +158,7 @@ func (opts *VerifyOptions) check(now time.Time) (*verify.Report, verify.Options,
 		passwords = filepath.Join(opts.ConfigDir, "passwords.yml")
 	}
 	vo := verify.Options{Layout: l, Root: root, Hosts: hosts, WarnDays: opts.WarnDays, Perms: opts.Perms, Sets: sets, ProxyHosts: proxies,
-		SASL: &verify.SASLOptions{PasswordsFile: passwords, Authname: opts.Authname}, Now: now}
+		SASL: &verify.SASLOptions{PasswordsFile: passwords, Authname: opts.Authname}, Now: now, Files: opts.files}
 	if vo.Vault, err = opts.vault.keyring(); err != nil {
 		return nil, none, err
 	}

@@ -89,6 +89,12 @@ func readFile(path string, limit int64, follow bool) ([]byte, error) {
 		stat = os.Stat
 	}
 	fi, err := stat(path)
+	return readStated(path, limit, follow, fi, err)
+}
+
+// readStated is readFile once path has been stat'ed (lstat'ed unless
+// follow) with the result fi, err.
+func readStated(path string, limit int64, follow bool, fi fs.FileInfo, err error) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
