@@ -30,9 +30,9 @@ import (
 // lint's findings and the rotation state of the same tree, and returns
 // its error unchanged.
 type Options struct {
-	// Tree is what to report on, CADir included. Its Files, when set,
-	// should be the one Verify reads through, so each file is read and
-	// parsed once.
+	// Tree is what to report on, CADir included. Collect reads it
+	// through Tree.Files (its own Files when nil); give Verify the same
+	// one, so each file is read and parsed once.
 	Tree     layout.Tree
 	Verify   func() (*verify.Report, error)
 	Now      time.Time
@@ -65,6 +65,9 @@ func (u *unreadable) add(path string, err error) {
 func Collect(ctx context.Context, o Options) (*Model, error) {
 	if o.Now.IsZero() {
 		o.Now = time.Now()
+	}
+	if o.Tree.Files == nil {
+		o.Tree.Files = fsutil.NewFiles()
 	}
 	skipped := &unreadable{files: map[string]string{}}
 	revoked, err := certs.LoadRevocations(o.Tree.CADir)

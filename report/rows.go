@@ -7,10 +7,11 @@ import (
 )
 
 // hostRows writes the rows of a group's credential table. They are most
-// of a large page (40,000 rows for 10,000 hosts), and html/template spends
-// most of its time on them in reflection, a call for each escaped field;
-// written here they cost a tenth. Every value from the tree goes through
-// esc, which escapes for HTML text and for a double-quoted attribute.
+// of a large page (40,000 rows for 10,000 hosts), and html/template spent
+// most of its time on them in reflection, a call for each escaped field:
+// written here, the whole page for 10,000 hosts takes 0.2 s of CPU
+// instead of about 1 s. Every value from the tree goes through esc, which
+// escapes for HTML text and for a double-quoted attribute.
 func hostRows(hosts []Host) template.HTML {
 	var b strings.Builder
 	for _, h := range hosts {

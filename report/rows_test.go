@@ -43,8 +43,9 @@ func TestHostRowsEscapeEveryValue(t *testing.T) {
 }
 
 // Reading the tree once (one fsutil.Files shared by verify, audit, lint
-// and the page, as the command does) writes the same page as reading
-// each file as each part asks.
+// and the page, as the command does) writes the same page as verify
+// reading each file from disk beside Collect's own Files (fsutil's tests
+// hold Files to the package functions' answers).
 func TestSharedFilesWriteTheSamePage(t *testing.T) {
 	root, caDir, _ := kollaTree(t, 12)
 	now := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
