@@ -216,14 +216,8 @@ func sameSet(a, b []string) bool {
 // TestBundleIndex: each certificate of a bundle is linted and reported
 // with its place in the file.
 func TestBundleIndex(t *testing.T) {
-	var seed keySeed
-	tree := seed.issue(t, t.TempDir(), layout.PKIPath, pki.ECDSAP256, false)
+	tree := bundledCATree(t)
 	caFile := tree.In(tree.HostUnit("compute01"), layout.CACert)
-	data, err := os.ReadFile(caFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, caFile, string(data)+string(data))
 	rep, err := Run(Options{Tree: tree})
 	if err != nil {
 		t.Fatal(err)
@@ -237,4 +231,19 @@ func TestBundleIndex(t *testing.T) {
 	if want := []string{"0 CN=libvirt-pki CA", "1 CN=libvirt-pki CA"}; !slices.Equal(got, want) {
 		t.Errorf("%s: objects %q, want %q", caFile, got, want)
 	}
+}
+
+// bundledCATree issues a pkipath tree whose compute01 CA file holds its
+// CA twice, a bundle of two certificates.
+func bundledCATree(t *testing.T) layout.Tree {
+	t.Helper()
+	var seed keySeed
+	tree := seed.issue(t, t.TempDir(), layout.PKIPath, pki.ECDSAP256, false)
+	caFile := tree.In(tree.HostUnit("compute01"), layout.CACert)
+	data, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, caFile, string(data)+string(data))
+	return tree
 }

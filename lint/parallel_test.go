@@ -2,26 +2,17 @@ package lint
 
 import (
 	"encoding/json"
-	"os"
 	"runtime"
 	"slices"
 	"testing"
 
 	"github.com/libvirt-pki/libvirt-pki/layout"
-	"github.com/libvirt-pki/libvirt-pki/pki"
 )
 
 // TestRunParallelIsSerial checks that files linted on many cores give
 // the report (and the unreadable files, in order) of one core.
 func TestRunParallelIsSerial(t *testing.T) {
-	var seed keySeed
-	tree := seed.issue(t, t.TempDir(), layout.PKIPath, pki.ECDSAP256, false)
-	caFile := tree.In(tree.HostUnit("compute01"), layout.CACert)
-	data, err := os.ReadFile(caFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, caFile, string(data)+string(data))
+	tree := bundledCATree(t)
 	writeFile(t, tree.In(tree.HostUnit("compute01"), layout.ClientCert), "junk")
 	run := func(procs int) ([]byte, []string) {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
